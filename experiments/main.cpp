@@ -1,0 +1,83 @@
+// The `lpt` command line: dispatches to the registered commands and turns every lpt::Error into
+// a one-line message and a non-zero exit.
+#include <mpi.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <exception>
+
+#include "experiments/command.hpp"
+#include "util/error.hpp"
+
+namespace lpt {
+
+std::vector<Command>& command_registry() {
+  static std::vector<Command> r;
+  return r;
+}
+
+bool wants_help(const std::vector<std::string>& args) {
+  return std::any_of(args.begin(), args.end(),
+                     [](const std::string& a) { return a == "-h" || a == "--help"; });
+}
+
+}  // namespace lpt
+
+static void print_help() {
+  std::printf("lpt %s: layer-parallel training for transformers (MGRIT over layers)\n\n",
+              LPT_VERSION);
+  std::printf("usage: lpt <command> [options]      lpt <command> --help for its options\n\n");
+  std::printf("commands:\n");
+  auto cmds = lpt::command_registry();
+  std::sort(cmds.begin(), cmds.end(),
+            [](const lpt::Command& a, const lpt::Command& b) { return a.name < b.name; });
+  for (const auto& c : cmds) std::printf("  %-12s %s\n", c.name.c_str(), c.summary.c_str());
+}
+
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  int rc = 0;
+  std::vector<std::string> args(argv + 1, argv + argc);
+  if (args.empty() || args[0] == "-h" || args[0] == "--help" || args[0] == "help") {
+    print_help();
+    rc = args.empty() ? 2 : 0;
+  } else if (args[0] == "--version") {
+    std::printf("lpt %s\n", LPT_VERSION);
+  } else {
+    const auto& cmds = lpt::command_registry();
+    auto it = std::find_if(cmds.begin(), cmds.end(),
+                           [&](const lpt::Command& c) { return c.name == args[0]; });
+    if (it == cmds.end()) {
+      std::fprintf(stderr, "lpt: unknown command '%s'; run `lpt --help` for the list\n",
+                   args[0].c_str());
+      rc = 2;
+    } else {
+      std::vector<std::string> rest(args.begin() + 1, args.end());
+      try {
+        if (lpt::wants_help(rest)) {
+          std::printf("%s\n", it->usage.c_str());
+        } else {
+          rc = it->run(rest);
+        }
+      } catch (const lpt::Error& e) {
+        std::fprintf(stderr, "lpt %s: error: %s\n", it->name.c_str(), e.what());
+        rc = 1;
+      } catch (const std::exception& e) {
+        std::fprintf(stderr, "lpt %s: internal error: %s\n", it->name.c_str(), e.what());
+        rc = 1;
+      }
+    }
+  }
+  int finalized = 0;
+  MPI_Finalized(&finalized);
+  if (!finalized) {
+    if (rc != 0) {
+      int size = 1;
+      MPI_Comm_size(MPI_COMM_WORLD, &size);
+      // A failing rank must not leave its peers waiting forever in a collective.
+      if (size > 1) MPI_Abort(MPI_COMM_WORLD, rc);
+    }
+    MPI_Finalize();
+  }
+  return rc;
+}
