@@ -1,0 +1,70 @@
+#pragma once
+// Byte- and character-level tokenizers (docs/data.md, "Tokenization").
+//
+// Ids: the special tokens a model family asks for come first, ids 0..S-1, in the order given;
+// then the base symbols. Byte level: the 256 byte values, id = S + byte (with no specials this is
+// the plain byte, vocabulary 256). Char level: the Unicode code points of the text the vocabulary
+// was built from, in code-point order. A char not in the vocabulary encodes to [UNK] when the
+// tokenizer has it, else encoding throws. A tokenizer is saved with each run as JSON and loaded
+// back to decode that run's outputs; the ids never depend on anything but that JSON.
+#include <cstdint>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace lpt {
+
+using token_t = std::int32_t;  // token ids and class labels; targets use -100 for "no target"
+constexpr token_t kIgnoreIndex = -100;
+
+// Names of the special tokens (the strings are what the JSON holds and decode() prints).
+inline constexpr const char* kPad = "[PAD]";
+inline constexpr const char* kMask = "[MASK]";
+inline constexpr const char* kBos = "[BOS]";
+inline constexpr const char* kEos = "[EOS]";
+inline constexpr const char* kUnk = "[UNK]";
+
+class Tokenizer {
+ public:
+  enum class Kind { Byte, Char };
+
+  Tokenizer() = default;  // empty, vocab_size() == 0; assign from bytes()/chars()/load()
+  static Tokenizer bytes(const std::vector<std::string>& specials = {});
+  // Vocabulary = every code point occurring in `texts` (invalid UTF-8 bytes are an error).
+  static Tokenizer chars(const std::vector<std::string>& texts,
+                         const std::vector<std::string>& specials = {});
+
+  Kind kind() const { return kind_; }
+  int vocab_size() const { return int(specials_.size() + symbols_.size()); }
+  int num_specials() const { return int(specials_.size()); }
+  const std::vector<std::string>& specials() const { return specials_; }
+  bool has(const std::string& special) const;
+  token_t id(const std::string& special) const;  // throws when the tokenizer lacks it
+
+  // Appends the ids of `text` to out (no specials are added).
+  void encode(const std::string& text, std::vector<token_t>& out) const;
+  std::vector<token_t> encode(const std::string& text) const;
+  // Text of ids; specials print as their names unless skip_specials, ids out of range as "\uFFFD".
+  std::string decode(const token_t* ids, std::size_t n, bool skip_specials = false) const;
+  std::string decode(const std::vector<token_t>& ids, bool skip_specials = false) const;
+
+  nlohmann::json to_json() const;
+  static Tokenizer from_json(const nlohmann::json& j);
+  void save(const std::string& path) const;
+  static Tokenizer load(const std::string& path);
+
+ private:
+  void index();
+  Kind kind_ = Kind::Byte;
+  std::vector<std::string> specials_;
+  std::vector<char32_t> symbols_;  // Char: the code points; Byte: empty (implicit 0..255)
+  std::unordered_map<char32_t, token_t> char_id_;
+};
+
+// UTF-8 helpers (strict: overlong forms, surrogates and truncated sequences are errors).
+std::vector<char32_t> utf8_decode(const std::string& s);
+void utf8_append(std::string& out, char32_t c);
+
+}  // namespace lpt
