@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 
+#include "model/params.hpp"
 #include "util/error.hpp"
 
 namespace lpt {
@@ -13,6 +14,38 @@ constexpr std::size_t kParallelMin = 1 << 15;
 // Fixed number of partial sums for norms: a thread-count independent summation order.
 constexpr std::size_t kNormChunks = 256;
 }  // namespace
+
+// ---------------------------------------------------------------------------------------------
+// Weight-decay grouping
+
+bool exempt_from_decay(const std::string& name, const std::vector<int>& shape) {
+  if (shape.size() <= 1) return true;
+  static const char* const embeddings[] = {"wte", "wpe", "src_wte", "src_wpe",
+                                           "tgt_wte", "tgt_wpe", "pos"};
+  for (const char* e : embeddings)
+    if (name == e) return true;
+  return false;
+}
+
+std::vector<ParamGroup> no_decay_groups(const std::vector<ParamEntry>& entries) {
+  std::vector<const ParamEntry*> sorted;
+  for (const auto& e : entries) sorted.push_back(&e);
+  std::sort(sorted.begin(), sorted.end(),
+            [](const ParamEntry* a, const ParamEntry* b) { return a->offset < b->offset; });
+  std::vector<ParamGroup> groups;
+  bool previous_exempt = false;
+  for (const ParamEntry* e : sorted) {
+    const bool exempt = exempt_from_decay(e->name, e->shape);
+    // Consecutive exempt tensors form one range (the alignment padding between them holds zeros
+    // and zero gradients, so its decay does not matter): fewer, longer loops in step().
+    if (exempt && previous_exempt)
+      groups.back().end = e->offset + e->numel;
+    else if (exempt)
+      groups.push_back({e->offset, e->offset + e->numel, 0.0});
+    previous_exempt = exempt;
+  }
+  return groups;
+}
 
 // ---------------------------------------------------------------------------------------------
 // Optimizer: learning rate, weight-decay groups, state access.

@@ -18,12 +18,22 @@
 
 namespace lpt {
 
+struct ParamEntry;  // model/params.hpp
+
 // Elements [begin, end) of the flat buffer with their own weight decay.
 struct ParamGroup {
   std::size_t begin = 0;
   std::size_t end = 0;
   double weight_decay = 0.0;
 };
+
+// The usual exemption from weight decay (docs/optimizers.md): every 1-D tensor (biases, LayerNorm
+// scales and shifts, mlm.bias, the ViT class token) and the embeddings (wte, wpe, src_/tgt_ wte
+// and wpe, ViT pos). Weight matrices of the layers, patch_w and head_w are decayed.
+bool exempt_from_decay(const std::string& name, const std::vector<int>& shape);
+// Groups with weight decay 0 for the exempt tensors of a ParamStore layout (entries()),
+// adjacent ranges merged; pass to Optimizer::set_groups.
+std::vector<ParamGroup> no_decay_groups(const std::vector<ParamEntry>& entries);
 
 template <class T>
 class Optimizer {

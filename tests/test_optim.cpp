@@ -19,6 +19,7 @@
 
 #include "model/lr_schedule.hpp"
 #include "model/optim.hpp"
+#include "model/params.hpp"
 #include "util/error.hpp"
 
 // Counts operator new calls so that a test can assert that step() allocates nothing.
@@ -326,6 +327,40 @@ TEST(Optimizer, RejectsBadGroups) {
   EXPECT_THROW(opt.set_groups({{0, 3, -1.0}}), lpt::Error);             // negative decay
   EXPECT_THROW(opt.state("nope"), lpt::Error);
   EXPECT_THROW(opt.set_lr(-1.0), lpt::Error);
+}
+
+TEST(Optimizer, NoDecayGroupsExemptVectorsAndEmbeddings) {
+  lpt::ParamStore<float> store;
+  const int d = 8, V = 11;
+  store.add("wte", {V, d});
+  store.add("wpe", {5, d});
+  for (const char* pre : {"layers.0.", "layers.1."}) {
+    const std::string p = pre;
+    store.add(p + "ln1_w", {d});
+    store.add(p + "ln1_b", {d});
+    store.add(p + "attn.qkv_w", {3 * d, d});
+    store.add(p + "attn.qkv_b", {3 * d});
+    store.add(p + "attn.proj_w", {d, d});
+    store.add(p + "attn.proj_b", {d});
+  }
+  store.add("lnf_w", {d});
+  store.add("lnf_b", {d});
+  store.finalize();
+  AdamW<float> opt(store.size());
+  opt.set_weight_decay(0.1);
+  const auto groups = lpt::no_decay_groups(store.entries());
+  opt.set_groups(groups);
+  // Runs: wte..layers.0.ln1_b, qkv_b, proj_b..layers.1.ln1_b, qkv_b, proj_b..lnf_b.
+  EXPECT_EQ(groups.size(), 5u);
+  for (const auto& e : store.entries()) {
+    const bool exempt = e.shape.size() == 1 || e.name == "wte" || e.name == "wpe";
+    EXPECT_EQ(lpt::exempt_from_decay(e.name, e.shape), exempt) << e.name;
+    for (std::size_t i = e.offset; i < e.offset + e.numel; ++i)
+      ASSERT_EQ(opt.weight_decay_at(i), exempt ? 0.0 : 0.1) << e.name << " element " << i;
+  }
+  EXPECT_FALSE(lpt::exempt_from_decay("patch_w", {8, 12}));
+  EXPECT_TRUE(lpt::exempt_from_decay("pos", {17, 8}));
+  EXPECT_TRUE(lpt::exempt_from_decay("cls", {8}));
 }
 
 // ---------------------------------------------------------------------------------------------
