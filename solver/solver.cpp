@@ -1,0 +1,204 @@
+#include "solver/solver.hpp"
+
+#include <algorithm>
+
+#include "util/error.hpp"
+
+namespace lpt::mgrit {
+
+class Solver::ForwardProp : public Propagator {
+ public:
+  ForwardProp(App& app, const ParamPolicy& pol, double h) : app_(app), pol_(pol), h_(h) {}
+  bool adjoint() const override { return false; }
+  void step(int level, long fb, long fe, const Vector& in, Vector& out, bool final) override {
+    StepInfo s;
+    s.level = level;
+    s.layer = pol_(level, fb, fe);
+    s.fine_begin = fb;
+    s.fine_end = fe;
+    s.h = h_ * double(fe - fb);
+    s.keep_tape = final && level == 0;
+    app_.step(s, in, out);
+  }
+
+ private:
+  App& app_;
+  const ParamPolicy& pol_;
+  double h_;
+};
+
+// The adjoint runs time backwards: its point k is forward point N - k, and its step from k to
+// k + s is the transpose of the forward step from N - k - s to N - k, linearised at the forward
+// state there (the left end of that forward step, where injection takes its parameters too).
+class Solver::AdjointProp : public Propagator {
+ public:
+  AdjointProp(App& app, const ParamPolicy& pol, double h, long n, Solver& s)
+      : app_(app), pol_(pol), h_(h), n_(n), solver_(s) {}
+  bool adjoint() const override { return true; }
+  void step(int level, long kb, long ke, const Vector& in, Vector& out, bool final) override {
+    const long n0 = n_ - ke, n1 = n_ - kb;
+    StepInfo s;
+    s.level = level;
+    s.layer = pol_(level, n0, n1);
+    s.fine_begin = n0;
+    s.fine_end = n1;
+    s.h = h_ * double(n1 - n0);
+    s.tape_valid = level == 0 && n0 >= taped_lo && n0 < taped_hi;
+    const Vector* u = solver_.state(n0);
+    if (!u) {
+      auto it = solver_.remote_.find(n0);
+      require(it != solver_.remote_.end(), "MGRIT adjoint: forward state ", n0,
+              " is missing on this rank (internal error)");
+      u = it->second.get();
+    }
+    app_.backward(s, *u, in, &out, final && level == 0);
+  }
+  long taped_lo = 0, taped_hi = 0;
+
+ private:
+  App& app_;
+  const ParamPolicy& pol_;
+  double h_;
+  long n_;
+  Solver& solver_;
+};
+
+Solver::Solver(App& app, long n_steps) : app_(app), n_(n_steps) {
+  require(n_steps >= 1, "MGRIT needs at least 1 time step, got ", n_steps);
+}
+Solver::~Solver() = default;
+
+CycleOptions& Solver::forward_options() {
+  fdirty_ = true;
+  return fopt_;
+}
+CycleOptions& Solver::adjoint_options() {
+  adirty_ = true;
+  return aopt_;
+}
+void Solver::set_step_size(double h) {
+  require(h > 0, "MGRIT step size must be > 0, got ", h);
+  h_ = h;
+  fdirty_ = adirty_ = true;
+}
+void Solver::set_comm(MPI_Comm c) {
+  comm_ = c;
+  fdirty_ = adirty_ = true;
+}
+void Solver::set_threads(int n) {
+  require(n >= 1, "MGRIT threads must be >= 1, got ", n);
+  threads_ = n;
+  fdirty_ = adirty_ = true;
+}
+void Solver::set_warm_start(bool on) { warm_ = on; }
+void Solver::set_param_policy(ParamPolicy p) {
+  require(bool(p), "MGRIT parameter policy must be callable");
+  policy_ = std::move(p);
+}
+void Solver::add_monitor(Monitor* m) { monitors_.push_back(m); }
+
+void Solver::build_forward() {
+  fprop_ = std::make_unique<ForwardProp>(app_, policy_, h_);
+  fcore_ = std::make_unique<Core>(app_, *fprop_, fopt_, n_, Comm(comm_, false), threads_);
+  fdirty_ = false;
+  forward_done_ = false;
+}
+
+const Grid& Solver::forward_grid() {
+  if (fdirty_ || !fcore_) build_forward();
+  return fcore_->grid();
+}
+
+long Solver::first_point() const { return fcore_ ? fcore_->lo() : 0; }
+long Solver::end_point() const { return fcore_ ? fcore_->hi() : n_ + 1; }
+
+const Vector* Solver::state(long n) const { return fcore_ ? fcore_->point(n) : nullptr; }
+
+const Vector* Solver::adjoint_state(long n) const {
+  return acore_ ? acore_->point(n_ - n) : nullptr;
+}
+
+const SolveStats& Solver::solve(const Vector& u0) {
+  if (fdirty_ || !fcore_) build_forward();
+  like_ = app_.alloc_like(u0);
+  fcore_->reset(u0, [&](long n, Vector& u) { app_.init_guess(n, u0, u); }, warm_);
+  fwd_stats_ = fcore_->run(monitors_);
+  forward_done_ = true;
+  remote_.clear();
+  return fwd_stats_;
+}
+
+// Brings the forward states this rank's adjoint block needs but another rank stored (the two
+// solves split time independently). Each pair exchanges its overlap in increasing n.
+void Solver::gather_trajectory() {
+  const Grid& fg = fcore_->grid();
+  const Grid& ag = acore_->grid();
+  const Comm& fc = fcore_->comm();
+  const int P = fc.size();
+  auto have = [&](int rank) {
+    return std::make_pair(fg.lo(0, rank), std::min(fg.hi(0, rank), n_));
+  };
+  auto need = [&](int rank) {  // adjoint position of `rank` is P-1-rank
+    const long lo = ag.lo(0, P - 1 - rank), hi = ag.hi(0, P - 1 - rank);
+    return std::make_pair(std::max(0L, n_ - hi), n_ - lo);
+  };
+  remote_.clear();
+  if (!fc.mpi()) return;
+  const std::size_t bytes = app_.packed_bytes(*like_);
+  std::vector<std::vector<char>> bufs;
+  std::vector<std::pair<long, std::size_t>> incoming;
+  std::vector<MPI_Request> reqs;
+  const int me = fc.rank();
+  for (int r = 0; r < P; ++r) {
+    if (r == me) continue;
+    auto [hlo, hhi] = have(r);
+    auto [nlo, nhi] = need(me);
+    for (long n = std::max(hlo, nlo); n < std::min(hhi, nhi); ++n) {
+      bufs.emplace_back(bytes);
+      incoming.push_back({n, bufs.size() - 1});
+      reqs.emplace_back();
+      MPI_Irecv(bufs.back().data(), int(bytes), MPI_BYTE, r, 77, fc.comm(), &reqs.back());
+    }
+  }
+  for (int r = 0; r < P; ++r) {
+    if (r == me) continue;
+    auto [hlo, hhi] = have(me);
+    auto [nlo, nhi] = need(r);
+    for (long n = std::max(hlo, nlo); n < std::min(hhi, nhi); ++n) {
+      bufs.emplace_back(bytes);
+      app_.pack(*fcore_->point(n), bufs.back().data());
+      reqs.emplace_back();
+      MPI_Isend(bufs.back().data(), int(bytes), MPI_BYTE, r, 77, fc.comm(), &reqs.back());
+    }
+  }
+  // bufs must not reallocate while requests are pending: it was filled before any wait, and
+  // vector<char> payloads keep their addresses when the outer vector grows.
+  MPI_Waitall(int(reqs.size()), reqs.data(), MPI_STATUSES_IGNORE);
+  for (auto& [n, i] : incoming) {
+    auto v = app_.alloc_like(*like_);
+    app_.unpack(bufs[i].data(), *v);
+    remote_[n] = std::move(v);
+  }
+}
+
+const SolveStats& Solver::solve_adjoint(const Vector* lam_N) {
+  require(forward_done_ && fcore_, "MGRIT: solve_adjoint needs a forward solve first");
+  require(fopt_.storage() == Storage::All || fcore_->grid().levels() == 1,
+          "MGRIT: the adjoint needs every forward state; set forward storage to All");
+  if (adirty_ || !acore_) {
+    aprop_ = std::make_unique<AdjointProp>(app_, policy_, h_, n_, *this);
+    acore_ = std::make_unique<Core>(app_, *aprop_, aopt_, n_, Comm(comm_, true), threads_);
+    adirty_ = false;
+  }
+  aprop_->taped_lo = fcore_->lo();
+  aprop_->taped_hi = std::min(fcore_->hi(), n_);
+  const bool owner = acore_->lo() == 0;
+  require(!owner || lam_N, "MGRIT: solve_adjoint needs lam_N on the rank that owns point N");
+  gather_trajectory();
+  auto zero = [&](long, Vector& v) { app_.axpby(0.0, v, 0.0, v); };
+  acore_->reset(lam_N ? *lam_N : *like_, zero, warm_);
+  adj_stats_ = acore_->run(monitors_);
+  return adj_stats_;
+}
+
+}  // namespace lpt::mgrit

@@ -1,0 +1,81 @@
+#pragma once
+// lpt::mgrit::Solver: forward and adjoint MGRIT over the layers (time steps) of an App.
+//
+//   FlatApp<double> app(n, step_fn, backward_fn);
+//   Solver s(app, n_steps);
+//   s.forward_options().set_cfactor(4); s.forward_options().set_max_iter(2);
+//   s.solve(*app.make(u0));                  // forward; states kept for the adjoint
+//   s.solve_adjoint(lam_N_or_null);          // parameter gradients through App::backward
+//
+// Every rank of the communicator calls solve/solve_adjoint; rank r owns the finest points
+// [first_point(), end_point()) and evaluates the layers starting there (their parameters are the
+// only ones it needs, on the finest level; coarse steps use the ParamPolicy's layer, which lies
+// in the same block).
+#include <map>
+#include <memory>
+
+#include "solver/app.hpp"
+#include "solver/core.hpp"
+
+namespace lpt::mgrit {
+
+class Solver {
+ public:
+  Solver(App& app, long n_steps);
+  ~Solver();
+
+  // Options. The non-const accessors mark the solver for a rebuild (warm start is then lost).
+  CycleOptions& forward_options();
+  CycleOptions& adjoint_options();
+  void set_step_size(double h);      // fine h; coarse steps use (stride)·h
+  void set_comm(MPI_Comm comm);      // default MPI_COMM_WORLD (ignored if MPI is not initialised)
+  void set_threads(int n);           // OpenMP threads over F-intervals inside a rank (default 1)
+  void set_warm_start(bool on);      // keep the previous solve's states as initial guess
+  void set_param_policy(ParamPolicy p);
+  void add_monitor(Monitor* m);      // not owned; called for forward and adjoint solves
+
+  // Forward solve from u0 (every rank passes a vector of the right shape; position 0's is used).
+  const SolveStats& solve(const Vector& u0);
+  // Adjoint solve around the last forward solve's stored states: λ[N] = *lam_N (needed on the
+  // rank that owns point N, may be null elsewhere), λ[n] = Φ_n'(u[n])^T λ[n+1]; the app's
+  // parameter gradients are accumulated in the final sweep. Needs Storage::All forward.
+  const SolveStats& solve_adjoint(const Vector* lam_N);
+
+  const SolveStats& forward_stats() const { return fwd_stats_; }
+  const SolveStats& adjoint_stats() const { return adj_stats_; }
+  long steps() const { return n_; }
+  long first_point() const;   // finest points owned here (forward): [first_point, end_point)
+  long end_point() const;
+  bool owns_final() const { return end_point() == n_ + 1; }
+  const Vector* state(long n) const;          // forward u[n] if stored here, else nullptr
+  const Vector* final_state() const { return state(n_); }
+  const Vector* adjoint_state(long n) const;  // λ[n] (forward index) if here, else nullptr
+  const Vector* gradient_u0() const { return adjoint_state(0); }
+  const Grid& forward_grid();
+
+ private:
+  class ForwardProp;
+  class AdjointProp;
+  void build_forward();
+  void gather_trajectory();
+
+  App& app_;
+  long n_;
+  double h_ = 1.0;
+  MPI_Comm comm_ = MPI_COMM_WORLD;
+  int threads_ = 1;
+  bool warm_ = false;
+  ParamPolicy policy_ = inject_left;
+  std::vector<Monitor*> monitors_;
+  CycleOptions fopt_, aopt_;
+  bool fdirty_ = true, adirty_ = true;
+  std::unique_ptr<ForwardProp> fprop_;
+  std::unique_ptr<AdjointProp> aprop_;
+  std::unique_ptr<Core> fcore_, acore_;
+  std::map<long, VectorPtr> remote_;  // forward states of other ranks this rank's adjoint needs
+  VectorPtr like_;
+  SolveStats fwd_stats_, adj_stats_;
+  bool forward_done_ = false;
+};
+
+}  // namespace lpt::mgrit

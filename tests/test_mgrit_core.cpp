@@ -1,0 +1,214 @@
+// Forward MGRIT: exactness, agreement with serial stepping, options, threads, storage.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "solver/ode_problems.hpp"
+#include "solver/solver.hpp"
+#include "util/error.hpp"
+
+using namespace lpt::mgrit;
+
+namespace {
+
+double max_err(const Solver& s, const OdeProblem::Traj& ref, long stride = 1) {
+  double e = 0;
+  for (long n = 0; n <= s.steps(); n += stride) {
+    const Vector* v = s.state(n);
+    if (!v) continue;
+    for (std::size_t i = 0; i < ref[n].size(); ++i)
+      e = std::max(e, std::fabs(flat<double>(*v).v[i] - ref[n][i]));
+  }
+  return e;
+}
+
+struct Config {
+  OdeKind kind;
+  bool beuler;
+  int levels, cf;
+  Relax fine, coarse;
+  Cycle cycle;
+  bool skip;
+  long steps;
+};
+
+}  // namespace
+
+TEST(MgritForward, ConvergedEqualsSerialStepping) {
+  const Config cfgs[] = {
+      {OdeKind::Dahlquist, false, 2, 4, Relax::F, Relax::FCF, Cycle::V, false, 256},
+      {OdeKind::Dahlquist, true, 3, 4, Relax::FCF, Relax::FCF, Cycle::V, true, 1024},
+      {OdeKind::Dahlquist, false, 4, 2, Relax::F, Relax::F, Cycle::F, false, 200},
+      {OdeKind::Oscillator, false, 3, 3, Relax::F, Relax::FCF, Cycle::V, true, 243},
+      {OdeKind::Cubic, false, 3, 4, Relax::FCF, Relax::FCF, Cycle::F, false, 130},
+      {OdeKind::Cubic, false, 5, 2, Relax::F, Relax::FCF, Cycle::V, false, 97},
+  };
+  for (const auto& c : cfgs) {
+    OdeProblem p(c.kind, c.steps, 2.0, c.kind == OdeKind::Oscillator ? 0.3 : -1.0, 3, c.beuler);
+    p.set_guess_value(0.5);
+    Solver s(p, c.steps);
+    s.set_step_size(p.h());
+    auto& o = s.forward_options();
+    o.set_max_levels(c.levels);
+    o.set_cfactor(c.cf);
+    o.set_fine_relax(c.fine);
+    o.set_relax(c.coarse);
+    o.set_cycle(c.cycle);
+    o.set_skip(c.skip);
+    o.set_abs_tol(1e-13);
+    o.set_max_iter(100);
+    const auto& st = s.solve(*p.make(p.u0().data()));
+    EXPECT_TRUE(st.converged) << "levels " << c.levels << " cf " << c.cf;
+    EXPECT_LT(max_err(s, p.serial_forward()), 1e-12) << "levels " << c.levels << " cf " << c.cf;
+    EXPECT_LT(st.final_residual, 1e-12);
+  }
+}
+
+// Two-level F-relaxation is Parareal: after k iterations the first k coarse points are exact;
+// with FCF about 2k. The next point must still be wrong, or the test proves nothing.
+TEST(MgritForward, TwoLevelExactnessProperty) {
+  const long N = 64;
+  const int m = 4;
+  for (Relax r : {Relax::F, Relax::FCF}) {
+    for (int k = 1; k <= 5; ++k) {
+      OdeProblem p(OdeKind::Cubic, N, 4.0, 1.0, 2);
+      Solver s(p, N);
+      s.set_step_size(p.h());
+      auto& o = s.forward_options();
+      o.set_max_levels(2);
+      o.set_cfactor(m);
+      o.set_fine_relax(r);
+      o.set_abs_tol(0);
+      o.set_max_iter(k);
+      s.solve(*p.make(p.u0().data()));
+      const auto ref = p.serial_forward();
+      const int exact = r == Relax::F ? k : 2 * k;
+      for (int i = 1; i <= exact + 1 && i * m <= N; ++i) {
+        const double e = std::fabs(flat<double>(*s.state(i * m)).v[0] - ref[i * m][0]);
+        if (i <= exact)
+          EXPECT_LT(e, 1e-14) << to_string(r) << " k=" << k << " point " << i;
+        else
+          EXPECT_GT(e, 1e-8) << to_string(r) << " k=" << k << " point " << i;
+      }
+    }
+  }
+}
+
+TEST(MgritForward, BadOptionsAreClearErrors) {
+  CycleOptions o;
+  EXPECT_THROW(o.set_cfactor(1), lpt::Error);
+  EXPECT_THROW(o.set_cfactor(2, 0), lpt::Error);
+  EXPECT_THROW(o.set_max_levels(0), lpt::Error);
+  EXPECT_THROW(o.set_abs_tol(-1e-3), lpt::Error);
+  EXPECT_THROW(o.set_rel_tol(-1), lpt::Error);
+  EXPECT_THROW(o.set_max_iter(-1), lpt::Error);
+  EXPECT_THROW(parse_relax("FF"), lpt::Error);
+  // 16 steps, cf 4, 3 levels: coarsest has 1 step, so only 1 rank fits.
+  CycleOptions g;
+  g.set_cfactor(4);
+  g.set_max_levels(3);
+  try {
+    Grid grid(16, g, 2);
+    FAIL() << "2 ranks accepted for a 1-step coarsest grid";
+  } catch (const lpt::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("1..1 ranks"), std::string::npos) << e.what();
+  }
+  EXPECT_NO_THROW(Grid(64, g, 4));
+  EXPECT_THROW(Grid(64, g, 5), lpt::Error);
+}
+
+TEST(MgritForward, GridHierarchyAndSplit) {
+  CycleOptions o;
+  o.set_cfactor(4);
+  o.set_max_levels(10);
+  o.set_min_coarse(3);
+  Grid g(100, o, 3);  // 100 -> 25 -> 6 (-> 1 < 3 stops)
+  ASSERT_EQ(g.levels(), 3);
+  EXPECT_EQ(g.level(1).n, 25);
+  EXPECT_EQ(g.level(2).n, 6);
+  EXPECT_EQ(g.level(2).stride, 16);
+  // blocks of the 6 coarsest intervals: 2, 2, 2 -> finest points [0,32), [32,64), [64,101)
+  EXPECT_EQ(g.lo(0, 1), 32);
+  EXPECT_EQ(g.hi(0, 1), 64);
+  EXPECT_EQ(g.hi(0, 2), 101);
+  EXPECT_EQ(g.lo(1, 2), 16);
+  EXPECT_EQ(g.owner(0, 63), 1);
+  EXPECT_EQ(g.owner(0, 100), 2);
+}
+
+TEST(MgritForward, ThreadsGiveBitIdenticalHistory) {
+  auto run = [](int threads, std::vector<double>* hist, std::vector<double>* sol) {
+    OdeProblem p(OdeKind::Cubic, 512, 2.0, 1.0, 8);
+    Solver s(p, 512);
+    s.set_step_size(p.h());
+    s.set_threads(threads);
+    auto& o = s.forward_options();
+    o.set_max_levels(3);
+    o.set_cfactor(4);
+    o.set_relax(Relax::FCF);
+    o.set_abs_tol(0);
+    o.set_max_iter(6);
+    const auto& st = s.solve(*p.make(p.u0().data()));
+    for (auto& h : st.history) hist->push_back(h.residual);
+    for (long n = 0; n <= 512; ++n) sol->push_back(flat<double>(*s.state(n)).v[3]);
+  };
+  std::vector<double> h1, h2, s1, s2;
+  run(1, &h1, &s1);
+  run(2, &h2, &s2);
+  EXPECT_EQ(h1, h2);
+  EXPECT_EQ(s1, s2);
+}
+
+TEST(MgritForward, CPointStorageGivesTheSameAnswer) {
+  auto run = [](Storage st, double* uN, double* res) {
+    OdeProblem p(OdeKind::Oscillator, 300, 5.0, 0.2);
+    Solver s(p, 300);
+    s.set_step_size(p.h());
+    auto& o = s.forward_options();
+    o.set_max_levels(3);
+    o.set_cfactor(5);
+    o.set_storage(st);
+    o.set_abs_tol(0);
+    o.set_max_iter(3);
+    const auto& r = s.solve(*p.make(p.u0().data()));
+    *uN = flat<double>(*s.final_state()).v[1];
+    *res = r.history.back().residual;
+    if (st == Storage::CPoints) {
+      EXPECT_EQ(s.state(1), nullptr);
+      EXPECT_THROW(s.solve_adjoint(s.final_state()), lpt::Error);
+    }
+  };
+  double a, b, ra, rb;
+  run(Storage::All, &a, &ra);
+  run(Storage::CPoints, &b, &rb);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(ra, rb);
+}
+
+TEST(MgritForward, WarmStartNeedsFewerIterations) {
+  OdeProblem p(OdeKind::Cubic, 256, 2.0, 1.0, 2);
+  Solver s(p, 256);
+  s.set_step_size(p.h());
+  s.set_warm_start(true);
+  auto& o = s.forward_options();
+  o.set_cfactor(4);
+  o.set_max_levels(3);
+  o.set_abs_tol(1e-10);
+  o.set_max_iter(50);
+  const int cold = s.solve(*p.make(p.u0().data())).iterations;
+  for (auto& t : p.theta()) t *= 1.01;  // the next "batch": slightly different parameters
+  const int warm = s.solve(*p.make(p.u0().data())).iterations;
+  EXPECT_LT(warm, cold);
+  s.set_warm_start(false);
+  EXPECT_EQ(s.solve(*p.make(p.u0().data())).iterations, cold);
+}
+
+TEST(MgritForward, SingleLevelIsSequentialStepping) {
+  OdeProblem p(OdeKind::Dahlquist, 10, 1.0, -2.0);
+  Solver s(p, 10);
+  s.set_step_size(p.h());
+  s.forward_options().set_max_levels(1);
+  const auto& st = s.solve(*p.make(p.u0().data()));
+  EXPECT_EQ(st.evals[0], 10);
+  EXPECT_EQ(flat<double>(*s.final_state()).v[0], p.serial_forward()[10][0]);
+}
