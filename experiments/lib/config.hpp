@@ -1,0 +1,145 @@
+#pragma once
+// Run configuration for `lpt train --config FILE.json [--set key=value ...]`.
+//
+// A config is JSON with the sections model, data, train, solver, output (every key documented in
+// docs/config.md, defaults in experiments/configs/defaults.json). resolve_config() merges the
+// user's JSON and the --set overrides onto the defaults, rejects unknown keys (naming the nearest
+// valid one), wrong types and impossible values with the key's full path, and returns both a typed
+// struct and the resolved JSON (which is itself a valid config: it is what the run record stores
+// and what a resumed run reloads).
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace lpt {
+
+enum class Family { gpt, bert, vit, mt };
+enum class Schedule { constant, cosine, linear };
+enum class Optimizer { adamw, sgd };
+enum class SolverMode { serial, parallel, serial_forward, adaptive };
+enum class Relax { F, FCF };
+
+const char* to_string(Family f);
+const char* to_string(Schedule s);
+const char* to_string(Optimizer o);
+const char* to_string(SolverMode m);
+const char* to_string(Relax r);
+
+struct ModelConfig {
+  Family family = Family::gpt;
+  int layers = 4;      // gpt, bert, vit
+  int enc_layers = 3;  // mt
+  int dec_layers = 3;  // mt
+  int d_model = 128;
+  int heads = 4;
+  int d_ff = 512;      // resolved: 0 in the JSON means 4 * d_model
+  int seq_len = 64;    // gpt, bert
+  int src_len = 64;    // mt
+  int tgt_len = 64;    // mt
+  int vocab = 0;       // 0: taken from the tokenizer
+  double dropout = 0.0;
+  std::string step_size = "1";  // as written: a number, or "T/N" (alias "1/N")
+  double T = 1.0;               // final time when step_size is "T/N"
+  double h = 1.0;               // the resolved ODE step size
+  int patch = 7;                       // vit
+  std::array<int, 3> image{1, 28, 28};  // vit: [C, H, W]
+  int n_classes = 10;                  // vit
+  double label_smoothing = 0.0;
+
+  // N, the number of ODE steps (layers, or enc_layers + dec_layers for mt).
+  int total_layers() const { return family == Family::mt ? enc_layers + dec_layers : layers; }
+};
+
+struct DataConfig {
+  std::string name = "english";  // english | en_es | fashion_mnist | digits
+  std::string dir = "data";
+  double val_fraction = 0.1;
+  std::string tokenizer = "byte";  // byte | char (text families only)
+  std::uint64_t seed = 1;
+};
+
+struct TrainConfig {
+  long steps = 1500;
+  int batch = 16;
+  double lr = 1e-3;
+  Schedule schedule = Schedule::cosine;
+  long warmup = 100;
+  double min_lr = 1e-4;
+  Optimizer optimizer = Optimizer::adamw;
+  std::array<double, 2> betas{0.9, 0.95};
+  double eps = 1e-8;
+  double momentum = 0.9;
+  double weight_decay = 0.01;
+  double clip = 1.0;  // global gradient-norm clip; 0 = off
+  std::uint64_t seed = 1;
+  int threads = 0;    // 0 = OpenMP's default
+  long eval_every = 100;  // 0 = never
+  int eval_batches = 10;
+};
+
+struct MgritConfig {
+  int levels = 2;
+  int cfactor = 4;
+  Relax relax = Relax::F;
+  int iterations = 2;
+};
+
+struct SolverConfig {
+  SolverMode mode = SolverMode::serial;
+  MgritConfig forward{2, 4, Relax::F, 2};
+  MgritConfig backward{2, 4, Relax::F, 1};
+};
+
+struct OutputConfig {
+  std::string file = "run.h5";  // HDF5 run record
+  std::string checkpoint;       // empty = no checkpoints
+  long checkpoint_every = 0;    // 0 = only at the end (when checkpoint is set)
+  long log_every = 10;
+};
+
+struct RunConfig {
+  std::string description;
+  ModelConfig model;
+  DataConfig data;
+  TrainConfig train;
+  SolverConfig solver;
+  OutputConfig output;
+  nlohmann::json resolved;  // the full config after defaults and overrides
+
+  std::string resolved_string() const { return resolved.dump(2); }
+};
+
+// Merges `user` (a JSON object) and the `--set key=value` overrides onto the defaults and
+// validates everything. Throws lpt::Error naming the key's full path on any problem.
+RunConfig resolve_config(const nlohmann::json& user, const std::vector<std::string>& sets = {});
+
+// Reads FILE (JSON) and resolves it; the file name is part of every error message.
+RunConfig load_config(const std::string& file, const std::vector<std::string>& sets = {});
+
+// The defaults for a family, as a complete resolved JSON config.
+nlohmann::json default_config(Family family = Family::gpt);
+
+// Applies one "key=value" override to a user JSON object (value parsed as JSON, falling back to a
+// plain string). Unknown keys are rejected with the nearest valid key.
+void apply_set(nlohmann::json& user, const std::string& assignment);
+
+// `lpt train` argument handling: pulls `--config FILE` and every `--set key=value` (also
+// `--set=key=value`) out of args; whatever else is left stays in `rest` for the command.
+struct ConfigArgs {
+  std::string config_file;  // empty: no --config given (defaults only)
+  std::vector<std::string> sets;
+  std::vector<std::string> rest;
+};
+ConfigArgs parse_config_args(const std::vector<std::string>& args);
+
+// parse_config_args + load_config (or defaults when no --config) in one call.
+RunConfig config_from_args(const std::vector<std::string>& args,
+                           std::vector<std::string>* rest = nullptr);
+
+// One line per key ("model.d_model  int  128  width of the residual stream"), for --help.
+std::string config_reference();
+
+}  // namespace lpt
