@@ -1,0 +1,246 @@
+#include "perfmodel/mgrit_cost.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <sstream>
+
+#include "util/error.hpp"
+
+namespace lpt::perf {
+
+int MgritSettings::cf(int l) const {
+  return cfactor[std::min<size_t>(static_cast<size_t>(l), cfactor.size() - 1)];
+}
+
+Relax MgritSettings::rx(int l) const {
+  if (relax.empty()) return l == 0 ? Relax::F : Relax::FCF;
+  return relax[std::min<size_t>(static_cast<size_t>(l), relax.size() - 1)];
+}
+
+std::string MgritSettings::describe() const {
+  std::ostringstream os;
+  os << "L" << levels;
+  if (levels > 1) {
+    os << " m" << cf(0);
+    for (int l = 1; l + 1 < levels; ++l)
+      if (cf(l) != cf(0)) os << "," << cf(l);
+    os << " ";
+    for (int l = 0; l + 1 < levels; ++l) os << (l ? "/" : "") << (rx(l) == Relax::F ? "F" : "FCF");
+    os << " it" << fwd_iters << "/" << bwd_iters;
+  }
+  return os.str();
+}
+
+std::string hierarchy_problem(int N, const MgritSettings& s) {
+  std::ostringstream os;
+  if (N < 1) return "the chain needs at least one step";
+  if (s.levels < 1) return "levels must be >= 1";
+  if (s.levels > 1 && s.cfactor.empty()) return "cfactor needs at least one value";
+  for (int c : s.cfactor)
+    if (c < 2) {
+      os << "cfactor must be >= 2, got " << c;
+      return os.str();
+    }
+  if (s.fwd_iters < 1 || s.bwd_iters < 1) return "iteration counts must be >= 1";
+  int n = N;
+  for (int l = 0; l + 1 < s.levels; ++l) {
+    n /= s.cf(l);
+    if (n < 1) {
+      os << "level " << l + 1 << " would have no step (N=" << N << " is too short for "
+         << s.levels << " levels with cfactor " << s.cf(l) << ")";
+      return os.str();
+    }
+  }
+  return "";
+}
+
+Hierarchy build_hierarchy(int N, int P, const MgritSettings& s) {
+  const std::string why = hierarchy_problem(N, s);
+  require(why.empty(), "MGRIT hierarchy: ", why);
+  require(P >= 1, "ranks must be >= 1, got ", P);
+  Hierarchy h;
+  h.levels = s.levels;
+  h.steps = {N};
+  h.stride = {1};
+  for (int l = 0; l + 1 < s.levels; ++l) {
+    h.cfactor.push_back(s.cf(l));
+    h.steps.push_back(h.steps[l] / s.cf(l));
+    h.stride.push_back(h.stride[l] * s.cf(l));
+  }
+  int a = 0;
+  if (s.levels > 1) {
+    a = 1;
+    for (int l = 1; l < s.levels; ++l)
+      if (h.steps[l] >= P) a = l;
+  }
+  const int unit = h.stride[a], units = h.steps[a];
+  h.ranks = std::min(P, units);
+  h.fine_owner.resize(N);
+  // Even split of the units, the first (units % ranks) ranks taking one more, as XBraid does.
+  const int base = units / h.ranks, extra = units % h.ranks;
+  std::vector<int> unit_owner(units);
+  for (int p = 0, u = 0; p < h.ranks; ++p)
+    for (int k = 0; k < base + (p < extra ? 1 : 0); ++k) unit_owner[u++] = p;
+  for (int n = 0; n < N; ++n) h.fine_owner[n] = unit_owner[std::min(n / unit, units - 1)];
+  return h;
+}
+
+double Network::message(int a, int b, double states) const {
+  const bool same_node = a / ranks_per_node == b / ranks_per_node;
+  return message_time(states * message_bytes, same_node ? intra : inter);
+}
+
+double Network::allreduce_scalar(int p) const {
+  if (p <= 1) return 0;
+  const Link& l = p > ranks_per_node ? inter : intra;
+  return 2 * std::ceil(std::log2(double(p))) * l.latency_s;
+}
+
+namespace {
+
+// Messages a phase needs: the slowest crossing between neighbouring ranks.
+struct Crossings {
+  bool intra = false, inter = false;
+  void add(const Network& net, int a, int b) {
+    if (a == b) return;
+    (a / net.ranks_per_node == b / net.ranks_per_node ? intra : inter) = true;
+  }
+  bool any() const { return intra || inter; }
+  double time(const Network& net, double states) const {
+    double t = 0;
+    if (intra) t = std::max(t, message_time(states * net.message_bytes, net.intra));
+    if (inter) t = std::max(t, message_time(states * net.message_bytes, net.inter));
+    return t;
+  }
+};
+
+double max_of(const std::vector<double>& v) { return *std::max_element(v.begin(), v.end()); }
+double sum_of(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0); }
+
+// Per-rank work and messages of the phases on level l (< levels-1).
+struct LevelPhases {
+  double f = 0, c = 0, r = 0, interp = 0;            // slowest rank's compute
+  double msg_f = 0, msg_c = 0, msg_r = 0;            // messages the phase waits for
+  double work_f = 0, work_c = 0, work_r = 0, work_i = 0;  // summed over ranks
+};
+
+LevelPhases level_phases(const std::vector<double>& step_s, const std::vector<double>& coarse_s,
+                         const Hierarchy& h, int l, const Network& net, double vec) {
+  const int P = h.ranks, m = h.cfactor[l], Nl = h.steps[l];
+  const std::vector<double>& ts = l == 0 ? step_s : coarse_s;
+  auto t_l = [&](int j) { return ts[static_cast<size_t>(j) * h.stride[l]]; };
+  auto t_c = [&](int i) { return coarse_s[static_cast<size_t>(i) * h.stride[l + 1]]; };
+  std::vector<double> f(P, 0), c(P, 0), r(P, 0), ip(P, 0);
+  Crossings xc, xcoarse;
+  double chain_msgs = 0;  // slowest F-interval's messages: one per rank change along it
+  double interval_msgs = 0;
+  for (int j = 0; j < Nl; ++j) {
+    if (j % m == 0) interval_msgs = 0;
+    if ((j + 1) % m != 0) {
+      // F-step. An interval that spans ranks is a chain through them: charge its whole work to
+      // the rank of its C-point (same critical path) and one message per rank change.
+      const int p = h.owner(l, (j / m) * m);
+      f[p] += t_l(j);
+      if (j % m != 0 && h.owner(l, j) != h.owner(l, j - 1))
+        interval_msgs += net.message(h.owner(l, j - 1), h.owner(l, j));
+      chain_msgs = std::max(chain_msgs, interval_msgs);
+    } else {
+      // C-step into C-point j+1, computed by the rank that holds its input F-point (blocks stay
+      // balanced: q C-steps per rank); the result, and the residual there, go to the C-point's
+      // owner when that is the next rank.
+      const int p = h.owner(l, j);
+      c[p] += t_l(j);
+      r[p] += t_l(j) + vec;  // residual at the C-point
+      ip[p] += vec;          // correction at the C-point
+      xc.add(net, p, h.point_owner(l, j + 1));
+    }
+  }
+  for (int i = 0; i < h.steps[l + 1]; ++i) {  // FAS right-hand side A_c(R u) on level l+1
+    const int p = h.owner(l + 1, i);
+    r[p] += t_c(i) + vec;
+    xcoarse.add(net, p, h.point_owner(l + 1, i + 1));
+  }
+  for (int p = 0; p < P; ++p) ip[p] += f[p];
+  LevelPhases ph;
+  ph.f = max_of(f);
+  ph.c = max_of(c);
+  ph.r = max_of(r);
+  ph.interp = max_of(ip);
+  ph.work_f = sum_of(f);
+  ph.work_c = sum_of(c);
+  ph.work_r = sum_of(r);
+  ph.work_i = sum_of(ip);
+  ph.msg_f = chain_msgs;
+  ph.msg_c = xc.time(net, 1);
+  // The F-point for the residual and the previous coarse point travel in one message.
+  Crossings xr = xc;
+  xr.intra = xr.intra || xcoarse.intra;
+  xr.inter = xr.inter || xcoarse.inter;
+  ph.msg_r = xr.time(net, (xc.any() && xcoarse.any()) ? 2 : 1);
+  return ph;
+}
+
+}  // namespace
+
+SolveCost mgrit_solve_cost(const std::vector<double>& step_s, const std::vector<double>& coarse_s,
+                           const Hierarchy& h, const MgritSettings& s, int iterations,
+                           const Network& net, double vector_op_s) {
+  require(step_s.size() == h.fine_owner.size() && coarse_s.size() == step_s.size(),
+          "mgrit_solve_cost: step times (", step_s.size(), ") do not match the hierarchy (",
+          h.fine_owner.size(), " steps)");
+  require(iterations >= 1, "MGRIT iterations must be >= 1, got ", iterations);
+  const int L = h.levels;
+  SolveCost sc;
+  sc.iterations = L == 1 ? 1 : iterations;  // one level: a serial (pipelined) sweep, exact
+  sc.levels.resize(std::max(0, L - 1));
+
+  // Coarsest level: sequential stepping along the chain of ranks.
+  const int c = L - 1;
+  const std::vector<double>& tc = c == 0 ? step_s : coarse_s;
+  double coarse_solve = 0;
+  for (int j = 0; j < h.steps[c]; ++j) {
+    coarse_solve += tc[static_cast<size_t>(j) * h.stride[c]];
+    if (j > 0 && h.owner(c, j) != h.owner(c, j - 1))
+      coarse_solve += net.message(h.owner(c, j - 1), h.owner(c, j));
+  }
+  std::vector<LevelPhases> ph;
+  for (int l = 0; l + 1 < L; ++l)
+    ph.push_back(level_phases(step_s, coarse_s, h, l, net, vector_op_s));
+
+  for (int it = 1; it <= sc.iterations; ++it) {
+    const bool down = !(it == 1 && s.skip_first_down);
+    if (down) {
+      for (int l = 0; l + 1 < L; ++l) {
+        PhaseTimes& pt = sc.levels[l];
+        const LevelPhases& p = ph[l];
+        pt.relax += p.f;
+        pt.comm += p.msg_f;
+        sc.work += p.work_f;
+        if (s.rx(l) == Relax::FCF) {  // then C and F again
+          pt.relax += p.c + p.f;
+          pt.comm += p.msg_c + p.msg_f;
+          sc.work += p.work_c + p.work_f;
+        }
+        pt.restrict_ += p.r;
+        pt.comm += p.msg_r;
+        sc.work += p.work_r;
+        if (l == 0) sc.reductions += net.allreduce_scalar(h.ranks);  // residual norm
+      }
+    }
+    sc.coarsest += coarse_solve;
+    for (int l = L - 2; l >= 0; --l) {
+      sc.levels[l].interp += ph[l].interp;
+      sc.levels[l].comm += ph[l].msg_f;
+      sc.work += ph[l].work_i;
+    }
+  }
+  double coarse_work = 0;
+  for (int j = 0; j < h.steps[c]; ++j) coarse_work += tc[static_cast<size_t>(j) * h.stride[c]];
+  sc.work += coarse_work * sc.iterations;
+  sc.total = sc.coarsest + sc.reductions;
+  for (const auto& pt : sc.levels) sc.total += pt.relax + pt.restrict_ + pt.interp + pt.comm;
+  return sc;
+}
+
+}  // namespace lpt::perf

@@ -1,0 +1,311 @@
+#include "perfmodel/predict.hpp"
+
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "util/error.hpp"
+
+namespace lpt::perf {
+
+const char* const kPredictUsage =
+    "usage: lpt predict [options]\n"
+    "Predicts the time of one training step, layer-parallel (MGRIT over layers) on P ranks\n"
+    "against serial on one rank, from the model shape and a hardware profile; searches the\n"
+    "best (levels, cfactor) per (N, P). Formulas: docs/perfmodel.md.\n"
+    "  --profile NAME|PATH    perfmodel/profiles/NAME.json or a file (default h100_sxm)\n"
+    "  --family F             gpt | bert | vit | translation (default gpt)\n"
+    "  --batch B --seq T --d D --heads H --dff F --vocab V   (default 8 1024 768 12 3072 50257)\n"
+    "  --enc-layers E --src-seq S             translation: encoder steps, source length\n"
+    "  --image I --patch P --channels C --classes K         ViT\n"
+    "  --precision bf16|fp32  activation / message precision (default bf16)\n"
+    "  --flash                fused attention (no T x T tensor)\n"
+    "  --layers N1,N2,...     depths (default 128,1024)\n"
+    "  --ranks P1,P2,...      layer-parallel ranks (default 8,16,...,512)\n"
+    "  --levels L1,L2,...     grid of levels (default 1,2,3,4)\n"
+    "  --cfactors M1,M2,...   grid of coarsening factors (default 2,4,8,16)\n"
+    "  --no-search            use only the first --levels and --cfactors value\n"
+    "  --fwd-iters K --bwd-iters K   fixed iteration counts (default 2 / 1)\n"
+    "  --convergence FILE     iterations from measured convergence factors and a tolerance\n"
+    "  --relax F,FCF          relaxation per level (default F on the finest, FCF coarser)\n"
+    "  --store-tapes          adjoint reuses forward tapes instead of recomputing the forward\n"
+    "  --require-fit          skip settings whose memory per rank exceeds the profile's\n"
+    "  --replicas R           data-parallel copies of the layer-parallel group (default 1)\n"
+    "  --serial auto|store|recompute   activations of the serial reference (default auto)\n"
+    "  --measured FILE        measured per-layer times replace the FLOP-derived ones\n"
+    "  --no-crossover         skip the search for the depth where layer-parallel wins\n"
+    "  --json FILE            write the table as JSON (for analysis/plot_speedup.py)";
+
+namespace {
+
+std::vector<int> int_list(const std::string& key, const std::string& v) {
+  std::vector<int> out;
+  std::stringstream ss(v);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    try {
+      size_t used = 0;
+      out.push_back(std::stoi(item, &used));
+      require(used == item.size(), "");
+    } catch (...) {
+      fail("--", key, " expects integers separated by commas, got '", v, "'");
+    }
+  }
+  require(!out.empty(), "--", key, " needs at least one value");
+  return out;
+}
+
+int one_int(const std::string& key, const std::string& v) {
+  const auto l = int_list(key, v);
+  require(l.size() == 1, "--", key, " takes one integer, got '", v, "'");
+  return l[0];
+}
+
+std::vector<Relax> relax_list(const std::string& v) {
+  std::vector<Relax> out;
+  std::stringstream ss(v);
+  std::string item;
+  while (std::getline(ss, item, ',')) {
+    if (item == "F") out.push_back(Relax::F);
+    else if (item == "FCF") out.push_back(Relax::FCF);
+    else fail("--relax expects F or FCF per level, got '", item, "'");
+  }
+  return out;
+}
+
+double ms(double s) { return s * 1e3; }
+double gb(double b) { return b / 1e9; }
+
+}  // namespace
+
+PredictOptions parse_predict_args(const std::vector<std::string>& args) {
+  PredictOptions o;
+  ModelShape& s = o.shape;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& a = args[i];
+    if (a == "--flash") { s.flash_attention = true; continue; }
+    if (a == "--no-search") { o.search = false; continue; }
+    if (a == "--store-tapes") { o.grid.store_tapes = true; continue; }
+    if (a == "--require-fit") { o.grid.require_fit = true; continue; }
+    if (a == "--no-crossover") { o.crossover = false; continue; }
+    require(a.rfind("--", 0) == 0, "predict: unexpected argument '", a, "'; see lpt predict --help");
+    require(i + 1 < args.size(), "predict: option ", a, " needs a value");
+    const std::string k = a.substr(2), v = args[++i];
+    if (k == "profile") o.profile = v;
+    else if (k == "family") s.family = parse_family(v);
+    else if (k == "batch") s.batch = one_int(k, v);
+    else if (k == "seq") s.seq = one_int(k, v);
+    else if (k == "d") s.d = one_int(k, v);
+    else if (k == "heads") s.heads = one_int(k, v);
+    else if (k == "dff") s.d_ff = one_int(k, v);
+    else if (k == "vocab") s.vocab = one_int(k, v);
+    else if (k == "enc-layers") s.enc_layers = one_int(k, v);
+    else if (k == "src-seq") s.src_seq = one_int(k, v);
+    else if (k == "image") s.image = one_int(k, v);
+    else if (k == "patch") s.patch = one_int(k, v);
+    else if (k == "channels") s.channels = one_int(k, v);
+    else if (k == "classes") s.classes = one_int(k, v);
+    else if (k == "precision") {
+      require(v == "bf16" || v == "fp32", "--precision expects bf16 or fp32, got '", v, "'");
+      s.act_bytes = v == "bf16" ? 2 : 4;
+    } else if (k == "layers") o.layers = int_list(k, v);
+    else if (k == "ranks") o.ranks = int_list(k, v);
+    else if (k == "levels") o.grid.levels = int_list(k, v);
+    else if (k == "cfactors") o.grid.cfactors = int_list(k, v);
+    else if (k == "fwd-iters") o.grid.fwd_iters = one_int(k, v);
+    else if (k == "bwd-iters") o.grid.bwd_iters = one_int(k, v);
+    else if (k == "relax") o.grid.relax = relax_list(v);
+    else if (k == "replicas") o.replicas = one_int(k, v);
+    else if (k == "serial") {
+      if (v == "auto") o.serial_mode = SerialMode::Auto;
+      else if (v == "store") o.serial_mode = SerialMode::StoreTapes;
+      else if (v == "recompute") o.serial_mode = SerialMode::Recompute;
+      else fail("--serial expects auto, store or recompute, got '", v, "'");
+    } else if (k == "measured") o.measured = v;
+    else if (k == "convergence") o.convergence = v;
+    else if (k == "json") o.json_out = v;
+    else fail("predict: unknown option ", a, "; see lpt predict --help");
+  }
+  for (int n : o.layers) require(n >= 1, "--layers values must be >= 1, got ", n);
+  for (int p : o.ranks) require(p >= 1, "--ranks values must be >= 1, got ", p);
+  if (!o.search) {
+    o.grid.levels.resize(1);
+    o.grid.cfactors.resize(1);
+  }
+  return o;
+}
+
+Prediction best_prediction(const PredictOptions& o, const HardwareProfile& hw, int N, int P,
+                           int* tried) {
+  ModelShape s = o.shape;
+  s.layers = N;
+  if (s.family == Family::Translation && s.enc_layers == 0) s.enc_layers = N / 2;
+  StepModel model(s, hw);
+  if (!o.measured.empty()) model.set_measured(load_measured_times(o.measured));
+  model.set_replicas(o.replicas);
+  model.set_serial_mode(o.serial_mode);
+  ConvergenceTable table;
+  SearchGrid grid = o.grid;
+  if (!o.convergence.empty()) {
+    table = load_convergence_table(o.convergence);
+    grid.table = &table;
+  }
+  SearchResult r = search_best(model, P, grid);
+  if (tried) *tried = static_cast<int>(r.tried.size());
+  return r.best;
+}
+
+namespace {
+
+// Smallest N with speedup > 1 on P ranks: doubling to bracket it, then bisection (assumes the
+// best speedup grows with N, which it does for fixed P once N exceeds a few blocks).
+Crossover find_crossover(const PredictOptions& o, const HardwareProfile& hw, int P) {
+  Crossover c;
+  c.ranks = P;
+  auto wins = [&](int N, Prediction* out) {
+    Prediction p = best_prediction(o, hw, N, P);
+    if (out) *out = p;
+    return p.speedup > 1.0;
+  };
+  int lo = 1, hi = 2;
+  Prediction at;
+  while (hi <= o.crossover_max_depth && !wins(hi, &at)) {
+    lo = hi;
+    hi *= 2;
+  }
+  if (hi > o.crossover_max_depth) return c;
+  while (hi - lo > 1) {
+    const int mid = lo + (hi - lo) / 2;
+    Prediction pm;
+    if (wins(mid, &pm)) {
+      hi = mid;
+      at = pm;
+    } else {
+      lo = mid;
+    }
+  }
+  c.depth = hi;
+  c.at = at;
+  return c;
+}
+
+}  // namespace
+
+PredictReport run_prediction(const PredictOptions& o) {
+  PredictReport r;
+  r.hw = load_profile(resolve_profile_path(o.profile));
+  r.shape = o.shape;
+  for (int N : o.layers)
+    for (int P : o.ranks) {
+      PredictRow row;
+      row.layers = N;
+      row.ranks = P;
+      row.best = best_prediction(o, r.hw, N, P, &row.tried);
+      r.rows.push_back(row);
+    }
+  if (o.crossover)
+    for (int P : o.ranks) r.crossovers.push_back(find_crossover(o, r.hw, P));
+  return r;
+}
+
+void print_report(const PredictReport& r, std::FILE* out) {
+  const ModelShape& s = r.shape;
+  std::fprintf(out, "profile %s; %s B=%d T=%d d=%d H=%d d_ff=%d vocab=%d %s%s\n", r.hw.name.c_str(),
+               family_name(s.family), s.batch, s.tokens(), s.d, s.heads, s.d_ff, s.vocab,
+               s.act_bytes == 2 ? "bf16" : "fp32", s.flash_attention ? " flash" : "");
+  std::fprintf(out, "%6s %5s %-18s %10s %10s %9s %9s %9s %9s %8s %6s %8s %4s\n", "N", "P",
+               "best", "serial_ms", "lp_ms", "fwd_ms", "adj_ms", "grad_ms", "other_ms",
+               "speedup", "eff", "mem_GB", "fit");
+  for (const auto& row : r.rows) {
+    const Prediction& p = row.best;
+    const StepBreakdown& t = p.time;
+    const double other = t.total - t.forward - t.adjoint - t.param_grad;
+    std::fprintf(out, "%6d %5d %-18s %10.2f %10.2f %9.2f %9.2f %9.2f %9.2f %8.2f %6.3f %8.1f %4s\n",
+                 row.layers, row.ranks, p.settings.describe().c_str(),
+                 ms(p.serial.time.total), ms(t.total), ms(t.forward), ms(t.adjoint),
+                 ms(t.param_grad), ms(other), p.speedup, p.efficiency, gb(p.memory.total),
+                 p.memory.fits ? "yes" : "no");
+  }
+  if (!r.crossovers.empty()) {
+    std::fprintf(out, "\ndepth at which layer-parallel beats serial:\n");
+    for (const auto& c : r.crossovers) {
+      if (c.depth < 0)
+        std::fprintf(out, "  P=%-5d none up to the search limit\n", c.ranks);
+      else
+        std::fprintf(out, "  P=%-5d N >= %-6d (there: %s, speedup %.2f)\n", c.ranks, c.depth,
+                     c.at.settings.describe().c_str(), c.at.speedup);
+    }
+  }
+}
+
+nlohmann::json prediction_to_json(const Prediction& p) {
+  auto times = [](const StepBreakdown& t) {
+    return nlohmann::json{{"opening", t.opening},     {"forward", t.forward},
+                          {"closing", t.closing},     {"adjoint", t.adjoint},
+                          {"param_grad", t.param_grad}, {"embed_sync", t.embed_sync},
+                          {"optimizer", t.optimizer}, {"data_parallel", t.data_parallel},
+                          {"total", t.total}};
+  };
+  auto memory = [](const MemoryUse& m) {
+    return nlohmann::json{{"params", m.params},       {"grads", m.grads},
+                          {"optimizer", m.optimizer}, {"states", m.states},
+                          {"tapes", m.tapes},         {"workspace", m.workspace},
+                          {"total", m.total},         {"fits", m.fits}};
+  };
+  nlohmann::json j;
+  j["ranks_requested"] = p.ranks_requested;
+  j["ranks_used"] = p.ranks_used;
+  j["replicas"] = p.replicas;
+  j["settings"] = {{"levels", p.settings.levels},
+                   {"cfactor", p.settings.levels > 1 ? p.settings.cf(0) : 1},
+                   {"fwd_iters", p.settings.fwd_iters},
+                   {"bwd_iters", p.settings.bwd_iters},
+                   {"store_tapes", p.settings.store_tapes},
+                   {"describe", p.settings.describe()}};
+  j["time_s"] = times(p.time);
+  j["memory_bytes"] = memory(p.memory);
+  j["serial"] = {{"time_s", times(p.serial.time)},
+                 {"memory_bytes", memory(p.serial.memory)},
+                 {"recompute", p.serial.recompute}};
+  j["speedup"] = p.speedup;
+  j["efficiency"] = p.efficiency;
+  return j;
+}
+
+nlohmann::json report_to_json(const PredictReport& r) {
+  nlohmann::json j;
+  j["profile"] = profile_to_json(r.hw);
+  const ModelShape& s = r.shape;
+  j["model"] = {{"family", family_name(s.family)}, {"batch", s.batch}, {"seq", s.tokens()},
+                {"d", s.d}, {"heads", s.heads}, {"d_ff", s.d_ff}, {"vocab", s.vocab},
+                {"act_bytes", s.act_bytes}, {"flash_attention", s.flash_attention}};
+  j["rows"] = nlohmann::json::array();
+  for (const auto& row : r.rows) {
+    nlohmann::json e = prediction_to_json(row.best);
+    e["layers"] = row.layers;
+    e["ranks"] = row.ranks;
+    e["grid_points_tried"] = row.tried;
+    j["rows"].push_back(e);
+  }
+  j["crossovers"] = nlohmann::json::array();
+  for (const auto& c : r.crossovers) {
+    nlohmann::json e = {{"ranks", c.ranks}, {"depth", c.depth}};
+    if (c.depth > 0) e["at"] = prediction_to_json(c.at);
+    j["crossovers"].push_back(e);
+  }
+  return j;
+}
+
+int predict_main(const std::vector<std::string>& args) {
+  const PredictOptions o = parse_predict_args(args);
+  const PredictReport r = run_prediction(o);
+  print_report(r, stdout);
+  if (!o.json_out.empty()) {
+    std::ofstream out(o.json_out);
+    require(out.good(), "cannot write '", o.json_out, "'");
+    out << report_to_json(r).dump(1) << "\n";
+  }
+  return 0;
+}
+
+}  // namespace lpt::perf

@@ -1,0 +1,67 @@
+#pragma once
+// `lpt predict`: the table of predicted step times, speedups and best MGRIT settings over depths
+// and rank counts, and the depth at which layer-parallel starts to beat serial. The integrator
+// wires it as
+//   LPT_COMMAND("predict", "predict layer-parallel speedup on a hardware profile",
+//               lpt::perf::kPredictUsage, lpt::perf::predict_main);
+#include <cstdio>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "perfmodel/search.hpp"
+
+namespace lpt::perf {
+
+extern const char* const kPredictUsage;
+
+struct PredictOptions {
+  ModelShape shape;
+  std::string profile = "h100_sxm";
+  std::vector<int> layers = {128, 1024};
+  std::vector<int> ranks = {8, 16, 32, 64, 128, 256, 512};
+  SearchGrid grid;
+  bool search = true;  // false: the first --levels and --cfactors values only
+  int replicas = 1;
+  SerialMode serial_mode = SerialMode::Auto;
+  std::string measured;     // MeasuredLayerTimes JSON
+  std::string convergence;  // ConvergenceTable JSON
+  bool crossover = true;
+  int crossover_max_depth = 1 << 16;
+  std::string json_out;
+};
+
+PredictOptions parse_predict_args(const std::vector<std::string>& args);  // throws lpt::Error
+
+struct PredictRow {
+  int layers = 0;
+  int ranks = 0;
+  Prediction best;
+  int tried = 0;
+};
+
+struct Crossover {
+  int ranks = 0;
+  int depth = -1;  // smallest N with speedup > 1; -1: none up to crossover_max_depth
+  Prediction at;   // the best prediction at that depth
+};
+
+struct PredictReport {
+  HardwareProfile hw;
+  ModelShape shape;
+  std::vector<PredictRow> rows;
+  std::vector<Crossover> crossovers;
+};
+
+// Best settings for depth N on P ranks under the options (search grid or the fixed setting).
+Prediction best_prediction(const PredictOptions& o, const HardwareProfile& hw, int N, int P,
+                           int* tried = nullptr);
+PredictReport run_prediction(const PredictOptions& o);
+void print_report(const PredictReport& r, std::FILE* out);
+nlohmann::json report_to_json(const PredictReport& r);
+nlohmann::json prediction_to_json(const Prediction& p);
+
+int predict_main(const std::vector<std::string>& args);
+
+}  // namespace lpt::perf

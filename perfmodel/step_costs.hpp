@@ -1,0 +1,40 @@
+#pragma once
+// Seconds per fine step (forward, state VJP, parameter gradient) along the layer chain, and the
+// costs of what sits outside the chain, for one model shape on one hardware profile. Measured
+// per-layer times from a calibration run can replace the FLOP-derived ones.
+#include <string>
+#include <vector>
+
+#include "perfmodel/hardware.hpp"
+#include "perfmodel/layer_cost.hpp"
+
+namespace lpt::perf {
+
+// Times of one layer measured by a calibration run, with the shape they were measured at (a
+// mismatch with the shape being predicted is an error rather than a silent rescale).
+struct MeasuredLayerTimes {
+  int batch = 0, seq = 0, d = 0, heads = 0, d_ff = 0;
+  double forward_s = 0, vjp_state_s = 0, param_grad_s = 0;
+};
+// JSON object with exactly the keys batch, seq, d, heads, d_ff, forward_s, vjp_state_s,
+// param_grad_s.
+MeasuredLayerTimes load_measured_times(const std::string& path);
+
+struct StepCosts {
+  std::vector<double> forward;     // s, per fine step n
+  std::vector<double> vjp_state;   // s
+  std::vector<double> param_grad;  // s, on top of vjp_state
+  std::vector<double> params;      // parameter count of layer n
+  std::vector<double> tape_bytes;  // activations of layer n kept for its backward
+  double opening_fwd = 0, opening_bwd = 0, closing_fwd = 0, closing_bwd = 0;  // s
+  double opening_params = 0, closing_params = 0, tied_params = 0;
+  double closing_workspace = 0;  // bytes
+  double state_bytes = 0;        // one state = one MGRIT message
+  double vector_op_s = 0;        // one axpy over a state (MGRIT corrections and residuals)
+  double optimizer_bytes_per_param = 0;
+};
+
+StepCosts step_costs(const ModelShape& s, const HardwareProfile& hw,
+                     const MeasuredLayerTimes* measured = nullptr);
+
+}  // namespace lpt::perf

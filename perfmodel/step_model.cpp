@@ -1,0 +1,183 @@
+#include "perfmodel/step_model.hpp"
+
+#include <algorithm>
+#include <numeric>
+
+#include "util/error.hpp"
+
+namespace lpt::perf {
+
+StepModel::StepModel(const ModelShape& shape, const HardwareProfile& hw)
+    : shape_(shape), hw_(hw), costs_(step_costs(shape, hw)) {}
+
+void StepModel::set_measured(const MeasuredLayerTimes& m) { costs_ = step_costs(shape_, hw_, &m); }
+
+void StepModel::set_replicas(int r) {
+  require(r >= 1, "data-parallel replicas must be >= 1, got ", r);
+  replicas_ = r;
+}
+
+double StepModel::optimizer_time(double params, int tensors) const {
+  // One fused multi-tensor AdamW launch per layer (or end layer).
+  return params * costs_.optimizer_bytes_per_param / hw_.memory_bandwidth +
+         tensors * hw_.kernel_overhead_s;
+}
+
+double StepModel::ring_allreduce(double bytes, int ranks_per_replica) const {
+  const int R = replicas_;
+  if (R <= 1) return 0;
+  // Replica r of layer-rank p is global rank p + r·P: the ring stays inside a node only when all
+  // replicas fit in one.
+  const Link& l = R * ranks_per_replica <= hw_.ranks_per_node ? hw_.intra_node : hw_.inter_node;
+  return 2.0 * (R - 1) / R * bytes / l.bandwidth + 2.0 * (R - 1) * l.latency_s;
+}
+
+Network StepModel::network(int ranks) const {
+  (void)ranks;
+  Network n;
+  n.intra = hw_.intra_node;
+  n.inter = hw_.inter_node;
+  n.ranks_per_node = hw_.ranks_per_node;
+  n.message_bytes = costs_.state_bytes;
+  return n;
+}
+
+namespace {
+double sum(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0); }
+double param_store_bytes(int act_bytes) { return 4.0 + (act_bytes == 2 ? 2.0 : 0.0); }
+
+void finish(MemoryUse& m, double capacity) {
+  m.total = m.params + m.grads + m.optimizer + m.states + m.tapes + m.workspace;
+  m.fits = m.total <= capacity;
+}
+void finish(StepBreakdown& t) {
+  t.total = t.opening + t.forward + t.closing + t.adjoint + t.param_grad + t.embed_sync +
+            t.optimizer + t.data_parallel;
+}
+}  // namespace
+
+SerialPrediction StepModel::serial() const {
+  const StepCosts& c = costs_;
+  const int N = shape_.layers;
+  const double params = sum(c.params) + c.opening_params + c.closing_params;
+  SerialPrediction s;
+  MemoryUse& m = s.memory;
+  m.params = params * param_store_bytes(shape_.act_bytes);
+  m.grads = params * 4;
+  m.optimizer = params * 8;
+  m.workspace = c.closing_workspace;
+  m.states = (N + 1) * c.state_bytes;
+  const double all_tapes = sum(c.tape_bytes);
+  const double one_tape = *std::max_element(c.tape_bytes.begin(), c.tape_bytes.end());
+  const double base = m.params + m.grads + m.optimizer + m.workspace + m.states;
+  s.recompute = serial_mode_ == SerialMode::Recompute ||
+                (serial_mode_ == SerialMode::Auto && base + all_tapes > hw_.memory_capacity);
+  m.tapes = s.recompute ? one_tape : all_tapes;
+  finish(m, hw_.memory_capacity);
+
+  StepBreakdown& t = s.time;
+  t.opening = c.opening_fwd + c.opening_bwd;
+  t.forward = sum(c.forward);
+  t.closing = c.closing_fwd + c.closing_bwd;
+  t.adjoint = sum(c.vjp_state) + (s.recompute ? sum(c.forward) : 0.0);
+  t.param_grad = sum(c.param_grad);
+  t.optimizer = optimizer_time(params, N + 2);
+  t.data_parallel = ring_allreduce(params * 4, 1);
+  finish(t);
+  return s;
+}
+
+Prediction StepModel::predict(int ranks, const MgritSettings& st) const {
+  const StepCosts& c = costs_;
+  const int N = shape_.layers;
+  const Hierarchy h = build_hierarchy(N, ranks, st);
+  const Network net = network(h.ranks);
+  const int P = h.ranks, L = st.levels, m0 = L > 1 ? h.cfactor[0] : 1;
+  Prediction pr;
+  pr.ranks_requested = ranks;
+  pr.ranks_used = P;
+  pr.replicas = replicas_;
+  pr.settings = st;
+
+  pr.forward_solve = mgrit_solve_cost(c.forward, c.forward, h, st, st.fwd_iters, net, c.vector_op_s);
+  // The adjoint runs backwards in layer index: the same solver on the reversed chain. A fine
+  // adjoint step replays the layer's forward unless its tape was kept; coarse steps always do.
+  std::vector<double> adj_fine(N), adj_coarse(N), pgrad(N);
+  for (int n = 0; n < N; ++n) {
+    const int o = N - 1 - n;
+    adj_coarse[n] = c.vjp_state[o] + c.forward[o];
+    adj_fine[n] = c.vjp_state[o] + (st.store_tapes ? 0.0 : c.forward[o]);
+    pgrad[n] = c.param_grad[o];
+  }
+  pr.adjoint_solve = mgrit_solve_cost(adj_fine, adj_coarse, h, st, st.bwd_iters, net, c.vector_op_s);
+
+  // Per-rank extras. F-steps get their parameter gradient inside the final F-relaxation of the
+  // adjoint; the C-steps (and with store_tapes the forward tapes of C-steps) need one more step.
+  std::vector<double> grad(P, 0), tape_fill(P, 0), params(P, 0), tapes(P, 0), states(P, 0);
+  std::vector<int> tensors(P, 0);
+  for (int n = 0; n < N; ++n) {
+    const int p = h.fine_owner[n];  // reversed-chain step n is layer N-1-n
+    const bool c_step = L > 1 && (n + 1) % m0 == 0;
+    grad[p] += pgrad[n] + (c_step ? adj_fine[n] : 0.0);
+    const int q = h.fine_owner[N - 1 - n];  // owner of layer n in the forward chain
+    const bool fwd_c_step = L > 1 && (n + 1) % m0 == 0;
+    if (st.store_tapes && fwd_c_step) tape_fill[q] += c.forward[n];
+    params[q] += c.params[n];
+    tapes[q] += c.tape_bytes[n];
+    tensors[q] += 1;
+  }
+  params[0] += c.opening_params;
+  tensors[0] += 1;
+  // The tied embedding lives on both end ranks (counted once when they are one rank).
+  params[P - 1] += c.closing_params + (P > 1 ? c.tied_params : 0.0);
+  tensors[P - 1] += 1;
+  for (int l = 0; l < L; ++l)
+    for (int j = 0; j < h.steps[l]; ++j) {
+      // Forward and adjoint values at every point of every level, and on coarse levels the FAS
+      // right-hand sides of both solves. One level: the adjoint is a plain sweep.
+      const double copies = L == 1 ? 1.0 : (l == 0 ? 2.0 : 4.0);
+      states[h.owner(l, j)] += copies * c.state_bytes;
+    }
+  if (L == 1) states[0] += c.state_bytes;
+
+  StepBreakdown& t = pr.time;
+  t.opening = c.opening_fwd + c.opening_bwd;
+  t.forward = pr.forward_solve.total + *std::max_element(tape_fill.begin(), tape_fill.end());
+  t.closing = c.closing_fwd + c.closing_bwd;
+  t.adjoint = pr.adjoint_solve.total;
+  t.param_grad = *std::max_element(grad.begin(), grad.end());
+  if (P > 1 && c.tied_params > 0) {
+    // The last rank sends its embedding gradient during the adjoint solve; the first rank sends
+    // the updated embedding back during the next forward solve. Only what outlasts them shows.
+    const Link& l = (P - 1) / hw_.ranks_per_node == 0 ? hw_.intra_node : hw_.inter_node;
+    const double msg = message_time(c.tied_params * 4, l);
+    t.embed_sync = std::max(0.0, msg - t.adjoint) + std::max(0.0, msg - t.forward);
+  }
+  double max_params = 0;
+  for (int p = 0; p < P; ++p) {
+    t.optimizer = std::max(t.optimizer, optimizer_time(params[p], tensors[p]));
+    max_params = std::max(max_params, params[p]);
+  }
+  t.data_parallel = ring_allreduce(max_params * 4, ranks);
+  finish(t);
+
+  const double one_tape = *std::max_element(c.tape_bytes.begin(), c.tape_bytes.end());
+  for (int p = 0; p < P; ++p) {
+    MemoryUse m;
+    m.params = params[p] * param_store_bytes(shape_.act_bytes);
+    m.grads = params[p] * 4;
+    m.optimizer = params[p] * 8;
+    m.states = states[p];
+    m.tapes = st.store_tapes ? tapes[p] + one_tape : one_tape;
+    m.workspace = p == P - 1 ? c.closing_workspace : 0.0;
+    finish(m, hw_.memory_capacity);
+    if (p == 0 || m.total > pr.memory.total) pr.memory = m;
+  }
+
+  pr.serial = serial();
+  pr.speedup = pr.serial.time.total / t.total;
+  pr.efficiency = pr.speedup / ranks;
+  return pr;
+}
+
+}  // namespace lpt::perf

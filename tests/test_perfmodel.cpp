@@ -1,0 +1,412 @@
+// Limits of the analytical performance model (docs/perfmodel.md): hand-counted FLOPs, the P = 1
+// overhead formula, the closed-form critical path on an ideal network, growth with depth, the
+// profile loader's validation and the search's optimality over its grid.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "perfmodel/predict.hpp"
+#include "perfmodel/search.hpp"
+#include "perfmodel/step_model.hpp"
+#include "util/error.hpp"
+
+using namespace lpt::perf;
+
+namespace {
+
+ModelShape small_gpt(int layers) {
+  ModelShape s;
+  s.family = Family::Gpt;
+  s.batch = 2;
+  s.seq = 8;
+  s.d = 16;
+  s.heads = 2;
+  s.d_ff = 64;
+  s.vocab = 50;
+  s.layers = layers;
+  s.act_bytes = 4;
+  return s;
+}
+
+// Per-layer times chosen to be distinct so that a formula mixing them up fails.
+MeasuredLayerTimes measured_for(const ModelShape& s, double tf, double tb, double tg) {
+  MeasuredLayerTimes m;
+  m.batch = s.batch;
+  m.seq = s.seq;
+  m.d = s.d;
+  m.heads = s.heads;
+  m.d_ff = s.d_ff;
+  m.forward_s = tf;
+  m.vjp_state_s = tb;
+  m.param_grad_s = tg;
+  return m;
+}
+
+HardwareProfile shipped(const std::string& name) {
+  return load_profile(resolve_profile_path(name));
+}
+
+// No latency, unbounded bandwidth, no launch overhead: only the step evaluations remain.
+HardwareProfile ideal_network() {
+  HardwareProfile h = shipped("h100_sxm");
+  h.kernel_overhead_s = 0;
+  h.memory_bandwidth = 1e300;
+  h.intra_node = {0.0, 1e300};
+  h.inter_node = {0.0, 1e300};
+  return h;
+}
+
+MgritSettings two_level(int m, int kf, int kb) {
+  MgritSettings s;
+  s.levels = 2;
+  s.cfactor = {m};
+  s.fwd_iters = kf;
+  s.bwd_iters = kb;
+  return s;
+}
+
+// Critical path of a 2-level F-relaxation solve with skip on P ranks holding q = N/(mP) intervals
+// each, ideal network: iteration 1 = coarse solve + interpolation, later iterations add
+// F-relaxation and restriction (one fine residual step + one coarse step per interval).
+double two_level_closed_form(double N, double m, double P, double k, double t) {
+  return k * N * t / m + (N * t / (m * P)) * ((2 * k - 1) * (m - 1) + 2 * (k - 1));
+}
+
+}  // namespace
+
+TEST(PerfModel, GptLayerFlopsMatchHandCount) {
+  const ModelShape s = small_gpt(1);
+  const double B = 2, T = 8, d = 16, H = 2, F = 64, BT = B * T;
+  const LayerCost c = encoder_layer_cost(s, s.seq);
+  // GEMMs: qkv 2·BT·d·3d, proj 2·BT·d·d, fc and fc2 2·BT·d·F each, scores and P·V 2·B·T²·d each.
+  const double fwd_gemm = 2 * BT * d * 3 * d + 2 * BT * d * d + 2 * 2 * BT * d * F + 2 * 2 * B * T * T * d;
+  EXPECT_DOUBLE_EQ(c.forward.gemm_flops(), fwd_gemm);
+  EXPECT_DOUBLE_EQ(fwd_gemm, 106496.0);
+  // Element-wise: 2 LayerNorms (8/elem), softmax (5 per score), GELU (10), u+a (1), update (3).
+  const double fwd_elem = 2 * 8 * BT * d + 5 * B * H * T * T + 10 * BT * F + BT * d + 3 * BT * d;
+  EXPECT_DOUBLE_EQ(c.forward.flops(), fwd_gemm + fwd_elem);
+  EXPECT_EQ(c.forward.kernel_count(), 12);
+  // State VJP: each weight GEMM once more (dX) and four T² GEMMs; parameter gradient: dW of each.
+  EXPECT_DOUBLE_EQ(c.vjp_state.gemm_flops(), fwd_gemm - 2 * 2 * B * T * T * d + 4 * 2 * B * T * T * d);
+  EXPECT_DOUBLE_EQ(c.param_grad.gemm_flops(), fwd_gemm - 2 * 2 * B * T * T * d);
+  EXPECT_DOUBLE_EQ(c.params, 4 * d * d + 2 * d * F + F + 9 * d);
+  EXPECT_DOUBLE_EQ(c.params, 3280.0);
+  // LayerNorm streams its input and output once each.
+  EXPECT_EQ(c.forward.kernels()[0].name, "ln1");
+  EXPECT_DOUBLE_EQ(c.forward.kernels()[0].bytes, 2 * BT * d * 4);
+  EXPECT_DOUBLE_EQ(state_bytes(s), BT * d * 4);
+}
+
+TEST(PerfModel, Gpt2SizeForwardFlopsMatchTheStandardFormula) {
+  ModelShape s;  // defaults: GPT-2 small, B 8, T 1024
+  const double BT = 8.0 * 1024, d = 768;
+  const LayerCost c = encoder_layer_cost(s, s.seq);
+  EXPECT_DOUBLE_EQ(c.forward.gemm_flops(), 24 * BT * d * d + 4 * BT * 1024 * d);
+}
+
+TEST(PerfModel, DecoderLayerAddsCrossAttention) {
+  ModelShape s = small_gpt(4);
+  s.family = Family::Translation;
+  s.enc_layers = 2;
+  s.src_seq = 12;
+  const LayerCost dec = decoder_layer_cost(s, s.seq, s.src_seq);
+  const LayerCost enc = encoder_layer_cost(s, s.seq);
+  const double B = 2, T = 8, Ts = 12, d = 16;
+  // q and proj on T rows, kv on Ts rows, scores and P·V against Ts keys.
+  const double cross = 2 * B * T * d * d * 2 + 2 * B * Ts * d * 2 * d + 2 * 2 * B * T * Ts * d;
+  EXPECT_DOUBLE_EQ(dec.forward.gemm_flops(), enc.forward.gemm_flops() + cross);
+  EXPECT_DOUBLE_EQ(dec.params, enc.params + 4 * d * d + 8 * d);
+  EXPECT_DOUBLE_EQ(state_bytes(s), B * (T + Ts) * d * 4);
+}
+
+TEST(PerfModel, ShippedProfilesLoadAndNameTheirSources) {
+  for (const char* n : {"h100_sxm", "a100_sxm", "cpu_epyc7763_hdr", "this_machine"}) {
+    const HardwareProfile p = shipped(n);
+    EXPECT_EQ(p.name, n);
+    EXPECT_EQ(p.sources.size(), 11u) << n;
+    EXPECT_GT(p.gemm_flops_bf16, 0) << n;
+  }
+  // The H100 is faster than the A100 in every figure the model uses.
+  const HardwareProfile h = shipped("h100_sxm"), a = shipped("a100_sxm");
+  EXPECT_GT(h.gemm_flops_bf16, a.gemm_flops_bf16);
+  EXPECT_GT(h.memory_bandwidth, a.memory_bandwidth);
+  EXPECT_GT(h.inter_node.bandwidth, a.inter_node.bandwidth);
+}
+
+TEST(PerfModel, ProfileLoaderNamesUnknownAndMissingKeys) {
+  const nlohmann::json good = profile_to_json(shipped("a100_sxm"));
+  auto message = [](const nlohmann::json& j) -> std::string {
+    try {
+      profile_from_json(j, "test.json");
+    } catch (const lpt::Error& e) {
+      return e.what();
+    }
+    return "";
+  };
+  EXPECT_EQ(message(good), "");
+  nlohmann::json extra = good;
+  extra["gemm_flops_fp64"] = 1e12;
+  EXPECT_NE(message(extra).find("unknown key 'gemm_flops_fp64'"), std::string::npos);
+  nlohmann::json missing = good;
+  missing.erase("memory_bandwidth");
+  EXPECT_NE(message(missing).find("missing key 'memory_bandwidth'"), std::string::npos);
+  nlohmann::json link = good;
+  link["inter_node"].erase("latency_s");
+  EXPECT_NE(message(link).find("inter_node: missing key 'latency_s'"), std::string::npos);
+  nlohmann::json nosrc = good;
+  nosrc["sources"].erase("intra_node.bandwidth");
+  EXPECT_NE(message(nosrc).find("'intra_node.bandwidth'"), std::string::npos);
+  nlohmann::json negative = good;
+  negative["vector_flops"] = -1;
+  EXPECT_NE(message(negative).find("'vector_flops' must be > 0"), std::string::npos);
+  EXPECT_THROW(load_profile("/nonexistent/profile.json"), lpt::Error);
+}
+
+TEST(PerfModel, OneRankIsSerialPlusTheMgritOverhead) {
+  const int N = 64, m = 4;
+  const double tf = 1.0e-3, tb = 2.5e-3, tg = 0.7e-3;
+  const ModelShape s = small_gpt(N);
+  StepModel model(s, shipped("h100_sxm"));
+  model.set_measured(measured_for(s, tf, tb, tg));
+  model.set_serial_mode(SerialMode::StoreTapes);
+  const double vec = model.costs().vector_op_s;
+  EXPECT_GT(vec, 0);
+  for (int kf : {1, 2, 3})
+    for (int kb : {1, 2}) {
+      const Prediction p = model.predict(1, two_level(m, kf, kb));
+      const double ta = tb + tf;  // the adjoint replays the forward (no stored tapes)
+      // One solve with k iterations on one rank: k sweeps of N steps (coarse solve +
+      // interpolation) plus (k-1)·(F-relaxation + restriction) = (k-1)·N(1 + 1/m) steps, and
+      // N/m vector operations per coarse solve + 2N/m per restriction.
+      auto solve = [&](int k, double t) {
+        return t * N * (k + (k - 1) * (1.0 + 1.0 / m)) + vec * (N / m) * (k + 2.0 * (k - 1));
+      };
+      EXPECT_NEAR(p.forward_solve.total, solve(kf, tf), 1e-12);
+      EXPECT_NEAR(p.adjoint_solve.total, solve(kb, ta), 1e-12);
+      // Parameter gradients: one per layer, and the C-steps replay their adjoint step.
+      const double grad = N * tg + (N / m) * ta;
+      const double overhead = (solve(kf, tf) - N * tf) + (solve(kb, ta) - N * tb) + (grad - N * tg);
+      EXPECT_NEAR(p.time.total, p.serial.time.total + overhead, 1e-9 * p.serial.time.total);
+      EXPECT_NEAR(p.speedup * p.time.total, p.serial.time.total, 1e-12);
+    }
+}
+
+TEST(PerfModel, OneLevelOnOneRankIsExactlySerial) {
+  const ModelShape s = small_gpt(32);
+  StepModel model(s, shipped("h100_sxm"));
+  model.set_serial_mode(SerialMode::Recompute);
+  MgritSettings one;
+  one.levels = 1;
+  one.fwd_iters = 5;  // ignored: one level is a single exact sweep
+  const Prediction p = model.predict(1, one);
+  EXPECT_EQ(p.forward_solve.iterations, 1);
+  EXPECT_NEAR(p.time.total, p.serial.time.total, 1e-12 * p.serial.time.total);
+}
+
+TEST(PerfModel, IdealNetworkGivesTheClosedFormCriticalPath) {
+  const double tf = 1.0e-3, tb = 2.0e-3, tg = 0.5e-3, ta = tf + tb;
+  for (int m : {2, 4, 8})
+    for (int P : {1, 4, 16})
+      for (int kf : {1, 2, 3}) {
+        const int N = m * P * 3;
+        const ModelShape s = small_gpt(N);
+        StepModel model(s, ideal_network());
+        model.set_measured(measured_for(s, tf, tb, tg));
+        const Prediction p = model.predict(P, two_level(m, kf, 1));
+        EXPECT_EQ(p.ranks_used, P);
+        EXPECT_NEAR(p.forward_solve.total, two_level_closed_form(N, m, P, kf, tf), 1e-12)
+            << "m " << m << " P " << P << " k " << kf;
+        EXPECT_NEAR(p.adjoint_solve.total, two_level_closed_form(N, m, P, 1, ta), 1e-12);
+        EXPECT_NEAR(p.time.param_grad, (N / P) * tg + (N / (m * P)) * ta, 1e-12);
+      }
+  // As P grows the forward solve's speedup tends to m/k: the coarse solve is left.
+  const int m = 4, k = 2, P = 1024, N = m * P;
+  const ModelShape s = small_gpt(N);
+  StepModel model(s, ideal_network());
+  model.set_measured(measured_for(s, tf, tb, tg));
+  const Prediction p = model.predict(P, two_level(m, k, 1));
+  const double fwd_speedup = N * tf / p.forward_solve.total;
+  const double closed = 1.0 / (double(k) / m + ((2 * k - 1) * (m - 1) + 2 * (k - 1)) / double(m * P));
+  EXPECT_NEAR(fwd_speedup, closed, 1e-9);
+  EXPECT_NEAR(fwd_speedup, double(m) / k, 0.02);
+}
+
+TEST(PerfModel, ThreeLevelsMatchTheirClosedForm) {
+  const double t = 1e-3;
+  const int m = 4, P = 8, N = m * m * P * 2;
+  const ModelShape s = small_gpt(N);
+  StepModel model(s, ideal_network());
+  model.set_measured(measured_for(s, t, t, t));
+  MgritSettings st;
+  st.levels = 3;
+  st.cfactor = {m};  // F on level 0, FCF on level 1 (the default)
+  for (int k : {1, 2, 4}) {
+    st.fwd_iters = k;
+    const Prediction p = model.predict(P, st);
+    const double q0 = double(N) / (m * P), q1 = double(N) / (m * m * P), coarse = double(N) / (m * m);
+    const double up = coarse + q1 * (m - 1) + q0 * (m - 1);
+    const double down = q0 * (m - 1) + 2 * q0 + (2 * q1 * (m - 1) + q1) + 2 * q1;
+    EXPECT_NEAR(p.forward_solve.total, t * (k * up + (k - 1) * down), 1e-12) << "k " << k;
+  }
+}
+
+TEST(PerfModel, SerialGrowsLinearlyAndTheMultilevelPathLogarithmically) {
+  const HardwareProfile hw = shipped("h100_sxm");
+  ModelShape s;  // GPT-2 small
+  std::vector<double> serial, path;
+  const int m = 4;
+  for (int e = 2; e <= 6; ++e) {  // N = 16 ... 4096, P = N/m, coarsen down to m steps
+    const int N = static_cast<int>(std::pow(m, e));
+    s.layers = N;
+    StepModel model(s, hw);
+    model.set_serial_mode(SerialMode::Recompute);
+    MgritSettings st;
+    st.levels = e;
+    st.cfactor = {m};
+    const Prediction p = model.predict(N / m, st);
+    serial.push_back(p.serial.time.total);
+    path.push_back(p.forward_solve.total);
+  }
+  // Serial: a + b·N exactly.
+  const double b = (serial[1] - serial[0]) / (std::pow(m, 3) - std::pow(m, 2));
+  for (size_t i = 0; i < serial.size(); ++i)
+    EXPECT_NEAR(serial[i], serial[0] + b * (std::pow(m, i + 2) - m * m), 1e-9 * serial[i]);
+  // MGRIT: each factor m in N adds one level, i.e. a bounded increment (growth with log N);
+  // the increments stay within a factor 2 of each other while N grows 256-fold.
+  for (size_t i = 1; i + 1 < path.size(); ++i) {
+    const double inc0 = path[i] - path[i - 1], inc1 = path[i + 1] - path[i];
+    EXPECT_GT(inc0, 0);
+    EXPECT_LT(inc1, 2 * inc0);
+    EXPECT_GT(inc1, 0.5 * inc0);
+  }
+  EXPECT_LT(path.back() / path.front(), 10.0);
+}
+
+TEST(PerfModel, TwoLevelsWithOneIntervalPerRankGrowWithSlopeKOverM) {
+  const HardwareProfile hw = ideal_network();
+  const double t = 1e-3;
+  const int m = 4, k = 2;
+  double prev = 0;
+  for (int N : {64, 128, 256}) {
+    const ModelShape s = small_gpt(N);
+    StepModel model(s, hw);
+    model.set_measured(measured_for(s, t, t, t));
+    const double path = model.predict(N / m, two_level(m, k, 1)).forward_solve.total;
+    EXPECT_NEAR(path, two_level_closed_form(N, m, N / m, k, t), 1e-12);
+    if (prev > 0) {
+      EXPECT_LT(path / prev, 2.0);  // sub-linear: doubling N does not double it
+    }
+    prev = path;
+  }
+}
+
+TEST(PerfModel, MessagesAndReductionsCostWhatTheLinksSay) {
+  HardwareProfile hw = ideal_network();
+  hw.ranks_per_node = 4;
+  hw.intra_node = {1e-6, 1e300};
+  hw.inter_node = {1e-5, 1e300};
+  const int m = 4, P = 8, N = m * P;
+  const ModelShape s = small_gpt(N);
+  StepModel model(s, hw);
+  model.set_measured(measured_for(s, 1e-3, 1e-3, 1e-3));
+  const Prediction p = model.predict(P, two_level(m, 2, 1));
+  // Coarse solve: 7 rank changes along the chain (one between nodes), twice (two iterations).
+  EXPECT_NEAR(p.forward_solve.coarsest, 2 * (N / m * 1e-3 + 6 * 1e-6 + 1e-5), 1e-12);
+  // One residual-norm allreduce (iteration 2), across nodes: 2·log2(8) latencies.
+  EXPECT_NEAR(p.forward_solve.reductions, 6 * 1e-5, 1e-12);
+  // Level 0 in iteration 2: restriction waits for one inter-node message; F-sweeps need none.
+  EXPECT_NEAR(p.forward_solve.levels[0].comm, 1e-5, 1e-12);
+}
+
+TEST(PerfModel, MeasuredTimesMustMatchTheShape) {
+  const ModelShape s = small_gpt(8);
+  StepModel model(s, shipped("h100_sxm"));
+  MeasuredLayerTimes m = measured_for(s, 1, 1, 1);
+  m.d = 32;
+  try {
+    model.set_measured(m);
+    FAIL() << "a shape mismatch was accepted";
+  } catch (const lpt::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("calibrate at the predicted shape"), std::string::npos);
+  }
+}
+
+TEST(PerfModel, MemoryPerRankShrinksWithRanks) {
+  ModelShape s;
+  s.layers = 256;
+  StepModel model(s, shipped("h100_sxm"));
+  const double m8 = model.predict(8, two_level(4, 2, 1)).memory.total;
+  const double m64 = model.predict(64, two_level(4, 2, 1)).memory.total;
+  EXPECT_LT(m64, m8);
+  MgritSettings tapes = two_level(4, 2, 1);
+  tapes.store_tapes = true;
+  const Prediction pt = model.predict(8, tapes), pr = model.predict(8, two_level(4, 2, 1));
+  EXPECT_GT(pt.memory.tapes, pr.memory.tapes);
+  EXPECT_LT(pt.time.adjoint, pr.time.adjoint);  // tapes trade memory for the forward replay
+}
+
+TEST(PerfModel, ConvergenceFactorGivesIterations) {
+  EXPECT_EQ(ConvergenceTable::iterations_for(0.1, 1e-2, 10), 3);   // 1 + 2
+  EXPECT_EQ(ConvergenceTable::iterations_for(0.1, 1.1e-2, 10), 3);
+  EXPECT_EQ(ConvergenceTable::iterations_for(0.5, 1e-3, 10), 10);  // 1 + 10, capped
+  EXPECT_EQ(ConvergenceTable::iterations_for(1.2, 1e-3, 7), 7);    // diverging: the cap
+  ConvergenceTable t;
+  t.set_tolerance(1e-3);
+  t.add({2, 4, 0.1, 0.3});
+  const auto it = t.iterations(2, 4);
+  ASSERT_TRUE(it.has_value());
+  EXPECT_EQ(it->first, 4);
+  EXPECT_EQ(it->second, 1 + static_cast<int>(std::ceil(std::log(1e-3) / std::log(0.3))));
+  EXPECT_FALSE(t.iterations(3, 4).has_value());
+}
+
+TEST(PerfModel, SearchReturnsTheBestGridPoint) {
+  ModelShape s;
+  s.layers = 256;
+  StepModel model(s, shipped("h100_sxm"));
+  for (int P : {4, 32, 128}) {
+    SearchGrid g;
+    const SearchResult r = search_best(model, P, g);
+    ASSERT_FALSE(r.tried.empty());
+    bool found = false;
+    for (const auto& p : r.tried) {
+      EXPECT_LE(r.best.time.total, p.time.total);
+      found = found || p.settings.describe() == r.best.settings.describe();
+    }
+    EXPECT_TRUE(found);
+    // Every grid point is either tried or counted as skipped (levels 1 counts once).
+    EXPECT_EQ(r.tried.size() + r.skipped, 1u + 3u * 4u);
+  }
+  // With a convergence table only its entries are tried, with their iteration counts.
+  ConvergenceTable t;
+  t.add({2, 4, 0.05, 0.2});
+  t.add({3, 2, 0.3, 0.5});
+  SearchGrid g;
+  g.levels = {2, 3};
+  g.table = &t;
+  const SearchResult r = search_best(model, 16, g);
+  ASSERT_EQ(r.tried.size(), 2u);
+  for (const auto& p : r.tried) {
+    const auto it = t.iterations(p.settings.levels, p.settings.cf(0));
+    EXPECT_EQ(p.settings.fwd_iters, it->first);
+    EXPECT_EQ(p.settings.bwd_iters, it->second);
+  }
+}
+
+TEST(PerfModel, PredictCommandWritesItsTable) {
+  const std::string out = std::string(LPT_BINARY_DIR) + "/test_perfmodel_predict.json";
+  const int rc = predict_main({"--layers", "32,64", "--ranks", "2,8", "--profile", "a100_sxm",
+                               "--json", out, "--no-crossover"});
+  EXPECT_EQ(rc, 0);
+  std::ifstream in(out);
+  nlohmann::json j;
+  in >> j;
+  ASSERT_EQ(j["rows"].size(), 4u);
+  EXPECT_EQ(j["rows"][0]["layers"], 32);
+  EXPECT_GT(j["rows"][3]["speedup"].get<double>(), 0);
+  EXPECT_THROW(parse_predict_args({"--bogus", "1"}), lpt::Error);
+  EXPECT_THROW(parse_predict_args({"--relax", "G"}), lpt::Error);
+}
