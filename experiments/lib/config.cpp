@@ -30,7 +30,7 @@ const char* to_string(Schedule s) {
   }
   return "?";
 }
-const char* to_string(Optimizer o) { return o == Optimizer::adamw ? "adamw" : "sgd"; }
+const char* to_string(OptimizerKind o) { return o == OptimizerKind::adamw ? "adamw" : "sgd"; }
 const char* to_string(SolverMode m) {
   switch (m) {
     case SolverMode::serial: return "serial";
@@ -89,7 +89,7 @@ Family family_of(const json& v) {
 json at(const json& resolved, const std::string& path) { return resolved.at(pointer(path)); }
 
 void fill_model(const json& r, RunConfig& c) {
-  ModelConfig& m = c.model;
+  ModelSection& m = c.model;
   m.family = family_of(at(r, "model.family"));
   const json& j = r.at("model");
   if (m.family == Family::mt) {
@@ -145,7 +145,7 @@ void fill_rest(const json& r, RunConfig& c) {
                                              Schedule::linear});
   tc.warmup = t.at("warmup").get<long>();
   tc.min_lr = t.at("min_lr").get<double>();
-  tc.optimizer = choice_of(t.at("optimizer"), {Optimizer::adamw, Optimizer::sgd});
+  tc.optimizer = choice_of(t.at("optimizer"), {OptimizerKind::adamw, OptimizerKind::sgd});
   tc.betas = {t.at("betas").at(0).get<double>(), t.at("betas").at(1).get<double>()};
   tc.eps = t.at("eps").get<double>();
   tc.momentum = t.at("momentum").get<double>();
@@ -184,7 +184,7 @@ bool data_fits(Family f, const std::string& name) {
   return name == (f == Family::mt ? "en_es" : "english");
 }
 
-void check_model(const ModelConfig& m, const std::string& data_name) {
+void check_model(const ModelSection& m, const std::string& data_name) {
   require(m.d_model % m.heads == 0, "model.heads: must divide model.d_model (", m.d_model,
           " % ", m.heads, " = ", m.d_model % m.heads, "); pick heads from the divisors of d_model");
   if (m.family == Family::vit) {
