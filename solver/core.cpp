@@ -191,7 +191,7 @@ void Core::sweep(int l, bool want_out, bool want_cstep, bool final) {
               kTagSweep + l, comm_.comm(), &req[nreq++]);
     end = ni - 1;
   }
-#pragma omp parallel for num_threads(threads_) schedule(static) if (threads_ > 1)
+#pragma omp parallel for num_threads(threads_) schedule(static) if (threads_ > 1 && end > 1)
   for (long i = 0; i < end; ++i) sweep_interval(omp_get_thread_num(), l, i, want_out, want_cstep, final);
   if (nreq) {
     const double t0 = omp_get_wtime();
@@ -211,7 +211,7 @@ void Core::c_update(int l) {
   Level& L = *lv_[l];
   const long first = std::max(long(L.m), L.lo);
   const long nc = (L.hi - 1 < first) ? 0 : (std::min(L.hi - 1, L.n) - first) / L.m + 1;
-#pragma omp parallel for num_threads(threads_) schedule(static) if (threads_ > 1)
+#pragma omp parallel for num_threads(threads_) schedule(static) if (threads_ > 1 && nc > 1)
   for (long k = 0; k < nc; ++k) {
     Tally& t = *tally_[omp_get_thread_num()];
     const long c = first + k * L.m;
@@ -229,7 +229,7 @@ void Core::c_update(int l) {
 void Core::restrict_to(int l, bool skip) {
   Level& F = *lv_[l];
   Level& C = *lv_[l + 1];
-#pragma omp parallel for num_threads(threads_) schedule(static) if (threads_ > 1)
+#pragma omp parallel for num_threads(threads_) schedule(static) if (threads_ > 1 && C.hi - C.lo > 1)
   for (long i = C.lo; i < C.hi; ++i) {
     Tally& t = *tally_[omp_get_thread_num()];
     const double t0 = omp_get_wtime();
@@ -258,7 +258,7 @@ double Core::residual_norm() {
   const long first = std::max(long(L.m), L.lo);
   const long nc = (L.hi - 1 < first) ? 0 : (std::min(L.hi - 1, L.n) - first) / L.m + 1;
   std::vector<double> sq(nc > 0 ? nc : 0);
-#pragma omp parallel for num_threads(threads_) schedule(static) if (threads_ > 1)
+#pragma omp parallel for num_threads(threads_) schedule(static) if (threads_ > 1 && nc > 1)
   for (long k = 0; k < nc; ++k) {
     Tally& t = *tally_[omp_get_thread_num()];
     const double t0 = omp_get_wtime();
@@ -278,7 +278,7 @@ void Core::interpolate(int lc) {
   if (lc < grid_.levels() - 1) sweep(lc, false, false, false);
   Level& F = *lv_[lc - 1];
   Level& C = *lv_[lc];
-#pragma omp parallel for num_threads(threads_) schedule(static) if (threads_ > 1)
+#pragma omp parallel for num_threads(threads_) schedule(static) if (threads_ > 1 && C.hi - C.lo > 1)
   for (long i = C.lo; i < C.hi; ++i) {
     Tally& t = *tally_[omp_get_thread_num()];
     const double t0 = omp_get_wtime();
