@@ -108,7 +108,8 @@ TEST(Config, ImpossibleValuesRejected) {
 
 TEST(Config, KeysOfAnotherFamilyRejected) {
   EXPECT_ERROR(json::parse(R"({"model": {"family": "mt", "layers": 6}})"), "model.layers",
-               "not used by model.family \"mt\"");
+               "not used by model.family \"mt\"", "use model.enc_layers");
+  EXPECT_ERROR(json::parse(R"({"model": {"src_len": 6}})"), "model.src_len", "use model.seq_len");
   EXPECT_ERROR(json::parse(R"({"model": {"patch": 4}})"), "model.patch", "vit");
   EXPECT_ERROR(json::parse(R"({"model": {"T": 2}})"), "model.T", "T/N");
 }
@@ -138,6 +139,8 @@ TEST(Config, BadSetRejected) {
   EXPECT_NE(error_of(json::object(), {"train.lrr=1"}).find("did you mean train.lr"),
             std::string::npos);
   EXPECT_NE(error_of(json::object(), {"train.lr"}).find("expected key=value"), std::string::npos);
+  EXPECT_NE(error_of(json::parse(R"({"model": 3})"), {"model.layers=2"}).find("model.layers"),
+            std::string::npos);
   EXPECT_EQ(error_of(json::object(), {"train.lr=fast"}),
             "train.lr: expected a positive number, got \"fast\"");
 }

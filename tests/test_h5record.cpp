@@ -259,3 +259,50 @@ TEST(H5Record, AppendingOneValueIsCheap) {
   std::printf("5 appends + 1 flush per step: %.1f us/step\n", per_step_us);
   EXPECT_LT(per_step_us, 1000.0);  // the whole step's record keeping stays below 1 ms
 }
+
+// docs/records.md's h5py recipe, run against a record written here.
+TEST(H5Record, ReadableWithH5py) {
+  if (!fs::exists(LPT_PYTHON)) GTEST_SKIP() << LPT_PYTHON << " missing";
+  TempDir tmp;
+  const std::string path = tmp.file("run.h5");
+  {
+    H5Record rec(path, H5Record::Mode::create);
+    rec.write_run_info(R"({"model": {"d_model": 128}})");
+    write_steps(rec, 0, 4);
+    rec.append_event("/control/events", 2, "switch_to_serial", "cosine below 0.9",
+                     R"({"cos": 0.5})");
+  }
+  const std::string script = tmp.file("read.py");
+  std::FILE* py = std::fopen(script.c_str(), "w");
+  std::fputs(R"PY(
+import json, sys, h5py, numpy as np
+with h5py.File(sys.argv[1], "r") as f:
+    cfg = json.loads(f.attrs["config"])
+    assert cfg["model"]["d_model"] == 128
+    assert f.attrs["start_time"].endswith("Z")
+    assert list(f["/train/loss"][:]) == [10, 9, 8, 7]
+    assert f["/train/step"].dtype == np.int64
+    pt = f["/train/phase_time"]
+    phases = dict(zip(pt.attrs["columns"], pt[:].T))
+    assert np.allclose(phases["backward"], [0, 0.2, 0.4, 0.6]), phases
+    g = f["/solver/forward/residuals"]
+    off, val = g["offsets"][:], g["values"][:]
+    per_step = [list(val[off[i]:off[i + 1]]) for i in range(len(off) - 1)]
+    assert per_step == [[], [1.0], [2.0, 2.0], []], per_step
+    rows = [(int(s), a.decode(), r.decode(), json.loads(m)) for s, a, r, m in f["/control/events"][:]]
+    assert rows == [(2, "switch_to_serial", "cosine below 0.9", {"cos": 0.5})], rows
+    starts = [json.loads(s) for s in f["/run/starts"].asstr()[:]]
+    assert starts[0]["config"]["model"]["d_model"] == 128
+print("ok")
+)PY",
+             py);
+  std::fclose(py);
+  const std::string cmd = std::string(LPT_PYTHON) + " " + script + " " + path + " 2>&1";
+  std::FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  char buf[512];
+  while (std::fgets(buf, sizeof(buf), p)) out += buf;
+  const int rc = pclose(p);
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(out, "ok\n");
+}

@@ -210,6 +210,17 @@ void check_cross(const RunConfig& c) {
           "(solver.mgrit settings are validated and kept meanwhile)");
 }
 
+// What to write instead of a key that belongs to another family.
+std::string family_hint(const std::string& path, Family family) {
+  if (family == Family::mt && path == "model.layers") return "use model.enc_layers and dec_layers";
+  if (family == Family::mt && path == "model.seq_len") return "use model.src_len and tgt_len";
+  if (family != Family::mt && path.find("_layers") != std::string::npos) return "use model.layers";
+  if (family != Family::mt && (path == "model.src_len" || path == "model.tgt_len")) {
+    return family == Family::vit ? "remove it" : "use model.seq_len";
+  }
+  return "remove it";
+}
+
 // The user's leaves, checked one by one against the table and the family.
 void check_leaves(const std::vector<std::pair<std::string, json>>& leaves, Family family,
                   const json& user) {
@@ -217,8 +228,8 @@ void check_leaves(const std::vector<std::pair<std::string, json>>& leaves, Famil
     const KeySpec* k = find_key(path);
     require(value_ok(*k, v), path, ": expected ", expectation(*k), ", got ", v.dump());
     require(k->families & family_bit(family), path, ": not used by model.family \"",
-            to_string(family), "\" (it applies to ", family_list(k->families),
-            "); remove it");
+            to_string(family), "\" (it applies to ", family_list(k->families), "); ",
+            family_hint(path, family));
   }
   const bool h_is_string = user.contains(pointer("model.step_size")) &&
                            user.at(pointer("model.step_size")).is_string();
@@ -311,10 +322,15 @@ void apply_set(json& user, const std::string& assignment) {
   if (k && (k->kind == Kind::string || k->kind == Kind::choice) && !v.is_string()) v = text;
   require(user.is_object(), "config: expected a JSON object at the top level");
   const auto ptr = pointer(key);
-  if (!k && v.is_object() && user.contains(ptr) && user.at(ptr).is_object()) {
-    user.at(ptr).update(v);
-  } else {
-    user[ptr] = v;
+  try {
+    if (!k && v.is_object() && user.contains(ptr) && user.at(ptr).is_object()) {
+      user.at(ptr).update(v);
+    } else {
+      user[ptr] = v;
+    }
+  } catch (const json::exception&) {
+    fail("--set ", key, ": the config has a non-object value where a section of ", key,
+         " should be; fix the config file");
   }
 }
 
