@@ -18,17 +18,17 @@ namespace lpt {
 
 enum class Family { gpt, bert, vit, mt };
 enum class Schedule { constant, cosine, linear };
-enum class Optimizer { adamw, sgd };
+enum class OptimizerKind { adamw, sgd };
 enum class SolverMode { serial, parallel, serial_forward, adaptive };
 enum class Relax { F, FCF };
 
 const char* to_string(Family f);
 const char* to_string(Schedule s);
-const char* to_string(Optimizer o);
+const char* to_string(OptimizerKind o);
 const char* to_string(SolverMode m);
 const char* to_string(Relax r);
 
-struct ModelConfig {
+struct ModelSection {
   Family family = Family::gpt;
   int layers = 4;      // gpt, bert, vit
   int enc_layers = 3;  // mt
@@ -68,7 +68,7 @@ struct TrainConfig {
   Schedule schedule = Schedule::cosine;
   long warmup = 100;
   double min_lr = 1e-4;
-  Optimizer optimizer = Optimizer::adamw;
+  OptimizerKind optimizer = OptimizerKind::adamw;
   std::array<double, 2> betas{0.9, 0.95};
   double eps = 1e-8;
   double momentum = 0.9;
@@ -102,7 +102,7 @@ struct OutputConfig {
 
 struct RunConfig {
   std::string description;
-  ModelConfig model;
+  ModelSection model;
   DataConfig data;
   TrainConfig train;
   SolverConfig solver;
