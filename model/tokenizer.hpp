@@ -37,7 +37,9 @@ class Tokenizer {
                          const std::vector<std::string>& specials = {});
 
   Kind kind() const { return kind_; }
-  int vocab_size() const { return int(specials_.size() + symbols_.size()); }
+  int vocab_size() const {
+    return int(specials_.size() + (kind_ == Kind::Byte ? 256 : symbols_.size()));
+  }
   int num_specials() const { return int(specials_.size()); }
   const std::vector<std::string>& specials() const { return specials_; }
   bool has(const std::string& special) const;

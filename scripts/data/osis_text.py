@@ -17,6 +17,9 @@ TITLE_RE = re.compile(r"<title\b(?P<attrs>[^>]*)>(?P<body>.*?)</title>", re.S)
 # inline wrappers (<w>, <q>, <transChange>, ...) vanish without one.
 BREAK_RE = re.compile(r"<(?:l|lg|lb|div|p|chapter|verse|milestone|item|list)\b[^>]*/?>|</(?:l|lg|p|div|item|list)>")
 TAG_RE = re.compile(r"<[^>]*>")
+# The last verse of a book carries whatever the module puts after the book (WEB: its glossary,
+# 17 kB appended to Revelation 22:21); nothing after the book's closing milestone is verse text.
+BOOK_END_RE = re.compile(r"<div\b[^>]*\beID=[^>]*\btype=\"book\"[^>]*/>")
 GAP = "\x00"
 
 
@@ -26,6 +29,9 @@ def _title(m):
 
 def strip_osis(markup):
     """Verse text of one OSIS fragment, whitespace collapsed, entities decoded."""
+    end = BOOK_END_RE.search(markup)
+    if end:
+        markup = markup[:end.start()]
     s = NOTE_RE.sub(GAP, markup)
     s = TITLE_RE.sub(_title, s)
     s = BREAK_RE.sub(" ", s)

@@ -17,7 +17,7 @@ import zlib
 
 import osis_text
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 PREPARE_CMD = "bash scripts/prepare_data.sh --only {}"
 FASHION_DIR = "/usr/share/datasets/fashion-mnist"
 FASHION_CLASSES = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt",
