@@ -22,7 +22,7 @@ const char* const kPredictUsage =
     "  --flash                fused attention (no T x T tensor)\n"
     "  --layers N1,N2,...     depths (default 128,1024)\n"
     "  --ranks P1,P2,...      layer-parallel ranks (default 8,16,...,512)\n"
-    "  --levels L1,L2,...     grid of levels (default 1,2,3,4)\n"
+    "  --levels L1,L2,...     grid of levels (default 1,...,6)\n"
     "  --cfactors M1,M2,...   grid of coarsening factors (default 2,4,8,16)\n"
     "  --no-search            use only the first --levels and --cfactors value\n"
     "  --fwd-iters K --bwd-iters K   fixed iteration counts (default 2 / 1)\n"
@@ -31,7 +31,8 @@ const char* const kPredictUsage =
     "  --store-tapes          adjoint reuses forward tapes instead of recomputing the forward\n"
     "  --require-fit          skip settings whose memory per rank exceeds the profile's\n"
     "  --replicas R           data-parallel copies of the layer-parallel group (default 1)\n"
-    "  --serial auto|store|recompute   activations of the serial reference (default auto)\n"
+    "  --serial store|recompute|auto   activations of the serial reference (default store:\n"
+    "                         all tapes kept, memory ignored; auto: checkpoint when that fits)\n"
     "  --measured FILE        measured per-layer times replace the FLOP-derived ones\n"
     "  --no-crossover         skip the search for the depth where layer-parallel wins\n"
     "  --json FILE            write the table as JSON (for analysis/plot_speedup.py)";
@@ -213,19 +214,25 @@ void print_report(const PredictReport& r, std::FILE* out) {
   std::fprintf(out, "profile %s; %s B=%d T=%d d=%d H=%d d_ff=%d vocab=%d %s%s\n", r.hw.name.c_str(),
                family_name(s.family), s.batch, s.tokens(), s.d, s.heads, s.d_ff, s.vocab,
                s.act_bytes == 2 ? "bf16" : "fp32", s.flash_attention ? " flash" : "");
-  std::fprintf(out, "%6s %5s %-18s %10s %10s %9s %9s %9s %9s %8s %6s %8s %4s\n", "N", "P",
-               "best", "serial_ms", "lp_ms", "fwd_ms", "adj_ms", "grad_ms", "other_ms",
-               "speedup", "eff", "mem_GB", "fit");
+  std::fprintf(out, "%6s %5s %5s %-22s %10s %10s %9s %9s %9s %9s %8s %6s %7s %4s %7s\n", "N",
+               "P", "used", "best", "serial_ms", "lp_ms", "fwd_ms", "adj_ms", "grad_ms",
+               "other_ms", "speedup", "eff", "mem_GB", "fit", "ser_GB");
   for (const auto& row : r.rows) {
     const Prediction& p = row.best;
     const StepBreakdown& t = p.time;
     const double other = t.total - t.forward - t.adjoint - t.param_grad;
-    std::fprintf(out, "%6d %5d %-18s %10.2f %10.2f %9.2f %9.2f %9.2f %9.2f %8.2f %6.3f %8.1f %4s\n",
-                 row.layers, row.ranks, p.settings.describe().c_str(),
+    std::fprintf(out,
+                 "%6d %5d %5d %-22s %10.2f %10.2f %9.2f %9.2f %9.2f %9.2f %8.2f %6.3f %7.1f %4s "
+                 "%6.0f%s\n",
+                 row.layers, row.ranks, p.ranks_used, p.settings.describe().c_str(),
                  ms(p.serial.time.total), ms(t.total), ms(t.forward), ms(t.adjoint),
                  ms(t.param_grad), ms(other), p.speedup, p.efficiency, gb(p.memory.total),
-                 p.memory.fits ? "yes" : "no");
+                 p.memory.fits ? "yes" : "no", gb(p.serial.memory.total),
+                 p.serial.memory.fits ? "" : "*");
   }
+  std::fprintf(out,
+               "(used: ranks that own layers; ser_GB: the serial reference's memory on one rank, "
+               "* = does not fit, its time is then hypothetical)\n");
   if (!r.crossovers.empty()) {
     std::fprintf(out, "\ndepth at which layer-parallel beats serial:\n");
     for (const auto& c : r.crossovers) {

@@ -24,7 +24,7 @@ struct PredictOptions {
   SearchGrid grid;
   bool search = true;  // false: the first --levels and --cfactors values only
   int replicas = 1;
-  SerialMode serial_mode = SerialMode::Auto;
+  SerialMode serial_mode = SerialMode::StoreTapes;
   std::string measured;     // MeasuredLayerTimes JSON
   std::string convergence;  // ConvergenceTable JSON
   bool crossover = true;

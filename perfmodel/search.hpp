@@ -38,7 +38,7 @@ class ConvergenceTable {
 ConvergenceTable load_convergence_table(const std::string& path);
 
 struct SearchGrid {
-  std::vector<int> levels = {1, 2, 3, 4};
+  std::vector<int> levels = {1, 2, 3, 4, 5, 6};
   std::vector<int> cfactors = {2, 4, 8, 16};
   int fwd_iters = 2, bwd_iters = 1;              // used when no table is given
   const ConvergenceTable* table = nullptr;       // overrides the fixed counts

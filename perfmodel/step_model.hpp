@@ -10,8 +10,8 @@
 namespace lpt::perf {
 
 // How the serial reference keeps activations: all layer tapes, or only the layer inputs with the
-// forward recomputed in the backward (activation checkpointing); Auto picks the tapes when they
-// fit in the rank's memory.
+// forward recomputed in the backward (activation checkpointing). Auto keeps the tapes unless
+// checkpointing is what makes the serial step fit on one rank.
 enum class SerialMode { Auto, StoreTapes, Recompute };
 
 struct StepBreakdown {
@@ -76,7 +76,7 @@ class StepModel {
   HardwareProfile hw_;
   StepCosts costs_;
   int replicas_ = 1;
-  SerialMode serial_mode_ = SerialMode::Auto;
+  SerialMode serial_mode_ = SerialMode::StoreTapes;
 };
 
 }  // namespace lpt::perf
