@@ -66,6 +66,8 @@ TEST(Config, UnknownKeySuggestsNearest) {
   EXPECT_ERROR(json::parse(R"({"train": {"lrr": 0.1}})"), "train.lrr", "did you mean train.lr");
   EXPECT_ERROR(json::parse(R"({"model": {"lr": 0.1}})"), "model.lr", "did you mean train.lr");
   EXPECT_ERROR(json::parse(R"({"modle": {}})"), "modle", "did you mean model");
+  EXPECT_ERROR(json::parse(R"({"train": {"learning_rate": 0.1}})"), "did you mean train.lr");
+  EXPECT_ERROR(json::parse(R"({"model": {"n_head": 2}})"), "did you mean model.heads");
   EXPECT_ERROR(json::parse(R"({"solver": {"mgrit": {"forward": {"cfactr": 4}}}})"),
                "solver.mgrit.forward.cfactr", "did you mean solver.mgrit.forward.cfactor");
 }

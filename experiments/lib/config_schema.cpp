@@ -303,7 +303,28 @@ std::string family_list(unsigned families) {
   return s;
 }
 
+// Names other codes use for our keys (nanoGPT, HF, torch); edit distance would not find them.
+const char* alias_of(const std::string& leaf) {
+  static const std::pair<const char*, const char*> aliases[] = {
+      {"learning_rate", "train.lr"},  {"batch_size", "train.batch"},
+      {"max_steps", "train.steps"},   {"max_iters", "train.steps"},
+      {"grad_clip", "train.clip"},
+      {"wd", "train.weight_decay"},   {"n_layer", "model.layers"},
+      {"n_layers", "model.layers"},   {"num_layers", "model.layers"},
+      {"n_head", "model.heads"},      {"num_heads", "model.heads"},
+      {"n_embd", "model.d_model"},    {"hidden_size", "model.d_model"},
+      {"block_size", "model.seq_len"}, {"context", "model.seq_len"},
+      {"d_mlp", "model.d_ff"},        {"vocab_size", "model.vocab"},
+      {"h", "model.step_size"},       {"patch_size", "model.patch"},
+  };
+  for (const auto& [from, to] : aliases) {
+    if (leaf == from) return to;
+  }
+  return nullptr;
+}
+
 std::string nearest_key(const std::string& path) {
+  if (const char* a = alias_of(leaf_of(path))) return a;
   std::string best;
   std::size_t best_d = static_cast<std::size_t>(-1);
   for (const auto& cand : all_paths()) {
