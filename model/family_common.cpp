@@ -1,0 +1,109 @@
+#include "model/family_common.hpp"
+
+#include <memory>
+
+#include "model/family_bert.hpp"
+#include "model/family_gpt.hpp"
+#include "model/family_mt.hpp"
+#include "model/family_vit.hpp"
+#include "model/block_dropout.hpp"
+#include "model/init.hpp"
+#include "model/model.hpp"
+#include "model/ops/cross_entropy.hpp"
+#include "model/ops/elementwise.hpp"
+#include "model/ops/layernorm.hpp"
+#include "model/ops/linear.hpp"
+
+namespace lpt {
+
+template <class T>
+std::size_t LmHead<T>::elems(int N, int d, int V) {
+  const std::size_t nd = std::size_t(N) * d, nv = std::size_t(N) * V;
+  return footprint_sum<T>({nd, std::size_t(N), std::size_t(N), nv, nv, std::size_t(N),
+                           std::size_t(N), nd});
+}
+
+template <class T>
+void LmHead<T>::carve(Arena<T>& a, int N_, int d_, int V_) {
+  N = N_, d = d_, V = V_;
+  const std::size_t nd = std::size_t(N) * d, nv = std::size_t(N) * V;
+  x = a.alloc(nd);
+  mean = a.alloc(N);
+  rstd = a.alloc(N);
+  logits = a.alloc(nv);
+  dlogits = a.alloc(nv);
+  losses = a.alloc(N);
+  lse = a.alloc(N);
+  dx = a.alloc(nd);
+}
+
+template <class T>
+double LmHead<T>::forward(const T* u, const T* ln_w, const T* ln_b, const T* W,
+                          const token_t* targets, double eps) {
+  ops::layernorm_forward(x, mean, rstd, u, ln_w, ln_b, N, d);
+  ops::linear_forward<T>(logits, x, W, nullptr, N, d, V);
+  return ops::cross_entropy_forward(losses, lse, logits, targets, N, V, eps);
+}
+
+template <class T>
+void LmHead<T>::backward(const T* u, const T* ln_w, const T* W, const token_t* targets,
+                         double eps, T* lam, T* g_ln_w, T* g_ln_b, T* g_W) {
+  const std::size_t nd = std::size_t(N) * d;
+  ops::zero(dlogits, std::size_t(N) * V);
+  ops::cross_entropy_backward(dlogits, logits, lse, targets, N, V, 1.0, eps);
+  ops::zero(dx, nd);
+  ops::linear_backward<T>(dx, g_W, nullptr, dlogits, x, W, N, d, V);
+  ops::zero(lam, nd);
+  ops::layernorm_backward(lam, g_ln_w, g_ln_b, dx, u, ln_w, mean, rstd, N, d);
+}
+
+void check_ids(const char* what, const token_t* ids, std::size_t n, int V, bool allow_ignore) {
+  for (std::size_t i = 0; i < n; ++i) {
+    const bool ok = (ids[i] >= 0 && ids[i] < V) || (allow_ignore && ids[i] == kIgnoreIndex);
+    require(ok, what, "[", i, "] = ", ids[i], " is outside [0, ", V, ")",
+            allow_ignore ? " and is not -100" : "", "; check the vocabulary size in the config");
+  }
+}
+
+void check_has_target(const char* what, const token_t* targets, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i)
+    if (targets[i] != kIgnoreIndex) return;
+  fail(what, ": every target is -100, so the loss is undefined; the batch needs a target");
+}
+
+// ---- Model<T> members shared by every family.
+
+template <class T>
+void Model<T>::init(std::uint64_t seed) {
+  const int L = cfg_.layers + cfg_.enc_layers + cfg_.dec_layers;
+  init_gpt2(params_, seed, L);
+}
+
+template <class T>
+void Model<T>::set_dropout_key(std::uint64_t seed, std::uint64_t step) {
+  sb_.dropout_seed = seed;
+  sb_.dropout_step = step;
+}
+
+template <class T>
+std::uint64_t Model<T>::embedding_key() const {
+  return dropout_key(sb_.dropout_seed, sb_.dropout_step, 0, kSiteEmbedding);
+}
+
+template <class T>
+std::unique_ptr<Model<T>> make_model(const std::string& family, const ModelConfig& cfg) {
+  if (family == "gpt") return std::make_unique<GptModel<T>>(cfg);
+  if (family == "bert") return std::make_unique<BertModel<T>>(cfg);
+  if (family == "vit") return std::make_unique<VitModel<T>>(cfg);
+  if (family == "mt") return std::make_unique<MtModel<T>>(cfg);
+  fail("unknown model family '", family, "'; use gpt, bert, vit or mt");
+}
+
+template struct LmHead<float>;
+template struct LmHead<double>;
+template class Model<float>;
+template class Model<double>;
+template std::unique_ptr<Model<float>> make_model<float>(const std::string&, const ModelConfig&);
+template std::unique_ptr<Model<double>> make_model<double>(const std::string&, const ModelConfig&);
+
+}  // namespace lpt

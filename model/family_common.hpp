@@ -1,0 +1,45 @@
+#pragma once
+// Pieces the family classes share: the tied language-model head (final LayerNorm, logits against
+// an embedding matrix, cross-entropy) used by GPT and translation, buffer carving from the
+// family's work arena, and batch checks.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "model/data_batch.hpp"
+#include "model/tensor.hpp"
+
+namespace lpt {
+
+// Sum of Arena footprints of the given sizes: what carving them one after another takes.
+template <class T>
+std::size_t footprint_sum(std::initializer_list<std::size_t> sizes) {
+  std::size_t s = 0;
+  for (std::size_t n : sizes) s += Arena<T>::footprint(n);
+  return s;
+}
+
+// Head: x = LN(u) [N,d]; logits = x · W[V,d]^T [N,V]; loss = CE(logits, targets).
+template <class T>
+struct LmHead {
+  int N = 0, d = 0, V = 0;
+  T *x = nullptr, *mean = nullptr, *rstd = nullptr, *logits = nullptr, *dlogits = nullptr;
+  T *losses = nullptr, *lse = nullptr, *dx = nullptr;
+
+  static std::size_t elems(int N, int d, int V);
+  void carve(Arena<T>& a, int N, int d, int V);
+  // Returns the mean loss over targets != -100 (label smoothing ε).
+  double forward(const T* u, const T* ln_w, const T* ln_b, const T* W, const token_t* targets,
+                 double eps);
+  // lam[N,d] = dloss/du (written); gradients of ln_w, ln_b, W accumulate (any may be null).
+  void backward(const T* u, const T* ln_w, const T* W, const token_t* targets, double eps, T* lam,
+                T* g_ln_w, T* g_ln_b, T* g_W);
+};
+
+// Throws lpt::Error unless every id in ids[n] is in [0, V) (or == -100 when allow_ignore).
+void check_ids(const char* what, const token_t* ids, std::size_t n, int V, bool allow_ignore);
+// Throws unless some target != -100 (the loss of a batch without targets is undefined).
+void check_has_target(const char* what, const token_t* targets, std::size_t n);
+
+}  // namespace lpt

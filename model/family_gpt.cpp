@@ -1,0 +1,106 @@
+#include "model/family_gpt.hpp"
+
+#include "model/block_dropout.hpp"
+#include "model/ops/cross_entropy.hpp"
+#include "model/ops/elementwise.hpp"
+#include "model/ops/embedding.hpp"
+
+namespace lpt {
+
+template <class T>
+GptModel<T>::GptModel(const ModelConfig& cfg) : Model<T>(cfg) {
+  require(cfg.vocab >= 1 && cfg.max_len >= 1 && cfg.layers >= 1,
+          "gpt: needs vocab, max_len and layers >= 1, got vocab=", cfg.vocab,
+          " max_len=", cfg.max_len, " layers=", cfg.layers);
+  const LayerDims dims{cfg.d_model, cfg.heads, cfg.d_ff};
+  auto& p = this->params_;
+  p.add("wte", {cfg.vocab, cfg.d_model});
+  p.add("wpe", {cfg.max_len, cfg.d_model});
+  for (int n = 0; n < cfg.layers; ++n)
+    register_layer_params(p, "layers." + std::to_string(n) + ".", dims, false);
+  p.add("lnf_w", {cfg.d_model});
+  p.add("lnf_b", {cfg.d_model});
+  p.finalize();
+  TransformerStepsConfig sc;
+  sc.dims = dims;
+  sc.layers = cfg.layers;
+  sc.causal = true;
+  sc.dropout = cfg.dropout;
+  steps_ = std::make_unique<TransformerSteps<T>>(p, sc);
+}
+
+template <class T>
+void GptModel<T>::set_batch(const GptBatch& b) {
+  const ModelConfig& c = this->cfg_;
+  require(b.B >= 1 && b.T >= 1, "gpt batch: B and T must be >= 1, got B=", b.B, " T=", b.T);
+  require(b.T <= c.max_len, "gpt batch: sequence length ", b.T, " exceeds max_len ", c.max_len,
+          "; raise model.max_len or shorten the sequences");
+  const std::size_t n = std::size_t(b.B) * b.T;
+  require(b.tokens.size() == n && b.targets.size() == n, "gpt batch: tokens/targets must have B*T = ",
+          n, " entries, got ", b.tokens.size(), " and ", b.targets.size());
+  check_ids("gpt batch: tokens", b.tokens.data(), n, c.vocab, false);
+  check_ids("gpt batch: targets", b.targets.data(), n, c.vocab, true);
+  check_has_target("gpt batch", b.targets.data(), n);
+  batch_ = &b;
+  StepBatch& sb = this->step_batch();
+  sb.B = b.B;
+  sb.T = b.T;
+  sb.T_tgt = 0;
+  sb.key_mask.clear();
+  sb.train = this->train_;
+  steps_->set_batch(sb);
+  const int N = b.B * b.T, d = c.d_model;
+  this->ensure_work(LmHead<T>::elems(N, d, c.vocab) + footprint_sum<T>({std::size_t(N) * d}));
+  head_.carve(this->work_, N, d, c.vocab);
+  dscratch_ = this->work_.alloc(std::size_t(N) * d);
+}
+
+template <class T>
+void GptModel<T>::open_forward(T* u0) {
+  require(batch_, "gpt: open_forward() before set_batch()");
+  const auto& p = this->params_;
+  const int d = this->cfg_.d_model;
+  ops::embedding_forward(u0, batch_->tokens.data(), p.value("wte"), p.value("wpe"), batch_->B,
+                         batch_->T, d, this->cfg_.vocab);
+  dropout_inplace(u0, std::size_t(batch_->B) * batch_->T * d, this->embedding_key(),
+                  this->dropout_now());
+}
+
+template <class T>
+double GptModel<T>::close(const T* uN, T* lamN) {
+  require(batch_, "gpt: close() before set_batch()");
+  auto& p = this->params_;
+  const double eps = this->cfg_.label_smoothing;
+  loss_ = head_.forward(uN, p.value("lnf_w"), p.value("lnf_b"), p.value("wte"),
+                        batch_->targets.data(), eps);
+  if (lamN)
+    head_.backward(uN, p.value("lnf_w"), p.value("wte"), batch_->targets.data(), eps, lamN,
+                   p.grad("lnf_w"), p.grad("lnf_b"), p.grad("wte"));
+  return loss_;
+}
+
+template <class T>
+void GptModel<T>::open_backward(const T* lam0) {
+  auto& p = this->params_;
+  const int d = this->cfg_.d_model;
+  const std::size_t n = std::size_t(batch_->B) * batch_->T * d;
+  const T* g = lam0;
+  if (this->dropout_now() > 0) {
+    ops::copy(dscratch_, lam0, n);
+    dropout_inplace(dscratch_, n, this->embedding_key(), this->dropout_now());
+    g = dscratch_;
+  }
+  ops::embedding_backward(p.grad("wte"), p.grad("wpe"), g, batch_->tokens.data(), batch_->B,
+                          batch_->T, d, this->cfg_.vocab);
+}
+
+template <class T>
+EvalCounts GptModel<T>::eval_counts() const {
+  const auto a = ops::accuracy_count(head_.logits, batch_->targets.data(), head_.N, head_.V);
+  return {loss_, a.correct, a.counted};
+}
+
+template class GptModel<float>;
+template class GptModel<double>;
+
+}  // namespace lpt

@@ -1,0 +1,120 @@
+#pragma once
+// The common face of the four model families (GPT, BERT, ViT, translation): a ParamStore with the
+// names of docs/parameters.md, an ODE step chain (model/ode_step.hpp) between an opening layer
+// (embeddings / patches) and a closing layer (final LayerNorm, head, loss). The serial training
+// step (model/train_step.hpp) and the MGRIT path see only this interface once a family's
+// set_batch(...) has fixed the batch:
+//
+//   u0 = open_forward()            ->  u_{n+1} = steps().forward(n, h(n), u_n, ...)   ->
+//   loss = close(u_N, λ_N)         ->  λ_n = steps().backward(n, h(n), u_n, ..., λ_{n+1}, ...)  ->
+//   open_backward(λ_0)
+//
+// close() and open_backward() ACCUMULATE the gradients of the opening/closing parameters into
+// params().grads(); the chain accumulates each layer's slice. See docs/families.md.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "model/data_batch.hpp"
+#include "model/ode_step.hpp"
+#include "model/params.hpp"
+#include "model/tensor.hpp"
+
+namespace lpt {
+
+// Batches are the loaders' structs (model/data_batch.hpp), under the family names.
+using GptBatch = LmBatch;
+using BertBatch = MlmBatch;
+using VitBatch = ImageBatch;
+using MtBatch = Seq2SeqBatch;
+
+// Sizes of every family; each family reads the fields it needs and checks them.
+struct ModelConfig {
+  int d_model = 0, heads = 1, d_ff = 0;
+  int layers = 0;                        // GPT, BERT, ViT
+  int enc_layers = 0, dec_layers = 0;    // translation
+  int vocab = 0, max_len = 0;            // GPT, BERT
+  int src_vocab = 0, src_max_len = 0;    // translation
+  int tgt_vocab = 0, tgt_max_len = 0;    // translation
+  int channels = 0, image_h = 0, image_w = 0, patch = 0, n_classes = 0;  // ViT
+  double dropout = 0;          // embedding output and φ outputs (docs/parameters.md)
+  double label_smoothing = 0;  // ε of the loss (every family)
+  double h = 1;                // ODE step size of every layer (1 = standard transformer)
+};
+
+// Metrics of the current batch after close(): the loss, and argmax accuracy over the positions
+// that carry a target (ViT: images; BERT: masked positions; GPT and translation: tokens).
+struct EvalCounts {
+  double loss = 0;
+  long long correct = 0, counted = 0;
+  double accuracy() const { return counted ? double(correct) / double(counted) : 0.0; }
+};
+
+template <class T>
+class Model {
+ public:
+  virtual ~Model() = default;
+  virtual const char* family() const = 0;  // "gpt", "bert", "vit", "mt"
+
+  ParamStore<T>& params() { return params_; }
+  const ParamStore<T>& params() const { return params_; }
+  const ModelConfig& config() const { return cfg_; }
+
+  // GPT-2 style initialization from a seed (docs/families.md); deterministic.
+  void init(std::uint64_t seed);
+
+  virtual OdeStep<T>& steps() = 0;
+  // Step size of layer n (the same for every layer unless a family says otherwise).
+  T h(int layer) const { return T(cfg_.h); }
+  void set_h(double h) { cfg_.h = h; }
+
+  // Dropout masks of the next step: a pure function of (seed, step); set before open_forward.
+  void set_dropout_key(std::uint64_t seed, std::uint64_t step);
+  // Training (dropout on) or evaluation (off). Takes effect at the next set_batch.
+  void set_train(bool train) { train_ = train; }
+  bool train() const { return train_; }
+
+  // After set_batch: elements of one state u_n.
+  std::size_t state_size() { return steps().state_size(); }
+
+  // u0[state_size()] = the opening layer applied to the batch (written).
+  virtual void open_forward(T* u0) = 0;
+  // Loss of the batch from the final state; lamN[state_size()] = dL/du_N (written) when non-null,
+  // and the closing parameters' gradients accumulate (only when lamN is non-null).
+  virtual double close(const T* uN, T* lamN) = 0;
+  // Opening parameters' gradients += (∂u0/∂θ)^T lam0.
+  virtual void open_backward(const T* lam0) = 0;
+
+  // After close(): logits of the batch (gpt/bert: [B,T,V]; vit: [B,n_classes]; mt: [B,Tt,V_tgt])
+  // and the metrics.
+  virtual const T* logits() const = 0;
+  virtual std::size_t logits_size() const = 0;
+  virtual EvalCounts eval_counts() const = 0;
+
+  // Elements of the family's own buffers (opening, closing, head) for the current batch.
+  std::size_t work_elems() const { return work_.capacity(); }
+
+ protected:
+  explicit Model(const ModelConfig& cfg) : cfg_(cfg) {}
+  // Makes the family's work arena hold at least n elements; reallocates only when it grows.
+  void ensure_work(std::size_t n) {
+    work_.reset();
+    if (work_.capacity() < n) work_.reserve(n);
+  }
+  StepBatch& step_batch() { return sb_; }
+  double dropout_now() const { return train_ ? cfg_.dropout : 0.0; }
+  std::uint64_t embedding_key() const;
+
+  ModelConfig cfg_;
+  ParamStore<T> params_;
+  Arena<T> work_;
+  StepBatch sb_;
+  bool train_ = true;
+};
+
+// Factory by family name ("gpt", "bert", "vit", "mt"); throws lpt::Error for an unknown name.
+template <class T>
+std::unique_ptr<Model<T>> make_model(const std::string& family, const ModelConfig& cfg);
+
+}  // namespace lpt

@@ -1,0 +1,192 @@
+// Full-model gradient checks of the four families against central finite differences (float64),
+// on tiny configs with odd sizes, padding, dropout, label smoothing and h != 1; float32 against
+// float64 forward; shape errors; greedy decoding.
+#include <gtest/gtest.h>
+
+#include "model/train_step.hpp"
+#include "tests/gradcheck.hpp"
+#include "tests/test_family_util.hpp"
+
+namespace lpt::test {
+namespace {
+
+// d loss / d every parameter (padding included: both sides are 0 there).
+GradCheckResult check_all(FamilyCase<double>& c) {
+  TrainStep<double> ts(*c.model, nullptr);
+  ts.forward_backward();
+  ParamStore<double>& p = c.model->params();
+  std::vector<double> g(p.grads(), p.grads() + p.size());
+  return grad_check(p.values(), p.size(), g, [&] { return ts.loss(); });
+}
+
+struct Named {
+  const char* name;
+  TinySpec spec;
+};
+
+std::vector<Named> specs() {
+  std::vector<Named> v;
+  auto add = [&](const char* n, TinySpec s) { v.push_back({n, s}); };
+  TinySpec s;
+  s.family = "gpt";
+  add("gpt_d6_h3", s);
+  { TinySpec t = s; t.d = 5; t.H = 1; t.B = 1; t.T = 1; t.L = 1; add("gpt_one_head_seq1_batch1", t); }
+  { TinySpec t = s; t.d = 10; t.H = 2; t.h = 0.25; t.smoothing = 0.1; add("gpt_h025_smoothing", t); }
+  { TinySpec t = s; t.dropout = 0.3; add("gpt_dropout", t); }
+  s.family = "bert";
+  add("bert_padding", s);
+  { TinySpec t = s; t.d = 7; t.H = 1; t.B = 1; t.T = 1; t.padding = false; add("bert_seq1", t); }
+  { TinySpec t = s; t.dropout = 0.25; t.smoothing = 0.2; add("bert_dropout_smoothing", t); }
+  s.family = "vit";
+  { TinySpec t = s; t.H = 2; add("vit", t); }
+  { TinySpec t = s; t.d = 3; t.H = 1; t.B = 1; t.h = 0.5; t.dropout = 0.2; add("vit_dropout_h05", t); }
+  s.family = "mt";
+  { TinySpec t = s; t.T = 5; t.T2 = 3; t.smoothing = 0.1; add("mt_padding_ts5_tt3", t); }
+  { TinySpec t = s; t.d = 5; t.H = 1; t.B = 1; t.T = 1; t.T2 = 2; t.L = 1; t.padding = false;
+    add("mt_ts1", t); }
+  { TinySpec t = s; t.dropout = 0.2; t.h = 0.5; add("mt_dropout", t); }
+  return v;
+}
+
+class FamilyGrad : public ::testing::TestWithParam<Named> {};
+
+TEST_P(FamilyGrad, MatchesFiniteDifferences) {
+  FamilyCase<double> c = make_case<double>(GetParam().spec);
+  const GradCheckResult r = check_all(c);
+  EXPECT_LT(r.rel_error, 1e-6) << GetParam().name << " |g| = " << r.norm;
+  EXPECT_GT(r.norm, 1e-3) << "gradient suspiciously small: the check would prove nothing";
+}
+
+INSTANTIATE_TEST_SUITE_P(Tiny, FamilyGrad, ::testing::ValuesIn(specs()),
+                         [](const auto& i) { return std::string(i.param.name); });
+
+// The float32 model gives the float64 loss and gradients to float32 round-off.
+TEST(Family, FloatMatchesDouble) {
+  for (const char* fam : {"gpt", "bert", "vit", "mt"}) {
+    TinySpec s;
+    s.family = fam;
+    FamilyCase<double> cd = make_case<double>(s);
+    FamilyCase<float> cf = make_case<float>(s);
+    auto& pd = cd.model->params();
+    auto& pf = cf.model->params();
+    for (std::size_t i = 0; i < pd.size(); ++i) pf.values()[i] = float(pd.values()[i]);
+    for (std::size_t i = 0; i < pd.size(); ++i) pd.values()[i] = double(pf.values()[i]);
+    TrainStep<double> td(*cd.model, nullptr);
+    TrainStep<float> tf(*cf.model, nullptr);
+    const double ld = td.forward_backward(), lf = tf.forward_backward();
+    EXPECT_NEAR(lf, ld, 1e-5 * std::abs(ld)) << fam;
+    double d2 = 0, n2 = 0;
+    for (std::size_t i = 0; i < pd.size(); ++i) {
+      const double e = double(pf.grads()[i]) - pd.grads()[i];
+      d2 += e * e;
+      n2 += pd.grads()[i] * pd.grads()[i];
+    }
+    EXPECT_LT(std::sqrt(d2 / n2), 1e-4) << fam;
+  }
+}
+
+TEST(Family, ParameterLayoutFollowsTheContract) {
+  TinySpec s;
+  s.family = "mt";
+  FamilyCase<double> c = make_case<double>(s);
+  auto& p = c.model->params();
+  EXPECT_EQ(p.entry("dec.1.cross.kv_w").shape, (std::vector<int>{12, 6}));
+  EXPECT_EQ(p.entry("src_wpe").shape, (std::vector<int>{s.T + 1, 6}));
+  // Layers are contiguous and in time order, the opening before and the closing after them.
+  auto& st = c.model->steps();
+  for (int n = 0; n + 1 < st.num_steps(); ++n)
+    EXPECT_EQ(st.param_offset(n) + st.param_count(n), st.param_offset(n + 1));
+  EXPECT_GT(st.param_offset(0), p.entry("tgt_wpe").offset);
+  EXPECT_GT(p.entry("lnf_w").offset, st.param_offset(st.num_steps() - 1));
+}
+
+TEST(Family, BatchErrorsNameTheProblem) {
+  TinySpec s;
+  s.family = "gpt";
+  FamilyCase<double> c = make_case<double>(s);
+  auto& gpt = static_cast<GptModel<double>&>(*c.model);
+  GptBatch b = c.gpt;
+  b.tokens[3] = 99;
+  try {
+    gpt.set_batch(b);
+    FAIL() << "an out-of-vocabulary token must throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("tokens[3] = 99"), std::string::npos) << e.what();
+  }
+  GptBatch longer;
+  longer.shape(1, 50);
+  EXPECT_THROW(gpt.set_batch(longer), Error);
+  GptBatch none = c.gpt;
+  for (auto& t : none.targets) t = kIgnoreIndex;
+  EXPECT_THROW(gpt.set_batch(none), Error);
+
+  s.family = "vit";
+  FamilyCase<double> v = make_case<double>(s);
+  VitBatch wrong;
+  wrong.shape(1, 3, 4, 6);
+  EXPECT_THROW(static_cast<VitModel<double>&>(*v.model).set_batch(wrong), Error);
+  EXPECT_THROW(make_model<double>("llama", ModelConfig{}), Error);
+}
+
+TEST(Family, InitIsDeterministicAndGpt2Style) {
+  ModelConfig m;
+  m.d_model = 16, m.heads = 2, m.d_ff = 32, m.layers = 8, m.vocab = 50, m.max_len = 8;
+  GptModel<double> a(m), b(m);
+  a.init(7);
+  b.init(7);
+  auto& pa = a.params();
+  for (std::size_t i = 0; i < pa.size(); ++i) ASSERT_EQ(pa.values()[i], b.params().values()[i]);
+  auto stdev = [&](const char* name) {
+    const auto& e = pa.entry(name);
+    double s = 0;
+    for (std::size_t i = 0; i < e.numel; ++i) s += pa.values()[e.offset + i] * pa.values()[e.offset + i];
+    return std::sqrt(s / e.numel);
+  };
+  EXPECT_NEAR(stdev("wte"), 0.02, 0.002);
+  EXPECT_NEAR(stdev("layers.0.attn.qkv_w"), 0.02, 0.002);
+  EXPECT_NEAR(stdev("layers.3.mlp.proj_w"), 0.02 / 4.0, 0.0006);  // 1/sqrt(2·8)
+  EXPECT_EQ(pa.value("layers.2.ln1_w")[5], 1.0);
+  EXPECT_EQ(pa.value("layers.2.ln1_b")[5], 0.0);
+  EXPECT_EQ(pa.value("lnf_w")[0], 1.0);
+  b.init(8);
+  EXPECT_NE(pa.value("wte")[0], b.params().value("wte")[0]);
+}
+
+// Greedy decoding reproduces the argmax of teacher-forced logits on its own output.
+TEST(Family, GreedyDecodeIsConsistentWithTeacherForcing) {
+  TinySpec s;
+  s.family = "mt";
+  s.B = 2, s.T = 4, s.T2 = 5;
+  FamilyCase<double> c = make_case<double>(s);
+  auto& mt = static_cast<MtModel<double>&>(*c.model);
+  const int L = 4, bos = 1, eos = 2;
+  const auto out = mt.greedy_decode(c.mt.src, c.mt.src_mask, s.B, s.T, L, bos, eos);
+  ASSERT_EQ(out.size(), std::size_t(s.B) * L);
+  MtBatch tf;
+  tf.shape(s.B, s.T, L);
+  tf.src = c.mt.src;
+  tf.src_mask = c.mt.src_mask;
+  for (int b = 0; b < s.B; ++b) {
+    bool ended = false;  // positions after eos carry no target
+    for (int t = 0; t < L; ++t) {
+      tf.tgt_in[b * L + t] = t == 0 ? bos : out[b * L + t - 1];
+      tf.tgt_out[b * L + t] = ended ? kIgnoreIndex : out[b * L + t];
+      ended = ended || out[b * L + t] == eos;
+    }
+  }
+  mt.set_batch(tf);
+  TrainStep<double> ts(mt, nullptr);
+  ts.loss();
+  const double* lg = mt.logits();
+  const int V = c.cfg.tgt_vocab;
+  for (int b = 0; b < s.B; ++b)
+    for (int t = 0; t < L; ++t) {
+      if (t > 0 && out[b * L + t - 1] == eos) break;  // after eos the row is filler
+      const double* row = lg + (std::size_t(b) * L + t) * V;
+      EXPECT_EQ(std::max_element(row, row + V) - row, out[b * L + t]) << "b=" << b << " t=" << t;
+    }
+  EXPECT_EQ(mt.eval_counts().correct, mt.eval_counts().counted);
+}
+
+}  // namespace
+}  // namespace lpt::test
