@@ -78,13 +78,20 @@ void masked_softmax_row(T* s, int Tk, int visible, const std::uint8_t* km) {
   for (int j = visible; j < Tk; ++j) s[j] = T(0);
 }
 
+// Threads only pay off beyond ~32k multiply-adds (fork/join costs microseconds, far more on a
+// loaded machine) and never inside the caller's parallel region.
+bool use_threads(const Dims& s) {
+  const double work = double(s.B) * s.d * s.Tq * s.Tk;
+  return s.B * s.H > 1 && work >= 32768.0 && !omp_in_parallel() && omp_get_max_threads() > 1;
+}
+
 template <class T>
 void core_forward(T* out, T* probs, const Operands<const T*>& in, const std::uint8_t* key_mask,
                   const Dims& s, bool causal) {
   const int hs = s.hs();
   const T scale = T(1) / std::sqrt(T(hs));
   const int BH = s.B * s.H;
-  const bool par = !omp_in_parallel() && BH > 1;
+  const bool par = use_threads(s);
 #pragma omp parallel for schedule(static) if (par)
   for (int bh = 0; bh < BH; ++bh) {
     const int b = bh / s.H, h = bh % s.H;
@@ -112,7 +119,7 @@ void core_backward(const Operands<T*>& grad, T* scratch, const T* dout,
   const int hs = s.hs();
   const T scale = T(1) / std::sqrt(T(hs));
   const int BH = s.B * s.H;
-  const bool par = !omp_in_parallel() && BH > 1;
+  const bool par = use_threads(s);
 #pragma omp parallel for schedule(static) if (par)
   for (int bh = 0; bh < BH; ++bh) {
     const int b = bh / s.H, h = bh % s.H;
