@@ -10,12 +10,13 @@
 
 Exit status 0 when everything holds; prints one line per check.
 """
-import math
+import json
 import os
 import subprocess
 import sys
 import tempfile
 
+import h5py
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -274,19 +275,27 @@ def check_rejections(tmp):
     p = dict(params, **{"layers.0.ln1_w": np.ones(3)})
     cases.append(("wrong shape", c, p, batch, "shape"))
     cases.append(("layer count mismatch", dict(c, layers=3), params, batch, "layers"))
+    cases.append(("non-zero dropout", dict(c, dropout=0.1), params, batch, "dropout"))
     for what, cc, pp, bb, needle in cases:
         R.write_exchange(inp, "bert", cc, pp, bb)
         r = run_cli(inp, out)
         check(f"rejects {what}", r.returncode == 1 and needle in r.stderr, r.stderr.strip())
     # A float32 parameter in a float64 file is a writer bug, not something to convert silently.
     R.write_exchange(inp, "bert", c, params, batch)
-    import h5py
     with h5py.File(inp, "a") as f:
         del f["params/lnf_w"]
         f["params"].create_dataset("lnf_w", data=np.ones(8, dtype=np.float32))
     r = run_cli(inp, out)
     check("rejects a parameter in the wrong dtype", r.returncode == 1 and "dtype" in r.stderr,
           r.stderr.strip())
+    # Fixed-length ASCII attributes (the simplest to write from the HDF5 C API) are accepted.
+    R.write_exchange(inp, "bert", c, params, batch)
+    with h5py.File(inp, "a") as f:
+        for key, val in (("family", "bert"), ("config", json.dumps(c))):
+            del f.attrs[key]
+            f.attrs.create(key, np.bytes_(val.encode()), dtype=h5py.string_dtype("ascii", len(val)))
+    r = run_cli(inp, out)
+    check("accepts fixed-length ASCII string attributes", r.returncode == 0, r.stderr.strip())
 
 
 def main():

@@ -240,6 +240,8 @@ def normalize_config(family, cfg, P=None):
     c.setdefault("label_smoothing", 0.0)
     c.setdefault("dtype", "float64")
     require(c["dtype"] in DTYPES, f"config.dtype must be float64 or float32, got {c['dtype']!r}")
+    require(float(c.get("dropout", 0.0)) == 0.0,
+            "config.dropout must be 0: the reference has no dropout; compare at p = 0")
     for key in ("d_model", "heads"):
         require(key in c, f"config needs {key!r}")
     require(c["d_model"] % c["heads"] == 0,
