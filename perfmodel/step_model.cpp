@@ -105,8 +105,9 @@ Prediction StepModel::predict(int ranks, const MgritSettings& st) const {
   pr.settings = st;
 
   pr.forward_solve = mgrit_solve_cost(c.forward, c.forward, h, st, st.fwd_iters, net, c.vector_op_s);
-  // The adjoint runs backwards in layer index: the same solver on the reversed chain. A fine
-  // adjoint step replays the layer's forward unless its tape was kept; coarse steps always do.
+  // The adjoint runs backwards in layer index: the same solver, with the same layout rule, on the
+  // reversed chain. A fine adjoint step replays the layer's forward unless its tape was kept;
+  // coarse steps always do.
   std::vector<double> adj_fine(N), adj_coarse(N), pgrad(N);
   for (int n = 0; n < N; ++n) {
     const int o = N - 1 - n;
@@ -120,16 +121,16 @@ Prediction StepModel::predict(int ranks, const MgritSettings& st) const {
   // adjoint; the C-steps (and with store_tapes the forward tapes of C-steps) need one more step.
   std::vector<double> grad(P, 0), tape_fill(P, 0), params(P, 0), tapes(P, 0), states(P, 0);
   std::vector<int> tensors(P, 0);
+  // Index n is read twice with the same layout: as step n of the reversed (adjoint) chain for the
+  // gradient sweep, and as forward layer n for ownership, tapes and parameters.
   for (int n = 0; n < N; ++n) {
-    const int p = h.fine_owner[n];  // reversed-chain step n is layer N-1-n
+    const int p = h.fine_owner[n];
     const bool c_step = L > 1 && (n + 1) % m0 == 0;
     grad[p] += pgrad[n] + (c_step ? adj_fine[n] : 0.0);
-    const int q = h.fine_owner[N - 1 - n];  // owner of layer n in the forward chain
-    const bool fwd_c_step = L > 1 && (n + 1) % m0 == 0;
-    if (st.store_tapes && fwd_c_step) tape_fill[q] += c.forward[n];
-    params[q] += c.params[n];
-    tapes[q] += c.tape_bytes[n];
-    tensors[q] += 1;
+    if (st.store_tapes && c_step) tape_fill[p] += c.forward[n];
+    params[p] += c.params[n];
+    tapes[p] += c.tape_bytes[n];
+    tensors[p] += 1;
   }
   params[0] += c.opening_params;
   tensors[0] += 1;
