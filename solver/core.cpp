@@ -171,7 +171,8 @@ void Core::sweep(int l, bool want_out, bool want_cstep, bool final) {
   const bool send = talk && L.hi <= L.n;
   const bool recv = talk && L.lo > 0;
   const int nmsg = want_cstep ? 2 : 1;
-  std::vector<char> sbuf, rbuf;
+  std::vector<char>& sbuf = sbuf_;
+  std::vector<char>& rbuf = rbuf_;
   MPI_Request req[2];
   int nreq = 0;
   if (recv) {
@@ -403,6 +404,8 @@ SolveStats Core::run(const std::vector<Monitor*>& mon) {
         st.converged = true;
         break;
       }
+      for (auto* m : mon) st.stopped = m->wants_stop(st) || st.stopped;
+      if (st.stopped) break;
     }
     // Final sweep: every finest point consistent with its C-point (taped / gradients taken
     // here, each step exactly once), and the residual of the returned solution.

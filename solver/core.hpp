@@ -70,6 +70,7 @@ class Core {
   std::vector<Level*> lv_;
   std::vector<Tally*> tally_;
   std::size_t bytes_ = 0;
+  std::vector<char> sbuf_, rbuf_;  // message buffers, kept to avoid reallocating per sweep
   bool have_states_ = false;
   double mpi_wait_ = 0, pack_time_ = 0, vec_time_ = 0;
 };

@@ -26,6 +26,7 @@ struct SolveStats {
   bool adjoint = false;
   int iterations = 0;          // cycles done
   bool converged = false;      // a tolerance was met
+  bool stopped = false;        // a monitor asked to stop
   double final_residual = -1;  // residual after the final sweep (always computed)
   std::vector<IterationRecord> history;
   std::vector<long> level_steps;  // steps on each level
@@ -41,6 +42,10 @@ class Monitor {
   virtual ~Monitor() = default;
   virtual void on_iteration(const SolveStats& s, const IterationRecord& it) {}
   virtual void on_solve_end(const SolveStats& s) {}
+  // Asked after each iteration: true ends the cycles (the final sweep still runs). Must give the
+  // same answer on every rank; the residual history is identical on all ranks, so a decision
+  // made from it is.
+  virtual bool wants_stop(const SolveStats& s) { return false; }
 };
 
 }  // namespace lpt::mgrit

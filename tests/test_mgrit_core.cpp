@@ -95,6 +95,51 @@ TEST(MgritForward, TwoLevelExactnessProperty) {
   }
 }
 
+// With skip, iteration 0 only propagates on the coarse grid: one exact point fewer.
+TEST(MgritForward, SkipCostsOneExactPoint) {
+  const long N = 64;
+  for (int k = 1; k <= 4; ++k) {
+    OdeProblem p(OdeKind::Cubic, N, 4.0, 1.0, 2);
+    Solver s(p, N);
+    s.set_step_size(p.h());
+    auto& o = s.forward_options();
+    o.set_cfactor(4);
+    o.set_skip(true);
+    o.set_abs_tol(0);
+    o.set_max_iter(k);
+    const auto& st = s.solve(*p.make(p.u0().data()));
+    EXPECT_LT(st.history[0].residual, 0);  // not available
+    const auto ref = p.serial_forward();
+    for (int i = 1; i <= k; ++i) {
+      const double e = std::fabs(flat<double>(*s.state(i * 4)).v[0] - ref[i * 4][0]);
+      if (i <= k - 1)
+        EXPECT_LT(e, 1e-14) << "k=" << k << " point " << i;
+      else
+        EXPECT_GT(e, 1e-12) << "k=" << k << " point " << i;
+    }
+  }
+}
+
+// A monitor (the future switching controller) can end the cycles.
+TEST(MgritForward, MonitorCanStopTheSolve) {
+  struct StopAt : Monitor {
+    int seen = 0, ended = 0;
+    void on_iteration(const SolveStats&, const IterationRecord&) override { ++seen; }
+    void on_solve_end(const SolveStats&) override { ++ended; }
+    bool wants_stop(const SolveStats& s) override { return s.iterations >= 3; }
+  } mon;
+  OdeProblem p(OdeKind::Dahlquist, 128, 1.0, -1.0);
+  Solver s(p, 128);
+  s.set_step_size(p.h());
+  s.forward_options().set_abs_tol(0);
+  s.add_monitor(&mon);
+  const auto& st = s.solve(*p.make(p.u0().data()));
+  EXPECT_EQ(st.iterations, 3);
+  EXPECT_TRUE(st.stopped);
+  EXPECT_EQ(mon.seen, 3);
+  EXPECT_EQ(mon.ended, 1);
+}
+
 TEST(MgritForward, BadOptionsAreClearErrors) {
   CycleOptions o;
   EXPECT_THROW(o.set_cfactor(1), lpt::Error);
