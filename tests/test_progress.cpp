@@ -90,6 +90,14 @@ TEST(RateEstimator, EtaAtConstantSpeedIsExact) {
   EXPECT_EQ(r.eta(100, 100), 0.0);
 }
 
+TEST(RateEstimator, ResumedRunCountsOnlyStepsSinceTheClockStarted) {
+  lpt::RateEstimator r;
+  r.set_start_step(500);
+  r.observe(510, 5.0);  // 10 steps in 5 s, not 510
+  EXPECT_NEAR(r.steps_per_second(), 2.0, 1e-12);
+  EXPECT_NEAR(r.eta(510, 1000), 245.0, 1e-9);
+}
+
 TEST(RateEstimator, OneSlowStepMovesEtaOnlyPartly) {
   lpt::RateEstimator r(0.2);
   double t = 0;

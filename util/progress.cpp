@@ -21,8 +21,8 @@ ProgressField progress_field(const std::string& key, double value, int digits) {
 
 void RateEstimator::observe(long step, double elapsed_s) {
   if (last_step_ < 0) {
-    // First sight: the average so far (steps 0..step over the elapsed time).
-    if (elapsed_s > 0 && step > 0) rate_ = step / elapsed_s;
+    // First sight: the average since the clock started.
+    if (elapsed_s > 0 && step > start_step_) rate_ = (step - start_step_) / elapsed_s;
   } else if (step > last_step_ && elapsed_s > last_time_) {
     const double r = (step - last_step_) / (elapsed_s - last_time_);
     rate_ = rate_ > 0 ? alpha_ * r + (1 - alpha_) * rate_ : r;

@@ -30,6 +30,8 @@ ProgressField progress_field(const std::string& key, double value, int digits = 
 class RateEstimator {
  public:
   explicit RateEstimator(double alpha = 0.2) : alpha_(alpha) {}
+  // The step count when the elapsed clock read 0 (a resumed run starts at its checkpoint's step).
+  void set_start_step(long step) { start_step_ = step; }
   void observe(long step, double elapsed_s);
   double steps_per_second() const { return rate_; }
   // Seconds until `total` steps at the smoothed rate; < 0 while no rate is known.
@@ -38,6 +40,7 @@ class RateEstimator {
  private:
   double alpha_;
   double rate_ = 0;
+  long start_step_ = 0;
   long last_step_ = -1;
   double last_time_ = 0;
 };
@@ -59,6 +62,9 @@ class Progress {
   void set_log_every(long steps) { log_every_ = steps < 1 ? 1 : steps; }
   void set_unit(std::string unit) { unit_ = std::move(unit); }  // "tok/s" (default), "img/s"
   void set_redraw_interval(double seconds) { redraw_s_ = seconds; }  // tty only, default 0.1 s
+  // A resumed run: the step it resumes from, where its elapsed clock starts (else the first rate
+  // would count the steps done before the resume).
+  void set_start_step(long step) { rate_.set_start_step(step); }
 
   // `step` = steps completed (1..total); elapsed_s since training started.
   void update(long step, double loss, double lr, double items_per_s, double elapsed_s,
