@@ -12,7 +12,8 @@
 //
 // Datasets and groups are created on first use, extendable along rows, chunked, uncompressed.
 // Serial HDF5 and no MPI: the caller decides which rank owns the record (rank 0); other ranks
-// must not construct one for the same file.
+// must not construct one for the same file. Not thread-safe (neither is serial HDF5): call it
+// from one thread, outside OpenMP regions.
 #include <hdf5.h>
 
 #include <cstdint>
