@@ -4,6 +4,7 @@
 // GCC 12 flags Eigen's AVX-512 intrinsics with false -Wmaybe-uninitialized warnings.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <Eigen/Core>
+#include <omp.h>
 #include <algorithm>
 #include <cmath>
 #include <cstddef>
@@ -17,7 +18,7 @@ namespace {
 
 constexpr double kSqrt2OverPi = 0.7978845608028654;
 constexpr double kCubic = 0.044715;
-constexpr std::ptrdiff_t kChunk = 512;
+constexpr std::ptrdiff_t kChunk = 2048;
 
 template <class T>
 using Arr = Eigen::Array<T, Eigen::Dynamic, 1>;
@@ -44,13 +45,16 @@ void gelu_backward_chunk(T* dinp, const T* dout, const T* inp, std::ptrdiff_t le
   dx += g * (T(0.5) * (T(1) + t) + T(0.5) * x * (T(1) - t * t) * k * (T(1) + T(3) * a * x * x));
 }
 
+// Splits [0, n) into one contiguous range per thread and each range into pieces of at most
+// `chunk` (the backward's tanh temporary lives on the stack).
 template <class F>
-void for_chunks(std::size_t n, F&& f) {
-  const std::ptrdiff_t nchunks = std::ptrdiff_t((n + kChunk - 1) / kChunk);
-#pragma omp parallel for schedule(static) if (parallel_worth(n))
-  for (std::ptrdiff_t c = 0; c < nchunks; ++c) {
-    const std::ptrdiff_t i0 = c * kChunk;
-    f(i0, std::min<std::ptrdiff_t>(kChunk, std::ptrdiff_t(n) - i0));
+void for_chunks(std::size_t n, std::ptrdiff_t chunk, F&& f) {
+  const bool threads = parallel_worth(n);
+#pragma omp parallel if (threads)
+  {
+    const std::ptrdiff_t nt = omp_get_num_threads(), id = omp_get_thread_num();
+    const std::ptrdiff_t i0 = std::ptrdiff_t(n) * id / nt, i1 = std::ptrdiff_t(n) * (id + 1) / nt;
+    for (std::ptrdiff_t i = i0; i < i1; i += chunk) f(i, std::min(chunk, i1 - i));
   }
 }
 
@@ -58,12 +62,14 @@ void for_chunks(std::size_t n, F&& f) {
 
 template <class T>
 void gelu_forward(T* out, const T* inp, std::size_t n) {
-  for_chunks(n, [&](std::ptrdiff_t i0, std::ptrdiff_t len) { gelu_chunk(out + i0, inp + i0, len); });
+  for_chunks(n, std::ptrdiff_t(n), [&](std::ptrdiff_t i0, std::ptrdiff_t len) {
+    gelu_chunk(out + i0, inp + i0, len);
+  });
 }
 
 template <class T>
 void gelu_backward(T* dinp, const T* dout, const T* inp, std::size_t n) {
-  for_chunks(n, [&](std::ptrdiff_t i0, std::ptrdiff_t len) {
+  for_chunks(n, kChunk, [&](std::ptrdiff_t i0, std::ptrdiff_t len) {
     gelu_backward_chunk(dinp + i0, dout + i0, inp + i0, len);
   });
 }
