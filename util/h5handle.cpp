@@ -41,7 +41,12 @@ bool exists(hid_t file, const std::string& path) {
   while (true) {
     pos = path.find('/', pos + 1);
     const std::string prefix = path.substr(0, pos);
-    if (H5Lexists(file, prefix.c_str(), H5P_DEFAULT) <= 0) return false;
+    // A prefix that names a dataset makes H5Lexists fail on the next component (it is not a
+    // group); that means "does not exist", so HDF5's error stack is silenced here.
+    htri_t found = 0;
+    H5E_BEGIN_TRY { found = H5Lexists(file, prefix.c_str(), H5P_DEFAULT); }
+    H5E_END_TRY;
+    if (found <= 0) return false;
     if (pos == std::string::npos) return true;
   }
 }
