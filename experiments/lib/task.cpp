@@ -1,0 +1,339 @@
+// The four tasks: GPT and BERT on the english corpus, ViT on Fashion-MNIST or the 8×8 digits,
+// translation on the English–Spanish verse pairs.
+#include "experiments/lib/task.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "experiments/lib/bleu.hpp"
+#include "model/data_bert.hpp"
+#include "model/data_gpt.hpp"
+#include "model/data_image.hpp"
+#include "model/data_text.hpp"
+#include "model/data_translation.hpp"
+#include "model/family_bert.hpp"
+#include "model/family_gpt.hpp"
+#include "model/family_mt.hpp"
+#include "model/family_vit.hpp"
+#include "util/error.hpp"
+
+namespace lpt {
+
+ModelConfig model_dims(const ModelSection& m, int vocab, int src_vocab, int tgt_vocab) {
+  ModelConfig c;
+  c.d_model = m.d_model;
+  c.heads = m.heads;
+  c.d_ff = m.d_ff;
+  c.layers = m.layers;
+  c.enc_layers = m.enc_layers;
+  c.dec_layers = m.dec_layers;
+  c.vocab = vocab;
+  c.max_len = m.seq_len;
+  c.src_vocab = src_vocab;
+  c.src_max_len = m.src_len;
+  c.tgt_vocab = tgt_vocab;
+  c.tgt_max_len = m.tgt_len;
+  c.channels = m.image[0];
+  c.image_h = m.image[1];
+  c.image_w = m.image[2];
+  c.patch = m.patch;
+  c.n_classes = m.n_classes;
+  c.dropout = m.dropout;
+  c.label_smoothing = m.label_smoothing;
+  c.h = m.h;
+  return c;
+}
+
+namespace {
+
+// model.vocab = 0 takes the tokenizer's size; a larger one pads the embedding (unused rows).
+int resolve_vocab(int asked, int tokenizer_size, const char* key) {
+  if (asked == 0) return tokenizer_size;
+  require(asked >= tokenizer_size, key, " = ", asked, " is smaller than the tokenizer's ",
+          tokenizer_size, " symbols; set it to 0 (take the tokenizer's size) or larger");
+  return asked;
+}
+
+void require_family_data(const RunConfig& cfg, std::initializer_list<const char*> names) {
+  for (const char* n : names)
+    if (cfg.data.name == n) return;
+  std::string list;
+  for (const char* n : names) list += std::string(list.empty() ? "" : ", ") + n;
+  fail("data.name = \"", cfg.data.name, "\" does not fit model.family = \"",
+       to_string(cfg.model.family), "\"; use one of: ", list);
+}
+
+// Accumulates loss and metric counts over validation batches.
+struct EvalSum {
+  double loss = 0;
+  long long batches = 0, correct = 0, counted = 0;
+  void add(const EvalCounts& c) {
+    loss += c.loss;
+    ++batches;
+    correct += c.correct;
+    counted += c.counted;
+  }
+  EvalResult result(const char* metric) const {
+    EvalResult r;
+    r.loss = batches ? loss / batches : 0;
+    r.metric = counted ? double(correct) / double(counted) : 0;
+    r.metric_name = metric;
+    return r;
+  }
+};
+
+std::size_t eval_count(std::size_t available, int max_batches) {
+  return max_batches <= 0 ? available : std::min<std::size_t>(available, max_batches);
+}
+
+class GptTask : public Task {
+ public:
+  explicit GptTask(const RunConfig& cfg) {
+    require_family_data(cfg, {"english"});
+    lines_ = load_english(cfg.data.dir);
+    tok_ = cfg.data.tokenizer == "char" ? Tokenizer::chars(lines_) : Tokenizer::bytes();
+    GptDataOptions o;
+    o.batch = cfg.train.batch;
+    o.seq_len = cfg.model.seq_len;
+    o.seed = cfg.train.seed;
+    o.val_fraction = cfg.data.val_fraction;
+    o.split_seed = cfg.data.seed;
+    loader_ = std::make_unique<GptLoader>(lines_, tok_, o);
+    model_ = std::make_unique<GptModel<float>>(
+        model_dims(cfg.model, resolve_vocab(cfg.model.vocab, tok_.vocab_size(), "model.vocab"), 0, 0));
+  }
+  Model<float>& model() override { return *model_; }
+  void next_batch() override {
+    loader_->next(batch_);
+    model_->set_batch(batch_);
+  }
+  double items_in_batch() const override { return double(batch_.B) * batch_.T; }
+  const char* item_unit() const override { return "tok/s"; }
+  EvalResult evaluate(TrainStep<float>& ts, int max_batches) override {
+    EvalSum s;
+    const std::size_t n = eval_count(loader_->val_batches(), max_batches);
+    for (std::size_t i = 0; i < n; ++i) {
+      loader_->val_batch(i, val_);
+      model_->set_batch(val_);
+      ts.loss();
+      s.add(model_->eval_counts());
+    }
+    return s.result("token_accuracy");
+  }
+  std::vector<std::uint64_t> data_state() const override { return loader_->state(); }
+  void set_data_state(const std::vector<std::uint64_t>& s) override { loader_->set_state(s); }
+  nlohmann::json tokenizers() const override { return {{"text", tok_.to_json()}}; }
+  std::string describe() const override {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "english: %zu train tokens, %zu validation tokens, vocab %d",
+                  loader_->train_tokens(), loader_->val_tokens(), tok_.vocab_size());
+    return buf;
+  }
+
+ private:
+  std::vector<std::string> lines_;
+  Tokenizer tok_;
+  std::unique_ptr<GptLoader> loader_;
+  std::unique_ptr<GptModel<float>> model_;
+  LmBatch batch_, val_;
+};
+
+class BertTask : public Task {
+ public:
+  explicit BertTask(const RunConfig& cfg) {
+    require_family_data(cfg, {"english"});
+    lines_ = load_english(cfg.data.dir);
+    const std::vector<std::string> specials{kPad, kMask};
+    tok_ = cfg.data.tokenizer == "char" ? Tokenizer::chars(lines_, specials)
+                                        : Tokenizer::bytes(specials);
+    BertDataOptions o;
+    o.batch = cfg.train.batch;
+    o.seq_len = cfg.model.seq_len;
+    o.seed = cfg.train.seed;
+    o.val_fraction = cfg.data.val_fraction;
+    o.split_seed = cfg.data.seed;
+    loader_ = std::make_unique<BertLoader>(lines_, tok_, o);
+    model_ = std::make_unique<BertModel<float>>(
+        model_dims(cfg.model, resolve_vocab(cfg.model.vocab, tok_.vocab_size(), "model.vocab"), 0, 0));
+  }
+  Model<float>& model() override { return *model_; }
+  void next_batch() override {
+    loader_->next(batch_);
+    model_->set_batch(batch_);
+  }
+  double items_in_batch() const override {
+    return double(std::count(batch_.key_mask.begin(), batch_.key_mask.end(), 1));
+  }
+  const char* item_unit() const override { return "tok/s"; }
+  EvalResult evaluate(TrainStep<float>& ts, int max_batches) override {
+    EvalSum s;
+    const std::size_t n = eval_count(loader_->val_batches(), max_batches);
+    for (std::size_t i = 0; i < n; ++i) {
+      loader_->val_batch(i, val_);
+      model_->set_batch(val_);
+      ts.loss();
+      s.add(model_->eval_counts());
+    }
+    return s.result("masked_accuracy");
+  }
+  std::vector<std::uint64_t> data_state() const override { return loader_->state(); }
+  void set_data_state(const std::vector<std::uint64_t>& s) override { loader_->set_state(s); }
+  nlohmann::json tokenizers() const override { return {{"text", tok_.to_json()}}; }
+  std::string describe() const override {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "english (masked LM): %zu train sequences, %zu validation, vocab %d",
+                  loader_->train_sequences(), loader_->val_sequences(), tok_.vocab_size());
+    return buf;
+  }
+
+ private:
+  std::vector<std::string> lines_;
+  Tokenizer tok_;
+  std::unique_ptr<BertLoader> loader_;
+  std::unique_ptr<BertModel<float>> model_;
+  MlmBatch batch_, val_;
+};
+
+class VitTask : public Task {
+ public:
+  explicit VitTask(const RunConfig& cfg) {
+    require_family_data(cfg, {"fashion_mnist", "digits"});
+    const bool fashion = cfg.data.name == "fashion_mnist";
+    ImageSet pool = load_image_set(cfg.data.dir, cfg.data.name, fashion ? "train" : "all");
+    const auto& im = cfg.model.image;
+    require(im[0] == pool.C && im[1] == pool.H && im[2] == pool.W, "model.image = [", im[0], ", ",
+            im[1], ", ", im[2], "] but ", cfg.data.name, " images are [", pool.C, ", ", pool.H,
+            ", ", pool.W, "]; set model.image to match");
+    require(cfg.model.n_classes == pool.classes, "model.n_classes = ", cfg.model.n_classes,
+            " but ", cfg.data.name, " has ", pool.classes, " classes");
+    ImageDataOptions o;
+    o.batch = cfg.train.batch;
+    o.seed = cfg.train.seed;
+    o.val_fraction = cfg.data.val_fraction;
+    o.split_seed = cfg.data.seed;
+    loader_ = std::make_unique<ImageLoader>(std::move(pool), o);
+    model_ = std::make_unique<VitModel<float>>(model_dims(cfg.model, 0, 0, 0));
+    name_ = cfg.data.name;
+  }
+  Model<float>& model() override { return *model_; }
+  void next_batch() override {
+    loader_->next(batch_);
+    model_->set_batch(batch_);
+  }
+  double items_in_batch() const override { return batch_.B; }
+  const char* item_unit() const override { return "img/s"; }
+  EvalResult evaluate(TrainStep<float>& ts, int max_batches) override {
+    EvalSum s;
+    const std::size_t n = eval_count(loader_->val_batches(), max_batches);
+    for (std::size_t i = 0; i < n; ++i) {
+      loader_->val_batch(i, val_);
+      model_->set_batch(val_);
+      ts.loss();
+      s.add(model_->eval_counts());
+    }
+    return s.result("accuracy");
+  }
+  std::vector<std::uint64_t> data_state() const override { return loader_->state(); }
+  void set_data_state(const std::vector<std::uint64_t>& s) override { loader_->set_state(s); }
+  nlohmann::json tokenizers() const override { return nullptr; }
+  std::string describe() const override {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%s: %zu train images, %zu validation images", name_.c_str(),
+                  loader_->train_size(), loader_->val_size());
+    return buf;
+  }
+
+ private:
+  std::string name_;
+  std::unique_ptr<ImageLoader> loader_;
+  std::unique_ptr<VitModel<float>> model_;
+  ImageBatch batch_, val_;
+};
+
+class MtTask : public Task {
+ public:
+  explicit MtTask(const RunConfig& cfg) {
+    require_family_data(cfg, {"en_es"});
+    pairs_ = load_en_es(cfg.data.dir);
+    std::tie(src_tok_, tgt_tok_) = translation_tokenizers(pairs_, /*shared=*/false);
+    TranslationDataOptions o;
+    o.batch = cfg.train.batch;
+    o.max_src = cfg.model.src_len;
+    o.max_tgt = cfg.model.tgt_len;
+    o.seed = cfg.train.seed;
+    o.val_fraction = cfg.data.val_fraction;
+    o.split_seed = cfg.data.seed;
+    loader_ = std::make_unique<TranslationLoader>(pairs_, src_tok_, tgt_tok_, o);
+    model_ = std::make_unique<MtModel<float>>(model_dims(
+        cfg.model, 0, resolve_vocab(cfg.model.vocab, src_tok_.vocab_size(), "model.vocab"),
+        resolve_vocab(cfg.model.vocab, tgt_tok_.vocab_size(), "model.vocab")));
+    max_tgt_ = cfg.model.tgt_len;
+  }
+  Model<float>& model() override { return *model_; }
+  void next_batch() override {
+    loader_->next(batch_);
+    model_->set_batch(batch_);
+  }
+  double items_in_batch() const override {
+    return double(std::count_if(batch_.tgt_out.begin(), batch_.tgt_out.end(),
+                                [](token_t t) { return t != kIgnoreIndex; }));
+  }
+  const char* item_unit() const override { return "tok/s"; }
+  // Teacher-forced loss over the batches, then BLEU of greedy translations of the same sentences.
+  EvalResult evaluate(TrainStep<float>& ts, int max_batches) override {
+    EvalSum s;
+    std::vector<std::string> hyps, refs;
+    const std::size_t n = eval_count(loader_->val_batches(), max_batches);
+    const token_t bos = tgt_tok_.id(kBos), eos = tgt_tok_.id(kEos);
+    std::size_t k = 0;  // validation pair index
+    for (std::size_t i = 0; i < n; ++i) {
+      loader_->val_batch(i, val_);
+      model_->set_batch(val_);
+      ts.loss();
+      s.add(model_->eval_counts());
+      const auto out = model_->greedy_decode(val_.src, val_.src_mask, val_.B, val_.Ts, max_tgt_, bos, eos);
+      for (int b = 0; b < val_.B; ++b, ++k) {
+        hyps.push_back(tgt_tok_.decode(out.data() + std::size_t(b) * max_tgt_,
+                                       std::size_t(max_tgt_), /*skip_specials=*/true));
+        refs.push_back(loader_->val_reference(k));
+      }
+    }
+    EvalResult r = s.result("bleu");
+    r.metric = corpus_bleu(hyps, refs);
+    return r;
+  }
+  std::vector<std::uint64_t> data_state() const override { return loader_->state(); }
+  void set_data_state(const std::vector<std::uint64_t>& s) override { loader_->set_state(s); }
+  nlohmann::json tokenizers() const override {
+    return {{"source", src_tok_.to_json()}, {"target", tgt_tok_.to_json()}};
+  }
+  std::string describe() const override {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "en_es: %zu train pairs, %zu validation pairs, vocab %d/%d",
+                  loader_->train_size(), loader_->val_size(), src_tok_.vocab_size(),
+                  tgt_tok_.vocab_size());
+    return buf;
+  }
+
+ private:
+  PairSet pairs_;
+  Tokenizer src_tok_, tgt_tok_;
+  std::unique_ptr<TranslationLoader> loader_;
+  std::unique_ptr<MtModel<float>> model_;
+  Seq2SeqBatch batch_, val_;
+  int max_tgt_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<Task> make_task(const RunConfig& cfg) {
+  switch (cfg.model.family) {
+    case Family::gpt: return std::make_unique<GptTask>(cfg);
+    case Family::bert: return std::make_unique<BertTask>(cfg);
+    case Family::vit: return std::make_unique<VitTask>(cfg);
+    case Family::mt: return std::make_unique<MtTask>(cfg);
+  }
+  fail("unknown model.family");
+}
+
+}  // namespace lpt

@@ -1,0 +1,32 @@
+#pragma once
+// `lpt train`: the training loop of every family, serial mode. Builds the task from the run
+// config, trains with the configured optimizer and schedule, evaluates every eval_every steps,
+// appends every step to the HDF5 run record (flushed, so a killed run keeps what it did), writes
+// atomic checkpoints, and resumes from one bit-identically. A non-finite loss or gradient stops
+// the run with a clear error; the record and the last good checkpoint stay intact.
+#include <iosfwd>
+#include <string>
+
+#include "experiments/lib/config.hpp"
+
+namespace lpt {
+
+struct TrainOptions {
+  std::string resume;       // checkpoint to continue from (its config is the run's config)
+  std::ostream* out = nullptr;  // progress and messages; default std::cout
+  int tty = -1;             // -1: detect; 0: plain lines; 1: live line
+  long stop_after = -1;     // stop (as if interrupted) once this step count is reached; tests
+};
+
+struct TrainSummary {
+  long steps = 0;            // optimizer steps completed in total
+  double last_loss = 0;      // training loss of the last step
+  double val_loss = 0;       // last evaluation
+  double val_metric = 0;
+  std::string metric_name;
+  double wall_seconds = 0;   // of this invocation
+};
+
+TrainSummary train(const RunConfig& cfg, const TrainOptions& opt);
+
+}  // namespace lpt
