@@ -117,3 +117,23 @@ TEST(MgritAdjoint, TapeFlagsMatchTheFinalForwardSweep) {
   }
   EXPECT_EQ(bad[0], 0);
 }
+
+// Warm start of the adjoint: the previous λ states are the initial guess of the next solve.
+TEST(MgritAdjoint, WarmStartNeedsFewerIterations) {
+  OdeProblem p(OdeKind::Cubic, 256, 2.0, 1.0, 2);
+  Solver s(p, 256);
+  s.set_step_size(p.h());
+  s.set_warm_start(true);
+  for (CycleOptions* o : {&s.forward_options(), &s.adjoint_options()}) {
+    o->set_cfactor(4);
+    o->set_max_levels(3);
+    o->set_abs_tol(1e-11);
+    o->set_max_iter(50);
+  }
+  s.solve(*p.make(p.u0().data()));
+  const int cold = s.solve_adjoint(s.final_state()).iterations;
+  for (auto& t : p.theta()) t *= 1.01;
+  s.solve(*p.make(p.u0().data()));
+  const int warm = s.solve_adjoint(s.final_state()).iterations;
+  EXPECT_LT(warm, cold);
+}

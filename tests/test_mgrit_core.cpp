@@ -258,3 +258,31 @@ TEST(MgritForward, SingleLevelIsSequentialStepping) {
   EXPECT_EQ(st.evals[0], 10);
   EXPECT_EQ(flat<double>(*s.final_state()).v[0], p.serial_forward()[10][0]);
 }
+
+// float states through FlatApp<float>; the coarse-parameter policy is the app's to choose.
+TEST(MgritForward, FloatStatesAndMidpointParameterPolicy) {
+  const long N = 96;
+  std::vector<float> theta(N);
+  for (long n = 0; n < N; ++n) theta[n] = -1.0f - 0.5f * float(n) / N;
+  long out_of_range = 0;
+  FlatApp<float> app(3, [&](const StepInfo& s, const float* u, float* out) {
+    if (s.layer < s.fine_begin || s.layer >= s.fine_end) ++out_of_range;
+    for (int i = 0; i < 3; ++i) out[i] = u[i] * (1.0f + float(s.h) * theta[s.layer] * (i + 1));
+  });
+  Solver s(app, N);
+  s.set_step_size(1.0 / N);
+  s.set_param_policy([](int, long b, long e) { return (b + e) / 2; });
+  s.forward_options().set_cfactor(4);
+  s.forward_options().set_max_levels(3);
+  s.forward_options().set_abs_tol(1e-6);
+  const float u0[3] = {1.0f, 2.0f, -1.0f};
+  const auto& st = s.solve(*app.make(u0));
+  EXPECT_TRUE(st.converged);
+  EXPECT_EQ(out_of_range, 0);
+  std::vector<float> u(u0, u0 + 3), v(3);
+  for (long n = 0; n < N; ++n) {
+    for (int i = 0; i < 3; ++i) v[i] = u[i] * (1.0f + float(1.0 / N) * theta[n] * (i + 1));
+    u = v;
+  }
+  for (int i = 0; i < 3; ++i) EXPECT_NEAR(flat<float>(*s.final_state()).v[i], u[i], 1e-6);
+}
