@@ -141,6 +141,14 @@ json profile_to_json(const HardwareProfile& p) {
   return j;
 }
 
+void save_profile(const HardwareProfile& p, const std::string& path) {
+  const json j = profile_to_json(p);
+  profile_from_json(j, path);
+  std::ofstream out(path);
+  require(out.good(), "cannot write hardware profile '", path, "'");
+  out << j.dump(2) << "\n";
+}
+
 double kernel_time(const Kernel& k, const HardwareProfile& hw, int act_bytes) {
   const double rate = k.cls == KernelClass::Gemm ? hw.gemm_flops(act_bytes) : hw.vector_flops;
   return std::max(k.flops / rate, k.bytes / hw.memory_bandwidth) + hw.kernel_overhead_s;

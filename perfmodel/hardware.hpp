@@ -41,6 +41,9 @@ HardwareProfile load_profile(const std::string& path);
 // "h100_sxm" -> <source dir>/perfmodel/profiles/h100_sxm.json; a path (with '/' or ".json") as is.
 std::string resolve_profile_path(const std::string& name_or_path);
 nlohmann::json profile_to_json(const HardwareProfile& p);
+// Writes a profile (e.g. this_machine.json after calibration) after validating it as the loader
+// would, so that a saved profile always loads again.
+void save_profile(const HardwareProfile& p, const std::string& path);
 
 // Roofline per kernel: max(FLOPs / rate, bytes / bandwidth) + launch overhead.
 double kernel_time(const Kernel& k, const HardwareProfile& hw, int act_bytes);

@@ -410,3 +410,55 @@ TEST(PerfModel, PredictCommandWritesItsTable) {
   EXPECT_THROW(parse_predict_args({"--bogus", "1"}), lpt::Error);
   EXPECT_THROW(parse_predict_args({"--relax", "G"}), lpt::Error);
 }
+
+TEST(PerfModel, SavedProfileLoadsAgain) {
+  HardwareProfile p = shipped("this_machine");
+  p.gemm_flops_fp32 = 1.23e11;
+  p.sources["gemm_flops_fp32"] = "measured by a test";
+  const std::string path = std::string(LPT_BINARY_DIR) + "/test_perfmodel_profile.json";
+  save_profile(p, path);
+  const HardwareProfile q = load_profile(path);
+  EXPECT_DOUBLE_EQ(q.gemm_flops_fp32, 1.23e11);
+  EXPECT_EQ(q.sources.at("gemm_flops_fp32"), "measured by a test");
+  p.sources.erase("vector_flops");
+  EXPECT_THROW(save_profile(p, path), lpt::Error);
+}
+
+TEST(PerfModel, TranslationChainMixesLayerKinds) {
+  ModelShape s = small_gpt(8);
+  s.family = Family::Translation;
+  s.enc_layers = 3;
+  s.src_seq = 12;
+  const HardwareProfile hw = shipped("a100_sxm");
+  const StepCosts c = step_costs(s, hw);
+  const double te = op_time(encoder_layer_cost(s, s.src_seq).forward, hw, s.act_bytes);
+  const double td = op_time(decoder_layer_cost(s, s.seq, s.src_seq).forward, hw, s.act_bytes);
+  for (int n = 0; n < 8; ++n) EXPECT_DOUBLE_EQ(c.forward[n], n < 3 ? te : td) << n;
+  StepModel model(s, hw);
+  MgritSettings one;
+  one.levels = 1;
+  const Prediction p = model.predict(1, one);
+  EXPECT_NEAR(p.serial.time.forward, 3 * te + 5 * td, 1e-15);
+  EXPECT_NEAR(p.forward_solve.total, 3 * te + 5 * td, 1e-15);
+}
+
+TEST(PerfModel, DataParallelReplicasAddARingAllreduce) {
+  const ModelShape s = small_gpt(16);
+  const HardwareProfile hw = shipped("h100_sxm");
+  StepModel one(s, hw), four(s, hw);
+  four.set_replicas(4);
+  const MgritSettings st = two_level(4, 2, 1);
+  const Prediction p1 = one.predict(2, st), p4 = four.predict(2, st);
+  EXPECT_EQ(p1.time.data_parallel, 0.0);
+  // 4 replicas x 2 ranks fit in one 8-GPU node: the ring runs on NVLink.
+  // fp32 gradients of the rank with most parameters: 8 layers plus an end layer each.
+  const StepCosts& c = four.costs();
+  const double layers = 8 * c.params[0];
+  const double bytes = 4 * std::max(layers + c.opening_params,
+                                    layers + c.closing_params + c.tied_params);
+  const double ring = 2.0 * 3 / 4 * bytes / hw.intra_node.bandwidth + 6 * hw.intra_node.latency_s;
+  EXPECT_NEAR(p4.time.data_parallel, ring, 1e-15);
+  EXPECT_NEAR(p4.time.total - p4.time.data_parallel, p1.time.total, 1e-15);
+  EXPECT_GT(p4.serial.time.data_parallel, 0.0);
+  EXPECT_THROW(four.set_replicas(0), lpt::Error);
+}
