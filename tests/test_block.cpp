@@ -163,6 +163,33 @@ TEST(Block, EncoderTapeEqualsRecompute) {
   expect_tape_equals_recompute<float>(*s.steps, 1, 0.25f);
 }
 
+// float32 (training) against float64 (checks) on the same weights and inputs.
+TEST(Block, FloatStepMatchesDouble) {
+  const EncCase c{2, 12, 16, 4, 32, true, true, 0.1};
+  EncSetup<double> s64(c, 2, 13);
+  EncSetup<float> s32(c, 2, 13);
+  for (std::size_t i = 0; i < s64.ps.size(); ++i) s32.ps.values()[i] = float(s64.ps.values()[i]);
+  const std::size_t n = s64.steps->state_size(), np = s64.steps->param_count(1);
+  const auto u = random_vector(n, 14), w = random_vector(n, 15);
+  std::vector<float> u32(u.begin(), u.end()), w32(w.begin(), w.end()), o32(n), l32(n), g32(np, 0.f);
+  std::vector<double> o64(n), l64(n), g64(np, 0.0);
+  s64.steps->forward(1, 0.5, u.data(), o64.data(), nullptr);
+  s64.steps->backward(1, 0.5, u.data(), nullptr, w.data(), l64.data(), g64.data());
+  s32.steps->forward(1, 0.5f, u32.data(), o32.data(), nullptr);
+  s32.steps->backward(1, 0.5f, u32.data(), nullptr, w32.data(), l32.data(), g32.data());
+  auto rel = [](const auto& a, const std::vector<double>& b) {
+    double e = 0, m = 0;
+    for (std::size_t i = 0; i < b.size(); ++i) {
+      e += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+      m += b[i] * b[i];
+    }
+    return std::sqrt(e / m);
+  };
+  EXPECT_LT(rel(o32, o64), 1e-5);
+  EXPECT_LT(rel(l32, l64), 1e-5);
+  EXPECT_LT(rel(g32, g64), 1e-4);
+}
+
 // ---- translation layers -------------------------------------------------------------------
 
 struct TrCase {
