@@ -1,12 +1,15 @@
 // GEMM through Eigen maps of the caller's row-major buffers. noalias() lets Eigen run its blocked
 // kernel straight into C (no temporary); a scalar factor in front of the product is folded into
-// the kernel's alpha. Eigen parallelizes a large product with OpenMP by itself and runs serially
-// when called from inside a parallel region.
+// the kernel's alpha. Threads: see GemmThreading in the header; Eigen runs serially whenever it is
+// called from inside a parallel region.
 #include <omp.h>
 
 // GCC 12 flags Eigen's AVX-512 intrinsics with false -Wmaybe-uninitialized warnings.
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <Eigen/Core>
+#include <algorithm>
+#include <atomic>
+#include <cstdint>
 
 #include "model/ops/gemm.hpp"
 #include "util/error.hpp"
@@ -31,10 +34,18 @@ void run(MMap<T>& c, const OA& a, const OB& b, T alpha, T beta) {
   }
 }
 
+std::atomic<GemmThreading> g_threading{GemmThreading::kSplit};
+
+// Below this many multiply-adds a second thread costs more than it saves.
+constexpr double kSplitMinWork = 1 << 20;
+
 }  // namespace
 
+void set_gemm_threading(GemmThreading mode) { g_threading.store(mode); }
+GemmThreading gemm_threading() { return g_threading.load(); }
+
 template <class T>
-void gemm(bool trans_a, bool trans_b, int M, int N, int K, T alpha, const T* A, int lda,
+static void gemm_serial_or_eigen(bool trans_a, bool trans_b, int M, int N, int K, T alpha, const T* A, int lda,
           const T* B, int ldb, T beta, T* C, int ldc) {
   require(M >= 0 && N >= 0 && K >= 0, "gemm: negative size M=", M, " N=", N, " K=", K);
   if (M == 0 || N == 0) return;
@@ -56,6 +67,40 @@ void gemm(bool trans_a, bool trans_b, int M, int N, int K, T alpha, const T* A, 
   } else {
     run(c, CMap<T>(A, K, M, Eigen::OuterStride<>(lda)).transpose(),
         CMap<T>(B, N, K, Eigen::OuterStride<>(ldb)).transpose(), alpha, beta);
+  }
+}
+
+// kSplit: threads take contiguous blocks of C's rows (or of its columns when C is wide), rounded
+// to 16 so that blocks stay aligned with Eigen's register tiles; inside the parallel region Eigen
+// runs each block serially.
+template <class T>
+void gemm(bool trans_a, bool trans_b, int M, int N, int K, T alpha, const T* A, int lda,
+          const T* B, int ldb, T beta, T* C, int ldc) {
+  require(M >= 0 && N >= 0 && K >= 0, "gemm: negative size M=", M, " N=", N, " K=", K);
+  const int nt = omp_get_max_threads();
+  const bool split = g_threading.load() == GemmThreading::kSplit && nt > 1 && !omp_in_parallel() &&
+                     double(M) * N * K >= kSplitMinWork && std::max(M, N) >= 32;
+  if (!split) {
+    gemm_serial_or_eigen(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);
+    return;
+  }
+  const bool by_rows = M >= N;
+  const int len = by_rows ? M : N;
+  const int blocks = std::min(nt, (len + 15) / 16);
+#pragma omp parallel for schedule(static) num_threads(blocks)
+  for (int t = 0; t < blocks; ++t) {
+    const int i0 = int(std::int64_t(len) * t / blocks) / 16 * 16;
+    const int i1 = t + 1 == blocks ? len : int(std::int64_t(len) * (t + 1) / blocks) / 16 * 16;
+    if (i1 <= i0) continue;
+    if (by_rows) {  // rows i0..i1 of C need rows i0..i1 of op(A)
+      const T* a = trans_a ? A + i0 : A + std::int64_t(i0) * lda;
+      gemm_serial_or_eigen(trans_a, trans_b, i1 - i0, N, K, alpha, a, lda, B, ldb, beta,
+                           C + std::int64_t(i0) * ldc, ldc);
+    } else {  // columns i0..i1 of C need columns i0..i1 of op(B)
+      const T* b = trans_b ? B + std::int64_t(i0) * ldb : B + i0;
+      gemm_serial_or_eigen(trans_a, trans_b, M, i1 - i0, K, alpha, A, lda, b, ldb, beta, C + i0,
+                           ldc);
+    }
   }
 }
 

@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
 
+#include <omp.h>
+
 #include <cmath>
 #include <limits>
 #include <random>
@@ -42,7 +44,9 @@ struct Case {
 
 template <class T>
 void check_all_variants(double tol) {
-  for (Case cs : {Case{1, 1, 1}, Case{7, 5, 3}, Case{33, 17, 65}, Case{64, 130, 40}, Case{5, 9, 0}})
+  for (Case cs : {Case{1, 1, 1}, Case{7, 5, 3}, Case{33, 17, 65}, Case{64, 130, 40}, Case{5, 9, 0},
+                   // big enough for the threaded split, by rows and by columns
+                   Case{300, 70, 64}, Case{40, 600, 64}})
     for (int ta = 0; ta < 2; ++ta)
       for (int tb = 0; tb < 2; ++tb)
         for (T beta : {T(0), T(1), T(0.5)}) {
@@ -65,6 +69,16 @@ void check_all_variants(double tol) {
 
 TEST(OpsGemm, AllTranspositionsMatchDirectSumDouble) { check_all_variants<double>(1e-12); }
 TEST(OpsGemm, AllTranspositionsMatchDirectSumFloat) { check_all_variants<float>(2e-5); }
+
+TEST(OpsGemm, BothThreadingModesMatchDirectSum) {
+  const int saved = omp_get_max_threads();
+  omp_set_num_threads(2);
+  for (auto mode : {lpt::ops::GemmThreading::kEigen, lpt::ops::GemmThreading::kSplit}) {
+    lpt::ops::set_gemm_threading(mode);
+    check_all_variants<double>(1e-12);
+  }
+  omp_set_num_threads(saved);
+}
 
 TEST(OpsGemm, DenseOverloadUsesPackedLeadingDimensions) {
   const int M = 6, N = 4, K = 5;

@@ -15,6 +15,17 @@ template <class T>
 void gemm(bool trans_a, bool trans_b, int M, int N, int K, T alpha, const T* A, int lda,
           const T* B, int ldb, T beta, T* C, int ldc);
 
+// How a single large product uses the OpenMP threads (process-wide; default kSplit):
+//  kSplit: gemm() cuts C into one block of rows (or columns) per thread and each thread runs a
+//          serial Eigen product on its block; the only synchronization is the join at the end.
+//  kEigen: Eigen's own parallel GEMM, whose threads share packed panels and spin-wait on each
+//          other: fine on idle cores, but 10-30x slower at these sizes when the cores are
+//          oversubscribed (measured, docs/ops.md).
+// Inside a parallel region (MGRIT's threads) both run serially.
+enum class GemmThreading { kSplit, kEigen };
+void set_gemm_threading(GemmThreading mode);
+GemmThreading gemm_threading();
+
 // Same with densely packed operands: lda = trans_a ? M : K, ldb = trans_b ? K : N, ldc = N.
 template <class T>
 void gemm(bool trans_a, bool trans_b, int M, int N, int K, T alpha, const T* A, const T* B,
