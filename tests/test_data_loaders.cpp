@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <set>
@@ -608,4 +610,45 @@ TEST(DataPrepare, ImageConvertersOutputLoadsInCpp) {
   double mean = 0;
   for (auto v : tr.pixels) mean += v / 255.0;
   EXPECT_NEAR(tr.mean, mean / tr.pixels.size(), 1e-6);
+}
+
+// ---- the real prepared data (LPT_LONG_TESTS=1, after bash scripts/prepare_data.sh) ----------
+
+TEST(DataReal, LongPreparedDataSetsLoad) {
+  const char* env = std::getenv("LPT_LONG_TESTS");
+  if (!env || std::string(env) != "1") GTEST_SKIP() << "set LPT_LONG_TESTS=1 (needs prepared data)";
+  const std::string dir = default_data_dir();
+  const auto lines = load_english(dir);
+  EXPECT_GT(lines.size(), 30000u);
+  const Tokenizer bytes = Tokenizer::bytes();
+  GptDataOptions g;
+  g.batch = 32, g.seq_len = 256;
+  GptLoader gpt(lines, bytes, g);
+  LmBatch lb;
+  gpt.next(lb);
+  EXPECT_GT(gpt.val_batches(), 10u);
+  const Tokenizer chars = Tokenizer::chars({joined(lines)}, {kPad, kMask, kUnk});
+  BertLoader bert(lines, chars, BertDataOptions{});
+  MlmBatch mb;
+  bert.next(mb);
+  const PairSet pairs = load_en_es(dir);
+  EXPECT_GT(pairs.size(), 30000u);
+  const auto tt = translation_tokenizers(pairs, true);
+  TranslationLoader tr(pairs, tt.first, tt.second, TranslationDataOptions{});
+  Seq2SeqBatch sb;
+  tr.next(sb);
+  ImageLoader fm(load_image_set(dir, "fashion_mnist", "train"), ImageDataOptions{});
+  EXPECT_EQ(fm.train_size() + fm.val_size(), 60000u);
+  EXPECT_EQ(load_image_set(dir, "fashion_mnist", "test").n, 10000);
+  ImageLoader dg(load_image_set(dir, "digits", "all"), ImageDataOptions{});
+  EXPECT_EQ(dg.train_size() + dg.val_size(), 1797u);
+  ImageBatch ib;
+  double sum = 0, sq = 0;
+  for (int s = 0; s < 100; ++s) {
+    fm.next(ib);
+    for (float x : ib.images) sum += x, sq += double(x) * x;
+  }
+  const double n = 100.0 * ib.images.size();
+  EXPECT_NEAR(sum / n, 0.0, 0.05);  // normalized pixels: mean ~0, std ~1
+  EXPECT_NEAR(std::sqrt(sq / n - (sum / n) * (sum / n)), 1.0, 0.05);
 }
