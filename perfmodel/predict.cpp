@@ -259,7 +259,18 @@ nlohmann::json prediction_to_json(const Prediction& p) {
                           {"tapes", m.tapes},         {"workspace", m.workspace},
                           {"total", m.total},         {"fits", m.fits}};
   };
+  auto solve = [](const SolveCost& sc) {
+    nlohmann::json levels = nlohmann::json::array();
+    for (const auto& l : sc.levels)
+      levels.push_back({{"relax", l.relax}, {"restrict", l.restrict_}, {"interp", l.interp},
+                        {"comm", l.comm}});
+    return nlohmann::json{{"iterations", sc.iterations}, {"total", sc.total},
+                          {"coarsest", sc.coarsest},     {"reductions", sc.reductions},
+                          {"work", sc.work},             {"levels", levels}};
+  };
   nlohmann::json j;
+  j["forward_solve_s"] = solve(p.forward_solve);
+  j["adjoint_solve_s"] = solve(p.adjoint_solve);
   j["ranks_requested"] = p.ranks_requested;
   j["ranks_used"] = p.ranks_used;
   j["replicas"] = p.replicas;

@@ -32,8 +32,7 @@ double StepModel::ring_allreduce(double bytes, int ranks_per_replica) const {
   return 2.0 * (R - 1) / R * bytes / l.bandwidth + 2.0 * (R - 1) * l.latency_s;
 }
 
-Network StepModel::network(int ranks) const {
-  (void)ranks;
+Network StepModel::network() const {
   Network n;
   n.intra = hw_.intra_node;
   n.inter = hw_.inter_node;
@@ -96,7 +95,7 @@ Prediction StepModel::predict(int ranks, const MgritSettings& st) const {
   const StepCosts& c = costs_;
   const int N = shape_.layers;
   const Hierarchy h = build_hierarchy(N, ranks, st);
-  const Network net = network(h.ranks);
+  const Network net = network();
   const int P = h.ranks, L = st.levels, m0 = L > 1 ? h.cfactor[0] : 1;
   Prediction pr;
   pr.ranks_requested = ranks;

@@ -70,7 +70,7 @@ class StepModel {
  private:
   double optimizer_time(double params, int tensors) const;
   double ring_allreduce(double bytes, int ranks_per_replica) const;
-  Network network(int ranks) const;
+  Network network() const;
 
   ModelShape shape_;
   HardwareProfile hw_;

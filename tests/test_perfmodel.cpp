@@ -407,6 +407,13 @@ TEST(PerfModel, PredictCommandWritesItsTable) {
   ASSERT_EQ(j["rows"].size(), 4u);
   EXPECT_EQ(j["rows"][0]["layers"], 32);
   EXPECT_GT(j["rows"][3]["speedup"].get<double>(), 0);
+  // Per-level phase times travel along for comparison with the schedule simulator.
+  const auto& fs = j["rows"][3]["forward_solve_s"];
+  double sum = fs["coarsest"].get<double>() + fs["reductions"].get<double>();
+  for (const auto& l : fs["levels"])
+    sum += l["relax"].get<double>() + l["restrict"].get<double>() + l["interp"].get<double>() +
+           l["comm"].get<double>();
+  EXPECT_NEAR(sum, fs["total"].get<double>(), 1e-12);
   EXPECT_THROW(parse_predict_args({"--bogus", "1"}), lpt::Error);
   EXPECT_THROW(parse_predict_args({"--relax", "G"}), lpt::Error);
 }
