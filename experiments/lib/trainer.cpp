@@ -159,6 +159,7 @@ class Run {
                            : std::make_unique<Progress>(total, out_, o_.tty == 1);
     progress_->set_log_every(cfg_.output.log_every);
     progress_->set_unit(task_->item_unit());
+    progress_->set_start_step(first);  // the ETA of a resumed run counts only the steps ahead
     TrainSummary sum;
     Timer elapsed;
     for (long s = first; s < total; ++s) {

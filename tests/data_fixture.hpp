@@ -1,0 +1,66 @@
+#pragma once
+// Tiny data sets in the documented on-disk format (docs/data.md), written into a fresh temporary
+// directory, so that tests of loaders and of `lpt train` never depend on prepared real data.
+#include <sys/stat.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <map>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "model/data_files.hpp"
+
+namespace lpt::test {
+
+inline std::string make_temp_dir(const char* tag = "lpt") {
+  std::string pattern = std::string("/tmp/") + tag + "_XXXXXX";
+  const char* d = mkdtemp(pattern.data());
+  if (!d) std::abort();
+  return d;
+}
+
+inline void write_file(const std::string& path, const std::string& bytes) {
+  std::ofstream f(path, std::ios::binary);
+  f << bytes;
+}
+
+// <dir>/<name>/ with the given files and a meta.json holding their sizes and CRC-32 (as
+// scripts/data/prepare.py writes it) plus the `extra` keys.
+inline void write_dataset(const std::string& dir, const std::string& name,
+                          const std::map<std::string, std::string>& files, nlohmann::json extra) {
+  const std::string d = dir + "/" + name;
+  mkdir(d.c_str(), 0755);
+  nlohmann::json meta = std::move(extra);
+  meta["name"] = name;
+  meta["format_version"] = 1;
+  for (const auto& [f, bytes] : files) {
+    write_file(d + "/" + f, bytes);
+    char crc[9];
+    std::snprintf(crc, sizeof crc, "%08x", crc32(bytes.data(), bytes.size()));
+    meta["files"][f] = {{"bytes", bytes.size()}, {"crc32", crc}};
+  }
+  write_file(d + "/meta.json", meta.dump(1));
+}
+
+// An `english` corpus of `lines` short, varied sentences (enough for train and validation
+// windows of a small GPT or BERT).
+inline void write_tiny_english(const std::string& dir, int lines = 400) {
+  static const char* words[] = {"the", "light", "was", "good", "and", "God", "said", "let",
+                                "there", "be", "waters", "earth", "day", "night", "heaven"};
+  std::string text;
+  unsigned s = 12345;
+  for (int i = 0; i < lines; ++i) {
+    const int n = 4 + i % 7;
+    for (int w = 0; w < n; ++w) {
+      s = s * 1103515245u + 12345u;
+      text += words[(s >> 16) % 15];
+      text += w + 1 < n ? " " : ".\n";
+    }
+  }
+  write_dataset(dir, "english", {{"english.txt", text}}, {{"lines", lines}});
+}
+
+}  // namespace lpt::test

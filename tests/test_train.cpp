@@ -1,0 +1,164 @@
+// `lpt train` end to end on a tiny corpus: the record's contents, bitwise resume, the NaN stop,
+// and the errors a user meets first.
+#include <gtest/gtest.h>
+#include <hdf5.h>
+
+#include <cmath>
+#include <sstream>
+
+#include "data_fixture.hpp"
+#include "experiments/lib/config.hpp"
+#include "experiments/lib/trainer.hpp"
+#include "util/checkpoint_io.hpp"
+#include "util/error.hpp"
+
+namespace {
+
+using lpt::test::make_temp_dir;
+
+std::vector<double> read_series(const std::string& file, const std::string& path) {
+  hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  EXPECT_GE(f, 0) << file;
+  hid_t d = H5Dopen2(f, path.c_str(), H5P_DEFAULT);
+  EXPECT_GE(d, 0) << path;
+  hid_t sp = H5Dget_space(d);
+  hsize_t n[2] = {0, 0};
+  const int rank = H5Sget_simple_extent_dims(sp, n, nullptr);
+  std::vector<double> v(n[0] * (rank == 2 ? n[1] : 1));
+  if (!v.empty()) H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data());
+  H5Sclose(sp);
+  H5Dclose(d);
+  H5Fclose(f);
+  return v;
+}
+
+std::string read_root_attr(const std::string& file, const char* name) {
+  hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  hid_t a = H5Aopen(f, name, H5P_DEFAULT);
+  EXPECT_GE(a, 0) << name;
+  hid_t t = H5Aget_type(a);
+  std::string s;
+  if (H5Tis_variable_str(t) > 0) {
+    char* p = nullptr;
+    H5Aread(a, t, &p);
+    s = p ? p : "";
+    H5free_memory(p);
+  } else {
+    s.resize(H5Tget_size(t));
+    H5Aread(a, t, s.data());
+    s = s.c_str();
+  }
+  H5Tclose(t);
+  H5Aclose(a);
+  H5Fclose(f);
+  return s;
+}
+
+class TrainRun : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = make_temp_dir("lpt_train");
+    lpt::test::write_tiny_english(dir_);
+  }
+  // A GPT small enough for a step to take milliseconds.
+  lpt::RunConfig config(const std::string& name, std::vector<std::string> sets = {}) {
+    nlohmann::json j = {
+        {"model", {{"family", "gpt"}, {"layers", 2}, {"d_model", 16}, {"heads", 2},
+                   {"d_ff", 32}, {"seq_len", 16}}},
+        {"data", {{"name", "english"}, {"dir", dir_}, {"val_fraction", 0.1}}},
+        {"train", {{"steps", 12}, {"batch", 4}, {"lr", 3e-3}, {"warmup", 2},
+                   {"eval_every", 4}, {"eval_batches", 2}}},
+        {"output", {{"file", dir_ + "/" + name + ".h5"},
+                    {"checkpoint", dir_ + "/" + name + ".ckpt.h5"},
+                    {"checkpoint_every", 5}, {"log_every", 100}}}};
+    return lpt::resolve_config(j, sets);
+  }
+  lpt::TrainSummary run(const lpt::RunConfig& c, long stop_after = -1, std::string resume = "") {
+    lpt::TrainOptions o;
+    o.out = &log_;
+    o.tty = 0;
+    o.stop_after = stop_after;
+    o.resume = std::move(resume);
+    return lpt::train(c, o);
+  }
+  std::string dir_;
+  std::ostringstream log_;
+};
+
+TEST_F(TrainRun, RecordHoldsEveryStepAndTheRunInfo) {
+  const auto c = config("rec");
+  const auto s = run(c);
+  EXPECT_EQ(s.steps, 12);
+  const std::string f = c.output.file;
+  EXPECT_EQ(read_series(f, "/train/loss").size(), 12u);
+  EXPECT_EQ(read_series(f, "/train/lr").size(), 12u);
+  EXPECT_EQ(read_series(f, "/train/grad_norm").size(), 12u);
+  EXPECT_EQ(read_series(f, "/train/step_time").size(), 12u);
+  EXPECT_EQ(read_series(f, "/train/phase_time").size(), 36u);  // 12 rows x 3 phases
+  EXPECT_EQ(read_series(f, "/eval/step"), (std::vector<double>{4, 8, 12}));
+  for (double v : read_series(f, "/eval/loss")) EXPECT_TRUE(std::isfinite(v));
+  const auto loss = read_series(f, "/train/loss");
+  EXPECT_LT(loss.back(), loss.front());  // 12 steps at lr 3e-3 already learn the unigram counts
+  const auto cfg = nlohmann::json::parse(read_root_attr(f, "config"));
+  EXPECT_EQ(cfg["model"]["layers"], 2);
+  EXPECT_FALSE(read_root_attr(f, "lpt_version").empty());
+  EXPECT_FALSE(read_root_attr(f, "hostname").empty());
+  EXPECT_FALSE(read_root_attr(f, "start_time").empty());
+}
+
+TEST_F(TrainRun, ResumedRunIsBitwiseIdenticalToAnUninterruptedOne) {
+  const auto whole = config("whole");
+  run(whole);
+  const auto part = config("part");
+  run(part, /*stop_after=*/5);  // as if killed after the checkpoint at step 5
+  EXPECT_EQ(read_series(part.output.file, "/train/loss").size(), 5u);
+  run(part, -1, part.output.checkpoint);
+  const auto a = read_series(whole.output.file, "/train/loss");
+  const auto b = read_series(part.output.file, "/train/loss");
+  ASSERT_EQ(a.size(), b.size());
+  for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i], b[i]) << "step " << i;
+  EXPECT_EQ(read_series(whole.output.file, "/eval/loss"),
+            read_series(part.output.file, "/eval/loss"));
+  EXPECT_EQ(read_series(whole.output.file, "/train/grad_norm"),
+            read_series(part.output.file, "/train/grad_norm"));
+}
+
+TEST_F(TrainRun, NonFiniteLossStopsWithTheRecordAndCheckpointIntact) {
+  // An absurd learning rate overflows the weights within a few steps.
+  const auto c = config("nan", {"train.lr=1e30", "train.schedule=\"constant\"", "train.warmup=0",
+                                "train.clip=0", "output.checkpoint_every=1"});
+  std::string msg;
+  try {
+    run(c);
+  } catch (const lpt::Error& e) {
+    msg = e.what();
+  }
+  ASSERT_FALSE(msg.empty()) << "training with lr 1e30 did not stop";
+  EXPECT_NE(msg.find("diverged at step"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("train.lr"), std::string::npos) << msg;
+  const auto loss = read_series(c.output.file, "/train/loss");
+  ASSERT_FALSE(loss.empty());
+  for (double v : loss) EXPECT_TRUE(std::isfinite(v));
+  lpt::CheckpointReader r(c.output.checkpoint);  // the last good one is readable
+  EXPECT_EQ(r.attr_int("step"), static_cast<long long>(loss.size()));
+}
+
+TEST_F(TrainRun, MissingDataNamesTheFileAndThePrepareCommand) {
+  auto c = config("missing", {"data.dir=\"" + dir_ + "/nowhere\""});
+  try {
+    run(c);
+    FAIL() << "no error for a missing data set";
+  } catch (const lpt::Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find("nowhere"), std::string::npos) << m;
+    EXPECT_NE(m.find("prepare_data.sh"), std::string::npos) << m;
+  }
+}
+
+TEST_F(TrainRun, ResumeFromSomethingElseIsRejected) {
+  const auto c = config("bad");
+  lpt::test::write_file(dir_ + "/not_a_ckpt.h5", "garbage");
+  EXPECT_THROW(run(c, -1, dir_ + "/not_a_ckpt.h5"), lpt::Error);
+}
+
+}  // namespace
