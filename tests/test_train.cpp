@@ -162,3 +162,23 @@ TEST_F(TrainRun, ResumeFromSomethingElseIsRejected) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(TrainRun, PlotScriptDrawsTheRecord) {
+  if (std::system("/usr/bin/python3 -c 'import h5py, matplotlib' 2>/dev/null") != 0)
+    GTEST_SKIP() << "/usr/bin/python3 lacks h5py or matplotlib (bash scripts/setup.sh)";
+  const auto c = config("plot");
+  run(c);
+  const std::string png = dir_ + "/loss.png";
+  const std::string cmd = std::string("/usr/bin/python3 ") + LPT_SOURCE_DIR +
+                          "/analysis/plot_loss.py " + c.output.file + " -o " + png +
+                          " --metric > /dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  std::ifstream f(png, std::ios::binary);
+  char magic[4] = {};
+  f.read(magic, 4);
+  EXPECT_EQ(std::string(magic + 1, 3), "PNG");
+}
+
+}  // namespace
