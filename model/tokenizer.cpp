@@ -83,6 +83,9 @@ Tokenizer Tokenizer::chars(const std::vector<std::string>& texts,
                            const std::vector<std::string>& specials) {
   // A bitmap over all code points: megabytes of text in one pass without a tree insert per char.
   std::vector<bool> seen(0x110000, false);
+  // The loaders join lines with '\n' (GPT and BERT window streams), so the newline is always a
+  // symbol even when the texts are the lines themselves.
+  seen['\n'] = true;
   for (const auto& s : texts) {
     std::size_t i = 0;
     char32_t c;

@@ -32,7 +32,8 @@ class Tokenizer {
 
   Tokenizer() = default;  // empty, vocab_size() == 0; assign from bytes()/chars()/load()
   static Tokenizer bytes(const std::vector<std::string>& specials = {});
-  // Vocabulary = every code point occurring in `texts` (invalid UTF-8 bytes are an error).
+  // Vocabulary = every code point occurring in `texts`, plus '\n' always (the loaders join lines
+  // with it); invalid UTF-8 is an error.
   static Tokenizer chars(const std::vector<std::string>& texts,
                          const std::vector<std::string>& specials = {});
 

@@ -165,7 +165,7 @@ TEST(DataGpt, ResumeGivesIdenticalBatchesAndStorageIsReused) {
   const auto lines = numbered_lines(300);
   GptDataOptions o;
   o.batch = 4, o.seq_len = 16, o.seed = 11;
-  const Tokenizer tok = Tokenizer::chars({joined(lines)});
+  const Tokenizer tok = Tokenizer::chars(lines);  // as lpt train builds it: from the lines
   GptLoader a(lines, tok, o);
   LmBatch b;
   a.next(b);
@@ -426,10 +426,10 @@ TEST(DataTranslation, TeacherForcingLayoutAndTruncation) {
     p.es.push_back(std::string(1 + i % 13, 'n') + "ñ");
   }
   const auto [src_tok, tgt_tok] = translation_tokenizers(p, false);
-  EXPECT_EQ(src_tok.vocab_size(), 4 + 1);  // specials + 'e'
-  EXPECT_EQ(tgt_tok.vocab_size(), 4 + 2);  // specials + 'n', 'ñ'
+  EXPECT_EQ(src_tok.vocab_size(), 4 + 2);  // specials + '\n', 'e'
+  EXPECT_EQ(tgt_tok.vocab_size(), 4 + 3);  // specials + '\n', 'n', 'ñ'
   const auto shared = translation_tokenizers(p, true);
-  EXPECT_EQ(shared.first.vocab_size(), 4 + 3);
+  EXPECT_EQ(shared.first.vocab_size(), 4 + 4);
   TranslationDataOptions o;
   o.batch = 7, o.max_src = 6, o.max_tgt = 8, o.seed = 3, o.val_fraction = 0.2;
   TranslationLoader L(p, src_tok, tgt_tok, o);

@@ -59,16 +59,17 @@ TEST(DataTokenizer, BytesAreOffsetBySpecials) {
 
 TEST(DataTokenizer, CharVocabularyIsSortedCodePointsAfterSpecials) {
   const Tokenizer t = Tokenizer::chars({"baña", "¿ab?"}, {kPad, kBos, kEos, kUnk});
-  // code points: '?' < 'a' < 'b' < '¿' (U+BF) < 'ñ' (U+F1)
-  EXPECT_EQ(t.vocab_size(), 4 + 5);
+  // code points: '\n' < '?' < 'a' < 'b' < '¿' (U+BF) < 'ñ' (U+F1)
+  EXPECT_EQ(t.vocab_size(), 4 + 6);
   const auto ids = t.encode("¿baña?");
-  const std::vector<token_t> want = {7, 6, 5, 8, 5, 4};
+  const std::vector<token_t> want = {8, 7, 6, 9, 6, 5};
   EXPECT_EQ(ids, want);
   EXPECT_EQ(t.decode(ids), "¿baña?");
   EXPECT_EQ(t.encode("z")[0], t.id(kUnk));  // unseen char
   EXPECT_THROW(t.id(kMask), Error);
 
   const Tokenizer no_unk = Tokenizer::chars({"ab"});
+  EXPECT_EQ(no_unk.decode(no_unk.encode("a\nb")), "a\nb");  // newline is always a symbol
   EXPECT_NE(error_of([&] { no_unk.encode("abc"); }).find("not in the vocabulary"),
             std::string::npos);
 }
