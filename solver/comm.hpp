@@ -16,6 +16,7 @@ class Comm {
   int rank() const { return rank_; }
   int size() const { return size_; }
   int pos() const { return pos_; }    // position in time order
+  bool mirrored() const { return mirrored_; }
   int rank_of(int pos) const { return mirrored_ ? size_ - 1 - pos : pos; }
   MPI_Comm comm() const { return comm_; }
 

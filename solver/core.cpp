@@ -32,7 +32,7 @@ struct Core::Tally {
 
 Core::Core(App& app, Propagator& prop, const CycleOptions& opt, long n_steps, Comm comm,
            int threads)
-    : app_(app), prop_(prop), opt_(opt), grid_(n_steps, opt, comm.size()), comm_(comm),
+    : app_(app), prop_(prop), opt_(opt), grid_(n_steps, opt, comm.size(), comm.mirrored()), comm_(comm),
       threads_(std::max(1, threads)) {
   for (int l = 0; l < grid_.levels(); ++l) {
     auto* L = new Level;

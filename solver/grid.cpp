@@ -4,7 +4,7 @@
 
 namespace lpt::mgrit {
 
-Grid::Grid(long n_steps, const CycleOptions& opt, int npos) {
+Grid::Grid(long n_steps, const CycleOptions& opt, int npos, bool ceil_split) {
   require(n_steps >= 1, "MGRIT needs at least 1 time step, got ", n_steps);
   require(npos >= 1, "MGRIT needs at least 1 rank, got ", npos);
   levels_.push_back({n_steps, 0, 1});
@@ -20,7 +20,8 @@ Grid::Grid(long n_steps, const CycleOptions& opt, int npos) {
   require(npos <= nc, "MGRIT grid of ", n_steps, " steps has ", nc, " steps on its coarsest level (",
           levels(), " levels); it can be split over 1..", nc, " ranks, not ", npos,
           "; use fewer ranks, fewer levels, a smaller cfactor or more steps");
-  for (int q = 0; q <= npos; ++q) block_.push_back(long(q) * nc / npos);
+  for (int q = 0; q <= npos; ++q)
+    block_.push_back(ceil_split ? (long(q) * nc + npos - 1) / npos : long(q) * nc / npos);
 }
 
 static long coarsest_span(const std::vector<LevelGrid>& lv, int level) {

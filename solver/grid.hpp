@@ -17,8 +17,10 @@ struct LevelGrid {
 
 class Grid {
  public:
-  // Throws lpt::Error when npos does not fit (valid counts: 1..coarsest steps).
-  Grid(long n_steps, const CycleOptions& opt, int npos);
+  // Throws lpt::Error when npos does not fit (valid counts: 1..coarsest steps). Blocks split the
+  // coarsest intervals as floor(q·nc/P); `ceil_split` uses ceil(q·nc/P) instead, the mirror
+  // image, so that an adjoint grid (reversed time) gives each rank the same layers.
+  Grid(long n_steps, const CycleOptions& opt, int npos, bool ceil_split = false);
   Grid() = default;
 
   int levels() const { return int(levels_.size()); }

@@ -43,6 +43,16 @@ void CycleOptions::set_min_coarse(long n) {
 }
 void CycleOptions::set_relax(Relax r) { relax_ = r; }
 void CycleOptions::set_fine_relax(Relax r) { fine_relax_ = r; }
+void CycleOptions::set_relax(int level, Relax r) {
+  require(level >= 0, "MGRIT relaxation level must be >= 0, got ", level);
+  if (int(level_relax_.size()) <= level) level_relax_.resize(level + 1, -1);
+  level_relax_[level] = int(r);
+}
+Relax CycleOptions::relax(int level) const {
+  if (level < int(level_relax_.size()) && level_relax_[level] >= 0)
+    return Relax(level_relax_[level]);
+  return level == 0 ? fine_relax_ : relax_;
+}
 void CycleOptions::set_cycle(Cycle c) { cycle_ = c; }
 void CycleOptions::set_skip(bool s) { skip_ = s; }
 void CycleOptions::set_abs_tol(double t) {

@@ -23,6 +23,7 @@ class CycleOptions {
   void set_min_coarse(long n);          // no level with fewer steps than this is made
   void set_relax(Relax r);              // coarse levels
   void set_fine_relax(Relax r);         // finest level
+  void set_relax(int level, Relax r);   // one level (overrides the two above)
   void set_cycle(Cycle c);
   void set_skip(bool s);                // skip all work of the first down-cycle
   void set_abs_tol(double t);           // stop when ||r|| <= abs_tol (0: off)
@@ -33,7 +34,7 @@ class CycleOptions {
   int max_levels() const { return max_levels_; }
   int cfactor(int level) const;
   long min_coarse() const { return min_coarse_; }
-  Relax relax(int level) const { return level == 0 ? fine_relax_ : relax_; }
+  Relax relax(int level) const;
   Cycle cycle() const { return cycle_; }
   bool skip() const { return skip_; }
   double abs_tol() const { return abs_tol_; }
@@ -45,6 +46,7 @@ class CycleOptions {
   int max_levels_ = 2;
   int cfactor_ = 2;
   std::vector<int> level_cfactor_;  // 0 = use cfactor_
+  std::vector<int> level_relax_;    // -1 = use fine_relax_ / relax_
   long min_coarse_ = 1;
   Relax relax_ = Relax::FCF;
   Relax fine_relax_ = Relax::F;

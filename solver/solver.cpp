@@ -109,8 +109,13 @@ const Grid& Solver::forward_grid() {
   return fcore_->grid();
 }
 
-long Solver::first_point() const { return fcore_ ? fcore_->lo() : 0; }
-long Solver::end_point() const { return fcore_ ? fcore_->hi() : n_ + 1; }
+long Solver::first_point() { return forward_grid(), fcore_->lo(); }
+long Solver::end_point() { return forward_grid(), fcore_->hi(); }
+
+std::pair<long, long> Solver::adjoint_layers() const {
+  if (!acore_) return {0, 0};
+  return {std::max(0L, n_ - acore_->hi()), n_ - acore_->lo()};
+}
 
 const Vector* Solver::state(long n) const { return fcore_ ? fcore_->point(n) : nullptr; }
 

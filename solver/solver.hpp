@@ -44,9 +44,17 @@ class Solver {
   const SolveStats& forward_stats() const { return fwd_stats_; }
   const SolveStats& adjoint_stats() const { return adj_stats_; }
   long steps() const { return n_; }
-  long first_point() const;   // finest points owned here (forward): [first_point, end_point)
-  long end_point() const;
-  bool owns_final() const { return end_point() == n_ + 1; }
+  // Finest points owned here (forward), [first_point, end_point): this rank evaluates the layers
+  // [first_point, min(end_point, N)) and needs their parameters. Valid before the first solve.
+  long first_point();
+  long end_point();
+  bool owns_final() { return end_point() == n_ + 1; }
+  // Layers whose adjoint steps (and parameter gradients) this rank evaluates, valid after
+  // solve_adjoint. They equal the forward layers when both solves have the same coarsest stride
+  // S and S divides N (the adjoint splits time as the mirror image of the forward); otherwise
+  // forward states are fetched (fetched_states()) and the app must hold those layers too.
+  std::pair<long, long> adjoint_layers() const;
+  long fetched_states() const { return long(remote_.size()); }
   const Vector* state(long n) const;          // forward u[n] if stored here, else nullptr
   const Vector* final_state() const { return state(n_); }
   const Vector* adjoint_state(long n) const;  // λ[n] (forward index) if here, else nullptr

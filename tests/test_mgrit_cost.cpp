@@ -90,6 +90,19 @@ TEST(MgritCost, EvaluationCountsMatchTheFormula) {
   // A hand check of the two-level case: per iteration N + 2 N/m, plus the final sweep.
   const Formula two{{64, 16}, {0, 0}};
   EXPECT_EQ(two.solve(3, false, false), (std::vector<long>{256, 96}));
+  // Per-level relaxation: FCF on level 1 only of four levels.
+  OdeProblem p(OdeKind::Cubic, 128, 1.0, 1.0, 2);
+  Solver s(p, 128);
+  s.set_step_size(p.h());
+  auto& o = s.forward_options();
+  o.set_max_levels(4);
+  o.set_cfactor(2);
+  o.set_relax(Relax::F);
+  o.set_relax(1, Relax::FCF);
+  o.set_abs_tol(0);
+  o.set_max_iter(2);
+  const auto st = s.solve(*p.make(p.u0().data()));
+  EXPECT_EQ(st.evals, (Formula{{128, 64, 32, 16}, {0, 1, 0, 0}}.solve(2, false, false)));
 }
 
 // CPU time of this thread: the machine is shared (2 cores, parallel builds), so wall time of a

@@ -119,6 +119,25 @@ TEST(MgritRanks, ConvergedParallelGradientsEqualSerialBackprop) {
   for (long n = 0; n < N; ++n) EXPECT_NEAR(d[n], dref[n], 1e-10) << n;
 }
 
+// With the same options and N a multiple of the coarsest stride, the adjoint evaluates exactly
+// the forward's layers on every rank (parameters and tapes stay local, nothing is fetched).
+TEST(MgritRanks, AdjointKeepsTheForwardLayersOnEachRank) {
+  const long N = 96;  // levels 96, 24, 6: coarsest stride 16 divides N; 6 blocks over 1..4 ranks
+  OdeProblem p(OdeKind::Cubic, N, 1.0, 1.0, 2);
+  Solver s(p, N);
+  s.set_step_size(p.h());
+  for (CycleOptions* o : {&s.forward_options(), &s.adjoint_options()}) {
+    o->set_max_levels(3);
+    o->set_cfactor(4);
+    o->set_max_iter(2);
+  }
+  const long lo = s.first_point(), hi = std::min(s.end_point(), N);
+  s.solve(*p.make(p.u0().data()));
+  s.solve_adjoint(s.final_state());
+  EXPECT_EQ(s.adjoint_layers(), std::make_pair(lo, hi));
+  EXPECT_EQ(s.fetched_states(), 0);
+}
+
 TEST(MgritRanks, RankCountThatDoesNotFitIsAnError) {
   OdeProblem p(OdeKind::Dahlquist, 16, 1.0, -1.0);
   Solver s(p, 16);
