@@ -9,6 +9,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <set>
@@ -28,12 +29,17 @@ using namespace lpt;
 
 namespace {
 
-std::string temp_dir() {
-  char buf[] = "/tmp/lpt_data_XXXXXX";
-  const char* d = mkdtemp(buf);
-  EXPECT_NE(d, nullptr);
-  return d ? d : "/tmp";
-}
+// A fresh directory under /tmp, removed with everything in it when the test ends.
+struct TempDir {
+  std::string path;
+  TempDir() {
+    char buf[] = "/tmp/lpt_data_XXXXXX";
+    const char* d = mkdtemp(buf);
+    EXPECT_NE(d, nullptr);
+    path = d ? d : "/tmp/lpt_data_failed";
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+};
 
 void write_file(const std::string& path, const std::string& bytes) {
   std::ofstream f(path, std::ios::binary);
@@ -368,7 +374,8 @@ void write_images(const std::string& dir, int n_train, int n_test) {
 }  // namespace
 
 TEST(DataImage, NormalizedBatchesSplitAndResume) {
-  const std::string dir = temp_dir();
+  TempDir tmp;
+  const std::string& dir = tmp.path;
   write_images(dir, 200, 30);
   ImageSet train = load_image_set(dir, "tiny_images", "train");
   EXPECT_EQ(train.n, 200);
@@ -485,7 +492,8 @@ TEST(DataTranslation, TeacherForcingLayoutAndTruncation) {
 // ---- files: formats and errors ------------------------------------------------------------
 
 TEST(DataFiles, TextSetsLoadFromTheDocumentedFormat) {
-  const std::string dir = temp_dir();
+  TempDir tmp;
+  const std::string& dir = tmp.path;
   write_dataset(dir, "english",
                 {{"english.txt", "In the beginning.\nGod said.\n"}, {"english_keys.txt", "a\nb\n"},
                  {"extra.txt", "a fortune\n"}},
@@ -501,7 +509,8 @@ TEST(DataFiles, TextSetsLoadFromTheDocumentedFormat) {
 }
 
 TEST(DataFiles, MissingAndCorruptFilesNameFileAndCommand) {
-  const std::string dir = temp_dir();
+  TempDir tmp;
+  const std::string& dir = tmp.path;
   std::string e = error_of([&] { load_english(dir); });
   EXPECT_TRUE(contains(e, dir + "/english/meta.json")) << e;
   EXPECT_TRUE(contains(e, "bash scripts/prepare_data.sh --only english")) << e;
@@ -543,7 +552,8 @@ TEST(DataFiles, MissingAndCorruptFilesNameFileAndCommand) {
 // ---- the preparation script's converters on tiny inputs -----------------------------------
 
 TEST(DataPrepare, ConvertersOutputLoadsInCpp) {
-  const std::string dir = temp_dir();
+  TempDir tmp;
+  const std::string& dir = tmp.path;
   const std::string en_imp = dir + "/en.imp", es_imp = dir + "/es.imp";
   write_file(en_imp,
              "$$$[ Module Heading ]\n\n"
@@ -585,7 +595,8 @@ TEST(DataPrepare, ConvertersOutputLoadsInCpp) {
 }
 
 TEST(DataPrepare, ImageConvertersOutputLoadsInCpp) {
-  const std::string dir = temp_dir();
+  TempDir tmp;
+  const std::string& dir = tmp.path;
   // Tiny IDX files in the layout of the Debian package (gzip, big-endian header).
   const std::string make_idx =
       std::string(LPT_PYTHON) + " -c \"import gzip,struct,sys\n"

@@ -17,12 +17,13 @@
 using namespace lpt;
 
 namespace {
-std::string temp_file(const char* stem) {
+// A fresh empty file under /tmp; the caller removes it.
+std::string temp_file() {
   char buf[] = "/tmp/lpt_tok_XXXXXX";
   const int fd = mkstemp(buf);
   EXPECT_GE(fd, 0);
   close(fd);
-  return std::string(buf) + stem;
+  return buf;
 }
 
 template <class F>
@@ -78,7 +79,7 @@ TEST(DataTokenizer, JsonRoundTripKeepsIds) {
   const std::string text = "In the beginning, God created. ¡Sí! “quoted”";
   for (const Tokenizer& t : {Tokenizer::chars({text}, {kPad, kMask, kUnk}),
                              Tokenizer::bytes({kPad, kMask})}) {
-    const std::string path = temp_file(".json");
+    const std::string path = temp_file();
     t.save(path);
     const Tokenizer u = Tokenizer::load(path);
     EXPECT_EQ(u.vocab_size(), t.vocab_size());
@@ -94,7 +95,7 @@ TEST(DataTokenizer, MalformedInputsAreErrors) {
   EXPECT_THROW(Tokenizer::chars({std::string("ok\xc3")}), Error);   // truncated sequence
   EXPECT_THROW(Tokenizer::chars({std::string("\xc0\x80")}), Error); // overlong NUL
   EXPECT_THROW(Tokenizer::bytes({kPad, kPad}), Error);
-  const std::string path = temp_file(".json");
+  const std::string path = temp_file();
   {
     std::ofstream f(path);
     f << "{\"format\": \"lpt-tokenizer-1\", \"kind\": \"char\", \"specials\": []";
