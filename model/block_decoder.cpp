@@ -194,7 +194,8 @@ void decoder_backward(const LayerCall& c, const LayerWeights<T>& w, const LayerG
   linear_backward_set(work + k.datt, gr[kProjW], gr[kProjB], da, tape + t.att, w[kProjW], N, d, d);
   T* dqkv = work + k.dqkv;
   ops::zero(dqkv, nd * 3);
-  ops::attention_backward(dqkv, scratch, work + k.datt, tape + t.qkv, tape + t.probs, c.B, c.T, d, H);
+  ops::attention_backward(dqkv, scratch, work + k.datt, tape + t.qkv, tape + t.probs, c.B, c.T, d, H,
+                          c.causal);
   linear_backward_set(work + k.dln1, gr[kQkvW], gr[kQkvB], dqkv, tape + t.ln1, w[kQkvW], N, d,
                       3 * d);
   if (lam) ops::add(lam, lam_next, dv1, nd);

@@ -146,7 +146,7 @@ void encoder_backward(const LayerCall& c, const LayerWeights<T>& w, const LayerG
   linear_backward_set(datt, gr[kProjW], gr[kProjB], da, tape + t.att, w[kProjW], N, d, d);
   ops::zero(dqkv, nd * 3);
   ops::attention_backward(dqkv, work + k.scratch, datt, tape + t.qkv, tape + t.probs, c.B, c.T, d,
-                          c.dims.H);
+                          c.dims.H, c.causal);
   linear_backward_set(dln1, gr[kQkvW], gr[kQkvB], dqkv, tape + t.ln1, w[kQkvW], N, d, 3 * d);
   if (lam) ops::add(lam, lam_next, dv, nd);
   ops::layernorm_backward(lam, gr[kLn1W], gr[kLn1B], dln1, u, w[kLn1W], tape + t.mean1,

@@ -85,6 +85,10 @@ bool use_threads(const Dims& s) {
   return s.B * s.H > 1 && work >= 32768.0 && !omp_in_parallel() && omp_get_max_threads() > 1;
 }
 
+// Query rows per block under a causal mask: small enough to skip most of the masked triangle,
+// large enough to keep the per-block GEMMs efficient.
+constexpr int kCausalBlock = 64;
+
 template <class T>
 void core_forward(T* out, T* probs, const Operands<const T*>& in, const std::uint8_t* key_mask,
                   const Dims& s, bool causal) {
@@ -100,14 +104,19 @@ void core_forward(T* out, T* probs, const Operands<const T*>& in, const std::uin
     CView<T> K(in.k + krow * in.kv_ld + h * hs, s.Tk, hs, Eigen::OuterStride<>(in.kv_ld));
     CView<T> V(in.v + krow * in.kv_ld + h * hs, s.Tk, hs, Eigen::OuterStride<>(in.kv_ld));
     T* P = probs + static_cast<Idx>(bh) * s.Tq * s.Tk;
-    View<T> S(P, s.Tq, s.Tk, Eigen::OuterStride<>(s.Tk));
-    S.noalias() = (scale * Q) * K.transpose();
     const std::uint8_t* km = key_mask ? key_mask + krow : nullptr;
-    for (int i = 0; i < s.Tq; ++i)
-      masked_softmax_row(P + static_cast<Idx>(i) * s.Tk, s.Tk, causal ? std::min(i + 1, s.Tk) : s.Tk,
-                         km);
     View<T> O(out + qrow * s.d + h * hs, s.Tq, hs, Eigen::OuterStride<>(s.d));
-    O.noalias() = S * V;
+    // Causal: query rows [i0, i1) see keys [0, i1) only, so the products skip the masked corner.
+    const int blk = causal ? kCausalBlock : s.Tq;
+    for (int i0 = 0; i0 < s.Tq; i0 += blk) {
+      const int r = std::min(blk, s.Tq - i0), kend = causal ? std::min(i0 + r, s.Tk) : s.Tk;
+      View<T> S(P + static_cast<Idx>(i0) * s.Tk, r, kend, Eigen::OuterStride<>(s.Tk));
+      S.noalias() = (scale * Q.middleRows(i0, r)) * K.topRows(kend).transpose();
+      for (int i = i0; i < i0 + r; ++i)
+        masked_softmax_row(P + static_cast<Idx>(i) * s.Tk, s.Tk,
+                           causal ? std::min(i + 1, s.Tk) : s.Tk, km);
+      O.middleRows(i0, r).noalias() = S * V.topRows(kend);
+    }
   }
 }
 
@@ -115,7 +124,7 @@ void core_forward(T* out, T* probs, const Operands<const T*>& in, const std::uin
 // Masked entries have P = 0 and so dS = 0: the mask needs no second look.
 template <class T>
 void core_backward(const Operands<T*>& grad, T* scratch, const T* dout,
-                   const Operands<const T*>& in, const T* probs, const Dims& s) {
+                   const Operands<const T*>& in, const T* probs, const Dims& s, bool causal) {
   const int hs = s.hs();
   const T scale = T(1) / std::sqrt(T(hs));
   const int BH = s.B * s.H;
@@ -130,29 +139,35 @@ void core_backward(const Operands<T*>& grad, T* scratch, const T* dout,
     CView<T> V(in.v + krow * in.kv_ld + h * hs, s.Tk, hs, Eigen::OuterStride<>(in.kv_ld));
     CView<T> dO(dout + qrow * s.d + h * hs, s.Tq, hs, Eigen::OuterStride<>(s.d));
     const T* Pp = probs + static_cast<Idx>(bh) * s.Tq * s.Tk;
-    CView<T> P(Pp, s.Tq, s.Tk, Eigen::OuterStride<>(s.Tk));
     T* dSp = scratch + static_cast<Idx>(slot) * s.Tq * s.Tk;
-    View<T> dS(dSp, s.Tq, s.Tk, Eigen::OuterStride<>(s.Tk));
-    if (grad.v) {
-      View<T> dV(grad.v + krow * grad.kv_ld + h * hs, s.Tk, hs, Eigen::OuterStride<>(grad.kv_ld));
-      dV.noalias() += P.transpose() * dO;
-    }
-    if (!grad.q && !grad.k) continue;
-    dS.noalias() = dO * V.transpose();
-    for (int i = 0; i < s.Tq; ++i) {
-      const T* p = Pp + static_cast<Idx>(i) * s.Tk;
-      T* g = dSp + static_cast<Idx>(i) * s.Tk;
-      T dot = 0;
-      for (int j = 0; j < s.Tk; ++j) dot += p[j] * g[j];
-      for (int j = 0; j < s.Tk; ++j) g[j] = scale * p[j] * (g[j] - dot);
-    }
-    if (grad.q) {
-      View<T> dQ(grad.q + qrow * grad.q_ld + h * hs, s.Tq, hs, Eigen::OuterStride<>(grad.q_ld));
-      dQ.noalias() += dS * K;
-    }
-    if (grad.k) {
-      View<T> dK(grad.k + krow * grad.kv_ld + h * hs, s.Tk, hs, Eigen::OuterStride<>(grad.kv_ld));
-      dK.noalias() += dS.transpose() * Q;
+    // Rows past the causal diagonal have P = 0 beyond kend: blocks skip that corner, as forward.
+    const int blk = causal ? kCausalBlock : s.Tq;
+    for (int i0 = 0; i0 < s.Tq; i0 += blk) {
+      const int r = std::min(blk, s.Tq - i0), kend = causal ? std::min(i0 + r, s.Tk) : s.Tk;
+      CView<T> P(Pp + static_cast<Idx>(i0) * s.Tk, r, kend, Eigen::OuterStride<>(s.Tk));
+      const auto dOb = dO.middleRows(i0, r);
+      if (grad.v) {
+        View<T> dV(grad.v + krow * grad.kv_ld + h * hs, kend, hs, Eigen::OuterStride<>(grad.kv_ld));
+        dV.noalias() += P.transpose() * dOb;
+      }
+      if (!grad.q && !grad.k) continue;
+      View<T> dS(dSp + static_cast<Idx>(i0) * s.Tk, r, kend, Eigen::OuterStride<>(s.Tk));
+      dS.noalias() = dOb * V.topRows(kend).transpose();
+      for (int i = 0; i < r; ++i) {
+        const T* p = Pp + static_cast<Idx>(i0 + i) * s.Tk;
+        T* g = dSp + static_cast<Idx>(i0 + i) * s.Tk;
+        T dot = 0;
+        for (int j = 0; j < kend; ++j) dot += p[j] * g[j];
+        for (int j = 0; j < kend; ++j) g[j] = scale * p[j] * (g[j] - dot);
+      }
+      if (grad.q) {
+        View<T> dQ(grad.q + (qrow + i0) * grad.q_ld + h * hs, r, hs, Eigen::OuterStride<>(grad.q_ld));
+        dQ.noalias() += dS * K.topRows(kend);
+      }
+      if (grad.k) {
+        View<T> dK(grad.k + krow * grad.kv_ld + h * hs, kend, hs, Eigen::OuterStride<>(grad.kv_ld));
+        dK.noalias() += dS.transpose() * Q.middleRows(i0, r);
+      }
     }
   }
 }
@@ -183,13 +198,13 @@ void attention_forward(T* out, T* probs, const T* qkv, const std::uint8_t* key_m
 
 template <class T>
 void attention_backward(T* dqkv, T* scratch, const T* dout, const T* qkv, const T* probs, int B,
-                        int Tn, int d, int H) {
+                        int Tn, int d, int H, bool causal) {
   const Dims s{B, Tn, Tn, d, H};
   check_dims("attention_backward", s);
   const Idx ld = 3 * static_cast<Idx>(d);
   const Operands<const T*> in{qkv, qkv + d, qkv + 2 * d, ld, ld};
   const Operands<T*> grad{dqkv, dqkv + d, dqkv + 2 * d, ld, ld};
-  core_backward(grad, scratch, dout, in, probs, s);
+  core_backward(grad, scratch, dout, in, probs, s, causal);
 }
 
 template <class T>
@@ -210,13 +225,14 @@ void cross_attention_backward(T* dq, T* dkv, T* scratch, const T* dout, const T*
   const Operands<const T*> in{q, kv, kv + d, static_cast<Idx>(d), 2 * static_cast<Idx>(d)};
   const Operands<T*> grad{dq, dkv, dkv ? dkv + d : nullptr, static_cast<Idx>(d),
                           2 * static_cast<Idx>(d)};
-  core_backward(grad, scratch, dout, in, probs, s);
+  core_backward(grad, scratch, dout, in, probs, s, false);
 }
 
 #define LPT_INSTANTIATE(T)                                                                     \
   template void attention_forward<T>(T*, T*, const T*, const std::uint8_t*, int, int, int, int, \
                                      bool);                                                    \
-  template void attention_backward<T>(T*, T*, const T*, const T*, const T*, int, int, int, int); \
+  template void attention_backward<T>(T*, T*, const T*, const T*, const T*, int, int, int, int,  \
+                                      bool);                                                   \
   template void cross_attention_forward<T>(T*, T*, const T*, const T*, const std::uint8_t*, int, \
                                            int, int, int, int);                                \
   template void cross_attention_backward<T>(T*, T*, T*, const T*, const T*, const T*, const T*, \

@@ -91,7 +91,7 @@ void check_self(const SelfCase& c) {
 
   std::vector<double> dqkv(nqkv, 0.0), scratch(lpt::ops::attention_scratch_size(c.T, c.T));
   lpt::ops::attention_backward(dqkv.data(), scratch.data(), w.data(), qkv.data(), probs.data(), c.B,
-                               c.T, c.d, c.H);
+                               c.T, c.d, c.H, c.causal);
   auto loss = [&] {
     std::vector<double> o(nout), p(np);
     lpt::ops::attention_forward(o.data(), p.data(), qkv.data(), km, c.B, c.T, c.d, c.H, c.causal);
@@ -101,10 +101,10 @@ void check_self(const SelfCase& c) {
   EXPECT_LT(r.rel_error, 1e-6);
   EXPECT_GT(r.norm, 0.0);
 
-  // Backward accumulates.
+  // Backward accumulates; without the causal hint it does the full products, same result.
   std::vector<double> twice = dqkv;
   lpt::ops::attention_backward(twice.data(), scratch.data(), w.data(), qkv.data(), probs.data(), c.B,
-                               c.T, c.d, c.H);
+                               c.T, c.d, c.H, false);
   for (std::size_t i = 0; i < nqkv; ++i) ASSERT_NEAR(twice[i], 2 * dqkv[i], 1e-13 * r.norm);
 }
 
@@ -123,6 +123,8 @@ TEST(Attention, SelfOddShapes) {
   check_self({2, 7, 5, 1, false, true});
   check_self({1, 6, 6, 3, true, true});  // head size 2
   check_self({4, 2, 12, 4, false, true});
+  check_self({1, 70, 4, 1, true, true});    // causal blocks of 64 rows: one full, one partial
+  check_self({1, 127, 2, 2, true, false});  // two heads, just under the threading threshold
 }
 
 struct CrossCase {
@@ -210,12 +212,13 @@ TEST(Attention, FloatMatchesDouble) {
   std::vector<double> o64(B * T * d), p64(B * H * T * T), g64(qkv.size(), 0.0);
   std::vector<double> s64(lpt::ops::attention_scratch_size(T, T));
   lpt::ops::attention_forward(o64.data(), p64.data(), qkv.data(), m.data(), B, T, d, H, true);
-  lpt::ops::attention_backward(g64.data(), s64.data(), w.data(), qkv.data(), p64.data(), B, T, d, H);
+  lpt::ops::attention_backward(g64.data(), s64.data(), w.data(), qkv.data(), p64.data(), B, T, d, H,
+                               true);
   std::vector<float> qkv32(qkv.begin(), qkv.end()), w32(w.begin(), w.end());
   std::vector<float> o32(o64.size()), p32(p64.size()), g32(qkv.size(), 0.f), s32(s64.size());
   lpt::ops::attention_forward(o32.data(), p32.data(), qkv32.data(), m.data(), B, T, d, H, true);
   lpt::ops::attention_backward(g32.data(), s32.data(), w32.data(), qkv32.data(), p32.data(), B, T, d,
-                               H);
+                               H, true);
   auto rel = [](const auto& a, const std::vector<double>& b) {
     double e = 0, n = 0;
     for (std::size_t i = 0; i < b.size(); ++i) {
@@ -229,7 +232,7 @@ TEST(Attention, FloatMatchesDouble) {
 }
 
 TEST(Attention, ThreadCountDoesNotChangeResults) {
-  const int B = 3, T = 32, d = 24, H = 3;  // enough work to take the threaded path
+  const int B = 3, T = 80, d = 24, H = 3;  // threaded path, two causal row blocks
   const auto qkv = random_vector(B * T * 3 * d, 41);
   const auto w = random_vector(B * T * d, 42);
   auto run = [&](int threads, std::vector<float>& out, std::vector<float>& g) {
@@ -240,7 +243,7 @@ TEST(Attention, ThreadCountDoesNotChangeResults) {
     out.assign(B * T * d, 0.f);
     g.assign(q.size(), 0.f);
     lpt::ops::attention_forward(out.data(), p.data(), q.data(), nullptr, B, T, d, H, true);
-    lpt::ops::attention_backward(g.data(), s.data(), ww.data(), q.data(), p.data(), B, T, d, H);
+    lpt::ops::attention_backward(g.data(), s.data(), ww.data(), q.data(), p.data(), B, T, d, H, true);
     omp_set_num_threads(saved);
   };
   std::vector<float> o1, g1, o2, g2;

@@ -43,9 +43,11 @@ void attention_forward(T* out, T* probs, const T* qkv, const std::uint8_t* key_m
 // dqkv[B,T,3d] += d out / d qkv applied to dout[B,T,d]; uses probs from attention_forward (the
 // masks live in the zeros of probs, so they are not passed again).
 // scratch: attention_scratch_size(T, T) elements, overwritten.
+// causal: the forward's flag; it only lets backward skip the zero triangle (false is always
+// correct, just slower).
 template <class T>
 void attention_backward(T* dqkv, T* scratch, const T* dout, const T* qkv, const T* probs, int B,
-                        int Tn, int d, int H);
+                        int Tn, int d, int H, bool causal = false);
 
 // Cross-attention: queries from one sequence, keys/values from another (the memory).
 // q[B,Tq,d], kv[B,Tk,2d] = packed K|V; out[B,Tq,d]; probs[B,H,Tq,Tk];
