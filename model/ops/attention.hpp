@@ -12,7 +12,10 @@
 //
 // Threading: OpenMP over the B·H (batch, head) pairs when called outside a parallel region;
 // inside one (the MGRIT solver's threads) everything runs on the calling thread. Every (b, h) is
-// computed independently in a fixed order, so results do not depend on the thread count.
+// computed independently in a fixed order, so results do not depend on the thread count. They
+// can differ in the last bit between buffers of different alignment modulo 64 bytes (Eigen peels
+// its vectorized exp/sum loops by address): use 64-byte aligned buffers (lpt::Arena) where bit
+// equality matters, as the ODE-step tapes and workspaces do.
 #include <cstddef>
 #include <cstdint>
 
