@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <exception>
 
+#include "util/version.hpp"
 #include "experiments/command.hpp"
 #include "util/error.hpp"
 
@@ -25,7 +26,7 @@ bool wants_help(const std::vector<std::string>& args) {
 
 static void print_help() {
   std::printf("lpt %s: layer-parallel training for transformers (MGRIT over layers)\n\n",
-              LPT_VERSION);
+              lpt::version());
   std::printf("usage: lpt <command> [options]      lpt <command> --help for its options\n\n");
   std::printf("commands:\n");
   auto cmds = lpt::command_registry();
@@ -42,7 +43,7 @@ int main(int argc, char** argv) {
     print_help();
     rc = args.empty() ? 2 : 0;
   } else if (args[0] == "--version") {
-    std::printf("lpt %s\n", LPT_VERSION);
+    std::printf("lpt %s\n", lpt::version());
   } else {
     const auto& cmds = lpt::command_registry();
     auto it = std::find_if(cmds.begin(), cmds.end(),

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <filesystem>
 
+#include "util/version.hpp"
 #include "util/h5handle.hpp"
 #include "util/h5record.hpp"
 
@@ -95,7 +96,7 @@ TEST(H5Record, WritesDatasetsAndRootAttributes) {
   Handle f = open_ro(path);
   Handle root(H5Gopen2(f, "/", H5P_DEFAULT));
   EXPECT_EQ(lpt::h5::read_string_attr(root, "config"), R"({"train": {"lr": 0.001}})");
-  EXPECT_EQ(lpt::h5::read_string_attr(root, "lpt_version"), LPT_VERSION);
+  EXPECT_EQ(lpt::h5::read_string_attr(root, "lpt_version"), lpt::version());
   EXPECT_FALSE(lpt::h5::read_string_attr(root, "hostname").empty());
   const std::string start = lpt::h5::read_string_attr(root, "start_time");
   EXPECT_EQ(start.size(), 20u);

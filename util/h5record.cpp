@@ -1,6 +1,7 @@
 // Appending is: extend the dataset by the new rows, select them in the file, write. Open datasets
 // are cached by path so that one append costs a few microseconds (docs/records.md has numbers).
 #include "util/h5record.hpp"
+#include "util/version.hpp"
 
 #include <unistd.h>
 
@@ -17,9 +18,6 @@ using h5::Handle;
 
 namespace {
 
-#ifndef LPT_VERSION
-#define LPT_VERSION "unknown"
-#endif
 
 // Rows per chunk: big enough that the chunk index stays small over a long run, small enough that
 // rewriting the last (partial) chunk on every flush is cheap (8 KiB of float64).
@@ -101,11 +99,11 @@ void H5Record::write_run_info(const std::string& config_json) {
   const std::string host = hostname(), now = utc_now_iso8601();
   if (H5Aexists(root, "start_time") <= 0) {
     h5::write_attr(root, "config", config_json);
-    h5::write_attr(root, "lpt_version", std::string(LPT_VERSION));
+    h5::write_attr(root, "lpt_version", std::string(version()));
     h5::write_attr(root, "hostname", host);
     h5::write_attr(root, "start_time", now);
   }
-  nlohmann::json start = {{"time", now}, {"hostname", host}, {"lpt_version", LPT_VERSION}};
+  nlohmann::json start = {{"time", now}, {"hostname", host}, {"lpt_version", version()}};
   try {
     start["config"] = nlohmann::json::parse(config_json);
   } catch (const nlohmann::json::parse_error&) {

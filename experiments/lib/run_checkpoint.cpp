@@ -1,3 +1,4 @@
+#include "util/version.hpp"
 #include "experiments/lib/run_checkpoint.hpp"
 
 #include "util/checkpoint_io.hpp"
@@ -23,7 +24,7 @@ void save_checkpoint(const std::string& path, const std::string& resolved_config
   CheckpointWriter w(path);
   w.set_attr("format", kFormat);
   w.set_attr("version", kVersion);
-  w.set_attr("lpt_version", LPT_VERSION);
+  w.set_attr("lpt_version", version());
   w.set_attr("step", static_cast<long long>(state.step));
   w.put_string("config", resolved_config);
   w.put_string("tokenizers", tokenizers.dump());
