@@ -82,46 +82,73 @@ struct EvalSum {
   }
 };
 
-std::size_t eval_count(std::size_t available, int max_batches) {
-  return max_batches <= 0 ? available : std::min<std::size_t>(available, max_batches);
+// The options every loader shares.
+template <class Options>
+Options loader_options(const RunConfig& cfg) {
+  Options o;
+  o.batch = cfg.train.batch;
+  o.seed = cfg.train.seed;
+  o.val_fraction = cfg.data.val_fraction;
+  o.split_seed = cfg.data.seed;
+  return o;
 }
 
-class GptTask : public Task {
+// What every task shares: a loader (next, val_batch, state), a model bound batch by batch, and
+// the evaluation loop over the first validation batches.
+template <class Loader, class Batch, class M>
+class LoaderTask : public Task {
  public:
-  explicit GptTask(const RunConfig& cfg) {
-    require_family_data(cfg, {"english"});
-    lines_ = load_english(cfg.data.dir);
-    tok_ = cfg.data.tokenizer == "char" ? Tokenizer::chars(lines_) : Tokenizer::bytes();
-    GptDataOptions o;
-    o.batch = cfg.train.batch;
-    o.seq_len = cfg.model.seq_len;
-    o.seed = cfg.train.seed;
-    o.val_fraction = cfg.data.val_fraction;
-    o.split_seed = cfg.data.seed;
-    loader_ = std::make_unique<GptLoader>(lines_, tok_, o);
-    model_ = std::make_unique<GptModel<float>>(
-        model_dims(cfg.model, resolve_vocab(cfg.model.vocab, tok_.vocab_size(), "model.vocab"), 0, 0));
-  }
   Model<float>& model() override { return *model_; }
   void next_batch() override {
     loader_->next(batch_);
     model_->set_batch(batch_);
   }
-  double items_in_batch() const override { return double(batch_.B) * batch_.T; }
-  const char* item_unit() const override { return "tok/s"; }
-  EvalResult evaluate(TrainStep<float>& ts, int max_batches) override {
+  std::vector<std::uint64_t> data_state() const override { return loader_->state(); }
+  void set_data_state(const std::vector<std::uint64_t>& s) override { loader_->set_state(s); }
+
+ protected:
+  // Loss and metric counts of the first max_batches validation batches (all when <= 0);
+  // visit(val_) runs after each batch's loss, for metrics beyond the model's counts.
+  template <class Visit>
+  EvalSum eval_loop(TrainStep<float>& ts, int max_batches, Visit&& visit) {
     EvalSum s;
-    const std::size_t n = eval_count(loader_->val_batches(), max_batches);
+    const std::size_t avail = loader_->val_batches();
+    const std::size_t n = max_batches <= 0 ? avail : std::min<std::size_t>(avail, max_batches);
     for (std::size_t i = 0; i < n; ++i) {
       loader_->val_batch(i, val_);
       model_->set_batch(val_);
       ts.loss();
       s.add(model_->eval_counts());
+      visit(val_);
     }
-    return s.result("token_accuracy");
+    return s;
   }
-  std::vector<std::uint64_t> data_state() const override { return loader_->state(); }
-  void set_data_state(const std::vector<std::uint64_t>& s) override { loader_->set_state(s); }
+  EvalResult eval_counts_only(TrainStep<float>& ts, int max_batches, const char* metric) {
+    return eval_loop(ts, max_batches, [](const Batch&) {}).result(metric);
+  }
+
+  std::unique_ptr<Loader> loader_;
+  std::unique_ptr<M> model_;
+  Batch batch_, val_;
+};
+
+class GptTask : public LoaderTask<GptLoader, LmBatch, GptModel<float>> {
+ public:
+  explicit GptTask(const RunConfig& cfg) {
+    require_family_data(cfg, {"english"});
+    lines_ = load_english(cfg.data.dir);
+    tok_ = cfg.data.tokenizer == "char" ? Tokenizer::chars(lines_) : Tokenizer::bytes();
+    auto o = loader_options<GptDataOptions>(cfg);
+    o.seq_len = cfg.model.seq_len;
+    loader_ = std::make_unique<GptLoader>(lines_, tok_, o);
+    model_ = std::make_unique<GptModel<float>>(
+        model_dims(cfg.model, resolve_vocab(cfg.model.vocab, tok_.vocab_size(), "model.vocab"), 0, 0));
+  }
+  double items_in_batch() const override { return double(batch_.B) * batch_.T; }
+  const char* item_unit() const override { return "tok/s"; }
+  EvalResult evaluate(TrainStep<float>& ts, int max_batches) override {
+    return eval_counts_only(ts, max_batches, "token_accuracy");
+  }
   nlohmann::json tokenizers() const override { return {{"text", tok_.to_json()}}; }
   std::string describe() const override {
     char buf[160];
@@ -133,12 +160,9 @@ class GptTask : public Task {
  private:
   std::vector<std::string> lines_;
   Tokenizer tok_;
-  std::unique_ptr<GptLoader> loader_;
-  std::unique_ptr<GptModel<float>> model_;
-  LmBatch batch_, val_;
 };
 
-class BertTask : public Task {
+class BertTask : public LoaderTask<BertLoader, MlmBatch, BertModel<float>> {
  public:
   explicit BertTask(const RunConfig& cfg) {
     require_family_data(cfg, {"english"});
@@ -146,38 +170,19 @@ class BertTask : public Task {
     const std::vector<std::string> specials{kPad, kMask};
     tok_ = cfg.data.tokenizer == "char" ? Tokenizer::chars(lines_, specials)
                                         : Tokenizer::bytes(specials);
-    BertDataOptions o;
-    o.batch = cfg.train.batch;
+    auto o = loader_options<BertDataOptions>(cfg);
     o.seq_len = cfg.model.seq_len;
-    o.seed = cfg.train.seed;
-    o.val_fraction = cfg.data.val_fraction;
-    o.split_seed = cfg.data.seed;
     loader_ = std::make_unique<BertLoader>(lines_, tok_, o);
     model_ = std::make_unique<BertModel<float>>(
         model_dims(cfg.model, resolve_vocab(cfg.model.vocab, tok_.vocab_size(), "model.vocab"), 0, 0));
-  }
-  Model<float>& model() override { return *model_; }
-  void next_batch() override {
-    loader_->next(batch_);
-    model_->set_batch(batch_);
   }
   double items_in_batch() const override {
     return double(std::count(batch_.key_mask.begin(), batch_.key_mask.end(), 1));
   }
   const char* item_unit() const override { return "tok/s"; }
   EvalResult evaluate(TrainStep<float>& ts, int max_batches) override {
-    EvalSum s;
-    const std::size_t n = eval_count(loader_->val_batches(), max_batches);
-    for (std::size_t i = 0; i < n; ++i) {
-      loader_->val_batch(i, val_);
-      model_->set_batch(val_);
-      ts.loss();
-      s.add(model_->eval_counts());
-    }
-    return s.result("masked_accuracy");
+    return eval_counts_only(ts, max_batches, "masked_accuracy");
   }
-  std::vector<std::uint64_t> data_state() const override { return loader_->state(); }
-  void set_data_state(const std::vector<std::uint64_t>& s) override { loader_->set_state(s); }
   nlohmann::json tokenizers() const override { return {{"text", tok_.to_json()}}; }
   std::string describe() const override {
     char buf[160];
@@ -189,14 +194,11 @@ class BertTask : public Task {
  private:
   std::vector<std::string> lines_;
   Tokenizer tok_;
-  std::unique_ptr<BertLoader> loader_;
-  std::unique_ptr<BertModel<float>> model_;
-  MlmBatch batch_, val_;
 };
 
-class VitTask : public Task {
+class VitTask : public LoaderTask<ImageLoader, ImageBatch, VitModel<float>> {
  public:
-  explicit VitTask(const RunConfig& cfg) {
+  explicit VitTask(const RunConfig& cfg) : name_(cfg.data.name) {
     require_family_data(cfg, {"fashion_mnist", "digits"});
     const bool fashion = cfg.data.name == "fashion_mnist";
     ImageSet pool = load_image_set(cfg.data.dir, cfg.data.name, fashion ? "train" : "all");
@@ -206,35 +208,14 @@ class VitTask : public Task {
             ", ", pool.W, "]; set model.image to match");
     require(cfg.model.n_classes == pool.classes, "model.n_classes = ", cfg.model.n_classes,
             " but ", cfg.data.name, " has ", pool.classes, " classes");
-    ImageDataOptions o;
-    o.batch = cfg.train.batch;
-    o.seed = cfg.train.seed;
-    o.val_fraction = cfg.data.val_fraction;
-    o.split_seed = cfg.data.seed;
-    loader_ = std::make_unique<ImageLoader>(std::move(pool), o);
+    loader_ = std::make_unique<ImageLoader>(std::move(pool), loader_options<ImageDataOptions>(cfg));
     model_ = std::make_unique<VitModel<float>>(model_dims(cfg.model, 0, 0, 0));
-    name_ = cfg.data.name;
-  }
-  Model<float>& model() override { return *model_; }
-  void next_batch() override {
-    loader_->next(batch_);
-    model_->set_batch(batch_);
   }
   double items_in_batch() const override { return batch_.B; }
   const char* item_unit() const override { return "img/s"; }
   EvalResult evaluate(TrainStep<float>& ts, int max_batches) override {
-    EvalSum s;
-    const std::size_t n = eval_count(loader_->val_batches(), max_batches);
-    for (std::size_t i = 0; i < n; ++i) {
-      loader_->val_batch(i, val_);
-      model_->set_batch(val_);
-      ts.loss();
-      s.add(model_->eval_counts());
-    }
-    return s.result("accuracy");
+    return eval_counts_only(ts, max_batches, "accuracy");
   }
-  std::vector<std::uint64_t> data_state() const override { return loader_->state(); }
-  void set_data_state(const std::vector<std::uint64_t>& s) override { loader_->set_state(s); }
   nlohmann::json tokenizers() const override { return nullptr; }
   std::string describe() const override {
     char buf[160];
@@ -245,34 +226,21 @@ class VitTask : public Task {
 
  private:
   std::string name_;
-  std::unique_ptr<ImageLoader> loader_;
-  std::unique_ptr<VitModel<float>> model_;
-  ImageBatch batch_, val_;
 };
 
-class MtTask : public Task {
+class MtTask : public LoaderTask<TranslationLoader, Seq2SeqBatch, MtModel<float>> {
  public:
-  explicit MtTask(const RunConfig& cfg) {
+  explicit MtTask(const RunConfig& cfg) : max_tgt_(cfg.model.tgt_len) {
     require_family_data(cfg, {"en_es"});
     pairs_ = load_en_es(cfg.data.dir);
     std::tie(src_tok_, tgt_tok_) = translation_tokenizers(pairs_, /*shared=*/false);
-    TranslationDataOptions o;
-    o.batch = cfg.train.batch;
+    auto o = loader_options<TranslationDataOptions>(cfg);
     o.max_src = cfg.model.src_len;
     o.max_tgt = cfg.model.tgt_len;
-    o.seed = cfg.train.seed;
-    o.val_fraction = cfg.data.val_fraction;
-    o.split_seed = cfg.data.seed;
     loader_ = std::make_unique<TranslationLoader>(pairs_, src_tok_, tgt_tok_, o);
     model_ = std::make_unique<MtModel<float>>(model_dims(
         cfg.model, 0, resolve_vocab(cfg.model.vocab, src_tok_.vocab_size(), "model.vocab"),
         resolve_vocab(cfg.model.vocab, tgt_tok_.vocab_size(), "model.vocab")));
-    max_tgt_ = cfg.model.tgt_len;
-  }
-  Model<float>& model() override { return *model_; }
-  void next_batch() override {
-    loader_->next(batch_);
-    model_->set_batch(batch_);
   }
   double items_in_batch() const override {
     return double(std::count_if(batch_.tgt_out.begin(), batch_.tgt_out.end(),
@@ -281,29 +249,20 @@ class MtTask : public Task {
   const char* item_unit() const override { return "tok/s"; }
   // Teacher-forced loss over the batches, then BLEU of greedy translations of the same sentences.
   EvalResult evaluate(TrainStep<float>& ts, int max_batches) override {
-    EvalSum s;
     std::vector<std::string> hyps, refs;
-    const std::size_t n = eval_count(loader_->val_batches(), max_batches);
     const token_t bos = tgt_tok_.id(kBos), eos = tgt_tok_.id(kEos);
-    std::size_t k = 0;  // validation pair index
-    for (std::size_t i = 0; i < n; ++i) {
-      loader_->val_batch(i, val_);
-      model_->set_batch(val_);
-      ts.loss();
-      s.add(model_->eval_counts());
-      const auto out = model_->greedy_decode(val_.src, val_.src_mask, val_.B, val_.Ts, max_tgt_, bos, eos);
-      for (int b = 0; b < val_.B; ++b, ++k) {
+    const EvalSum s = eval_loop(ts, max_batches, [&](const Seq2SeqBatch& v) {
+      const auto out = model_->greedy_decode(v.src, v.src_mask, v.B, v.Ts, max_tgt_, bos, eos);
+      for (int b = 0; b < v.B; ++b) {
         hyps.push_back(tgt_tok_.decode(out.data() + std::size_t(b) * max_tgt_,
                                        std::size_t(max_tgt_), /*skip_specials=*/true));
-        refs.push_back(loader_->val_reference(k));
+        refs.push_back(loader_->val_reference(refs.size()));
       }
-    }
+    });
     EvalResult r = s.result("bleu");
     r.metric = corpus_bleu(hyps, refs);
     return r;
   }
-  std::vector<std::uint64_t> data_state() const override { return loader_->state(); }
-  void set_data_state(const std::vector<std::uint64_t>& s) override { loader_->set_state(s); }
   nlohmann::json tokenizers() const override {
     return {{"source", src_tok_.to_json()}, {"target", tgt_tok_.to_json()}};
   }
@@ -316,12 +275,9 @@ class MtTask : public Task {
   }
 
  private:
+  int max_tgt_ = 0;
   PairSet pairs_;
   Tokenizer src_tok_, tgt_tok_;
-  std::unique_ptr<TranslationLoader> loader_;
-  std::unique_ptr<MtModel<float>> model_;
-  Seq2SeqBatch batch_, val_;
-  int max_tgt_ = 0;
 };
 
 }  // namespace
