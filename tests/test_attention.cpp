@@ -84,7 +84,9 @@ void check_self(const SelfCase& c) {
     for (int j = 0; j < c.T; ++j) {
       const double p = probs[static_cast<std::size_t>(r) * c.T + j];
       const int b = r / (c.H * c.T), i = r % c.T;
-      if ((km && !km[b * c.T + j]) || (c.causal && j > i)) EXPECT_EQ(p, 0.0);
+      if ((km && !km[b * c.T + j]) || (c.causal && j > i)) {
+        EXPECT_EQ(p, 0.0);
+      }
       sum += p;
     }
     EXPECT_NEAR(sum, 1.0, 1e-12);

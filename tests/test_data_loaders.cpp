@@ -345,8 +345,9 @@ TEST(DataBert, ValidationBatchesAreFixed) {
       EXPECT_EQ(a.key_mask, b.key_mask);
     }
     EXPECT_EQ(rows, L.val_sequences());
-    if (mode == BertDataOptions::Mode::Windows)
+    if (mode == BertDataOptions::Mode::Windows) {
       for (auto m : a.key_mask) EXPECT_EQ(m, 1);
+    }
   }
 }
 

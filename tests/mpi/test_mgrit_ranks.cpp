@@ -69,8 +69,12 @@ void expect_same(const Result& par, const Result& ser) {
   EXPECT_EQ(par.final_res, ser.final_res);
   EXPECT_EQ(par.dtheta, ser.dtheta);
   for (std::size_t n = 0; n < par.u.size(); ++n) {
-    if (!std::isnan(par.u[n])) EXPECT_EQ(par.u[n], ser.u[n]) << "u at " << n;
-    if (!std::isnan(par.lam[n])) EXPECT_EQ(par.lam[n], ser.lam[n]) << "lambda at " << n;
+    if (!std::isnan(par.u[n])) {
+      EXPECT_EQ(par.u[n], ser.u[n]) << "u at " << n;
+    }
+    if (!std::isnan(par.lam[n])) {
+      EXPECT_EQ(par.lam[n], ser.lam[n]) << "lambda at " << n;
+    }
   }
 }
 
