@@ -1,8 +1,8 @@
 #include "model/init.hpp"
 
+#include <algorithm>
 #include <cmath>
 
-#include "model/block_dropout.hpp"
 
 namespace lpt {
 namespace {
@@ -23,6 +23,14 @@ bool is_bias(const std::string& name) { return ends_with(name, "_b") || ends_wit
 bool is_residual_projection(const std::string& name) {
   return ends_with(name, "attn.proj_w") || ends_with(name, "mlp.proj_w") ||
          ends_with(name, "cross.proj_w");
+}
+// SplitMix64 (Steele et al.): a counter hash with full avalanche, kept here so that init values
+// never change when the dropout hash does.
+std::uint64_t splitmix64(std::uint64_t x) {
+  x += 0x9E3779B97F4A7C15ull;
+  x = (x ^ (x >> 30)) * 0xBF58476D1CE4E5B9ull;
+  x = (x ^ (x >> 27)) * 0x94D049BB133111EBull;
+  return x ^ (x >> 31);
 }
 std::uint64_t hash_name(const std::string& s) {  // FNV-1a
   std::uint64_t h = 0xcbf29ce484222325ull;
