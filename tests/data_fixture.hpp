@@ -5,6 +5,7 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <string>
@@ -15,12 +16,19 @@
 
 namespace lpt::test {
 
-inline std::string make_temp_dir(const char* tag = "lpt") {
-  std::string pattern = std::string("/tmp/") + tag + "_XXXXXX";
-  const char* d = mkdtemp(pattern.data());
-  if (!d) std::abort();
-  return d;
-}
+// A fresh directory under /tmp, removed with everything in it when the object goes.
+struct TempDir {
+  std::string path;
+  explicit TempDir(const char* tag = "lpt") {
+    std::string pattern = std::string("/tmp/") + tag + "_XXXXXX";
+    const char* d = mkdtemp(pattern.data());
+    if (!d) std::abort();
+    path = d;
+  }
+  ~TempDir() { std::filesystem::remove_all(path); }
+  TempDir(const TempDir&) = delete;
+  TempDir& operator=(const TempDir&) = delete;
+};
 
 inline void write_file(const std::string& path, const std::string& bytes) {
   std::ofstream f(path, std::ios::binary);

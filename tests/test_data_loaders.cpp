@@ -24,45 +24,15 @@
 #include "model/data_text.hpp"
 #include "model/data_translation.hpp"
 #include "util/error.hpp"
+#include "data_fixture.hpp"
 
 using namespace lpt;
 
 namespace {
 
-// A fresh directory under /tmp, removed with everything in it when the test ends.
-struct TempDir {
-  std::string path;
-  TempDir() {
-    char buf[] = "/tmp/lpt_data_XXXXXX";
-    const char* d = mkdtemp(buf);
-    EXPECT_NE(d, nullptr);
-    path = d ? d : "/tmp/lpt_data_failed";
-  }
-  ~TempDir() { std::filesystem::remove_all(path); }
-};
-
-void write_file(const std::string& path, const std::string& bytes) {
-  std::ofstream f(path, std::ios::binary);
-  f << bytes;
-}
-
-// A data set <dir>/<name>/ with the given files and meta.json (sizes and CRC-32 as prepare.py
-// writes them) plus `extra` keys.
-void write_dataset(const std::string& dir, const std::string& name,
-                   const std::map<std::string, std::string>& files, nlohmann::json extra) {
-  const std::string d = dir + "/" + name;
-  mkdir(d.c_str(), 0755);
-  nlohmann::json meta = extra;
-  meta["name"] = name;
-  meta["format_version"] = 1;
-  for (const auto& [f, bytes] : files) {
-    write_file(d + "/" + f, bytes);
-    char crc[9];
-    std::snprintf(crc, sizeof crc, "%08x", crc32(bytes.data(), bytes.size()));
-    meta["files"][f] = {{"bytes", bytes.size()}, {"crc32", crc}};
-  }
-  write_file(d + "/meta.json", meta.dump(1));
-}
+using test::TempDir;
+using test::write_dataset;
+using test::write_file;
 
 std::vector<std::string> numbered_lines(int n) {
   std::vector<std::string> lines;

@@ -14,7 +14,6 @@
 
 namespace {
 
-using lpt::test::make_temp_dir;
 
 std::vector<double> read_series(const std::string& file, const std::string& path) {
   hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -57,7 +56,6 @@ std::string read_root_attr(const std::string& file, const char* name) {
 class TrainRun : public ::testing::Test {
  protected:
   void SetUp() override {
-    dir_ = make_temp_dir("lpt_train");
     lpt::test::write_tiny_english(dir_);
   }
   // A GPT small enough for a step to take milliseconds.
@@ -81,7 +79,8 @@ class TrainRun : public ::testing::Test {
     o.resume = std::move(resume);
     return lpt::train(c, o);
   }
-  std::string dir_;
+  lpt::test::TempDir tmp_{"lpt_train"};
+  const std::string dir_ = tmp_.path;
   std::ostringstream log_;
 };
 
