@@ -270,9 +270,14 @@ double grad_sq_norm(const T* grads, std::size_t n) {
   for (std::ptrdiff_t c = 0; c < static_cast<std::ptrdiff_t>(kNormChunks); ++c) {
     const std::size_t b = std::min(n, static_cast<std::size_t>(c) * chunk);
     const std::size_t e = std::min(n, b + chunk);
-    double s = 0;
-    for (std::size_t i = b; i < e; ++i) s += static_cast<double>(grads[i]) * grads[i];
-    partial[c] = s;
+    // Eight independent accumulators: one running sum is a latency-bound chain of dependent
+    // adds; eight lanes, combined in a fixed order, keep the result deterministic.
+    double s[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    std::size_t i = b;
+    for (; i + 8 <= e; i += 8)
+      for (int k = 0; k < 8; ++k) s[k] += static_cast<double>(grads[i + k]) * grads[i + k];
+    for (; i < e; ++i) s[0] += static_cast<double>(grads[i]) * grads[i];
+    partial[c] = ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7]));
   }
   double total = 0;
   for (double s : partial) total += s;
