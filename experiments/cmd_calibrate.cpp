@@ -1,0 +1,74 @@
+// `lpt calibrate`: measured per-layer costs for the performance model.
+#include <mpi.h>
+#include <omp.h>
+
+#include <cstdio>
+#include <fstream>
+
+#include "experiments/command.hpp"
+#include "experiments/lib/calibrate.hpp"
+#include "util/error.hpp"
+
+namespace lpt {
+namespace {
+
+const char* kUsage = R"(usage: lpt calibrate [--config RUN.json] [--set key=value ...] [--out FILE] [--reps N]
+       mpirun -np 2 lpt calibrate ...      (adds MPI latency and bandwidth between two ranks)
+
+Measures on this machine, at the run's shape (train.batch, model.seq_len, d_model, heads, d_ff):
+the median time of one layer's forward step, its state VJP and its parameter gradient, and of one
+vector update over a state; on two or more ranks also the MPI latency (8-byte half round trip)
+and bandwidth (state-sized messages) between ranks 0 and 1.
+  --out FILE   per-layer times as JSON for `lpt predict --measured FILE` (default calibration.json)
+  --reps N     repetitions per measurement, after one warm-up (default 20)
+Threads: OMP_NUM_THREADS or train.threads.)";
+
+int run_calibrate(const std::vector<std::string>& args) {
+  std::string out = "calibration.json";
+  int reps = 20;
+  std::vector<std::string> cfg_args;
+  for (std::size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--out" || args[i] == "--reps") {
+      require(i + 1 < args.size(), args[i], " needs a value");
+      if (args[i] == "--out") {
+        out = args[++i];
+      } else {
+        reps = std::stoi(args[++i]);
+      }
+    } else {
+      cfg_args.push_back(args[i]);
+    }
+  }
+  std::vector<std::string> rest;
+  const RunConfig cfg = config_from_args(cfg_args, &rest);
+  require(rest.empty(), "unknown argument '", rest.empty() ? "" : rest[0],
+          "'; see lpt calibrate --help");
+  if (cfg.train.threads > 0) omp_set_num_threads(cfg.train.threads);
+  const Calibration c = calibrate(cfg, reps);
+  int rank = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  if (rank != 0) return 0;
+  std::printf("shape: batch %d, seq %d, d %d, heads %d, d_ff %d; %d thread(s), median of %d\n",
+              c.batch, c.seq, c.d, c.heads, c.d_ff, c.threads, reps);
+  std::printf("  layer forward (with tape)   %.4e s\n", c.forward_s);
+  std::printf("  layer state VJP             %.4e s\n", c.vjp_state_s);
+  std::printf("  layer parameter gradient    %.4e s (on top of the VJP)\n", c.param_grad_s);
+  std::printf("  axpy over one state         %.4e s (%zu floats)\n", c.axpy_s,
+              std::size_t(c.batch) * c.seq * c.d);
+  if (c.latency_s >= 0)
+    std::printf("  MPI latency %.3e s, bandwidth %.3e B/s (ranks 0-1)\n", c.latency_s,
+                c.bandwidth_Bps);
+  std::ofstream f(out);
+  require(f.good(), "cannot write '", out, "'; check the directory exists and is writable");
+  f << c.measured_times().dump(2) << "\n";
+  std::printf("wrote %s (use: lpt predict --measured %s --batch %d --seq %d --d %d --heads %d "
+              "--dff %d ...)\n", out.c_str(), out.c_str(), c.batch, c.seq, c.d, c.heads, c.d_ff);
+  return 0;
+}
+
+}  // namespace
+
+LPT_COMMAND("calibrate", "measure per-layer step/VJP/gradient times (and MPI) for lpt predict",
+            kUsage, run_calibrate);
+
+}  // namespace lpt
