@@ -15,42 +15,24 @@ BertModel<T>::BertModel(const ModelConfig& cfg) : Model<T>(cfg) {
   require(cfg.vocab >= 1 && cfg.max_len >= 1 && cfg.layers >= 1,
           "bert: needs vocab, max_len and layers >= 1, got vocab=", cfg.vocab,
           " max_len=", cfg.max_len, " layers=", cfg.layers);
-  const LayerDims dims{cfg.d_model, cfg.heads, cfg.d_ff};
   const int d = cfg.d_model;
   auto& p = this->params_;
-  p.add("wte", {cfg.vocab, d});
-  p.add("wpe", {cfg.max_len, d});
-  for (int n = 0; n < cfg.layers; ++n)
-    register_layer_params(p, "layers." + std::to_string(n) + ".", dims, false);
-  p.add("lnf_w", {d});
-  p.add("lnf_b", {d});
+  register_token_lm_params(p, cfg);
   p.add("mlm.dense_w", {d, d});
   p.add("mlm.dense_b", {d});
   p.add("mlm.ln_w", {d});
   p.add("mlm.ln_b", {d});
   p.add("mlm.bias", {cfg.vocab});
   p.finalize();
-  TransformerStepsConfig sc;
-  sc.dims = dims;
-  sc.layers = cfg.layers;
-  sc.causal = false;
-  sc.dropout = cfg.dropout;
-  steps_ = std::make_unique<TransformerSteps<T>>(p, sc);
+  steps_ = std::make_unique<TransformerSteps<T>>(p, token_lm_steps_config(cfg, /*causal=*/false));
 }
 
 template <class T>
 void BertModel<T>::set_batch(const BertBatch& b) {
   const ModelConfig& c = this->cfg_;
-  require(b.B >= 1 && b.T >= 1, "bert batch: B and T must be >= 1, got B=", b.B, " T=", b.T);
-  require(b.T <= c.max_len, "bert batch: sequence length ", b.T, " exceeds max_len ", c.max_len,
-          "; raise model.max_len or shorten the sequences");
-  const std::size_t n = std::size_t(b.B) * b.T;
-  require(b.tokens.size() == n && b.targets.size() == n && b.key_mask.size() == n,
-          "bert batch: tokens/targets/key_mask must have B*T = ", n, " entries, got ",
-          b.tokens.size(), ", ", b.targets.size(), ", ", b.key_mask.size());
-  check_ids("bert batch: tokens", b.tokens.data(), n, c.vocab, false);
-  check_ids("bert batch: targets", b.targets.data(), n, c.vocab, true);
-  check_has_target("bert batch", b.targets.data(), n);
+  check_token_batch("bert batch", b.B, b.T, c, b.tokens, b.targets);
+  require(b.key_mask.size() == b.tokens.size(), "bert batch: key_mask must have B*T = ",
+          b.tokens.size(), " entries, got ", b.key_mask.size());
   batch_ = &b;
   StepBatch& sb = this->step_batch();
   sb.B = b.B;

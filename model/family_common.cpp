@@ -57,10 +57,11 @@ void LmHead<T>::backward(const T* u, const T* ln_w, const T* W, const token_t* t
   ops::layernorm_backward(lam, g_ln_w, g_ln_b, dx, u, ln_w, mean, rstd, N, d);
 }
 
-void check_ids(const char* what, const token_t* ids, std::size_t n, int V, bool allow_ignore) {
+void check_ids(const char* what, const token_t* ids, std::size_t n, int V, bool allow_ignore,
+               const char* field) {
   for (std::size_t i = 0; i < n; ++i) {
     const bool ok = (ids[i] >= 0 && ids[i] < V) || (allow_ignore && ids[i] == kIgnoreIndex);
-    require(ok, what, "[", i, "] = ", ids[i], " is outside [0, ", V, ")",
+    require(ok, what, field ? ": " : "", field ? field : "", "[", i, "] = ", ids[i], " is outside [0, ", V, ")",
             allow_ignore ? " and is not -100" : "", "; check the vocabulary size in the config");
   }
 }
@@ -69,6 +70,41 @@ void check_has_target(const char* what, const token_t* targets, std::size_t n) {
   for (std::size_t i = 0; i < n; ++i)
     if (targets[i] != kIgnoreIndex) return;
   fail(what, ": every target is -100, so the loss is undefined; the batch needs a target");
+}
+
+template <class T>
+void register_token_lm_params(ParamStore<T>& p, const ModelConfig& cfg) {
+  const LayerDims dims{cfg.d_model, cfg.heads, cfg.d_ff};
+  p.add("wte", {cfg.vocab, cfg.d_model});
+  p.add("wpe", {cfg.max_len, cfg.d_model});
+  for (int n = 0; n < cfg.layers; ++n)
+    register_layer_params(p, "layers." + std::to_string(n) + ".", dims, false);
+  p.add("lnf_w", {cfg.d_model});
+  p.add("lnf_b", {cfg.d_model});
+}
+template void register_token_lm_params<float>(ParamStore<float>&, const ModelConfig&);
+template void register_token_lm_params<double>(ParamStore<double>&, const ModelConfig&);
+
+TransformerStepsConfig token_lm_steps_config(const ModelConfig& cfg, bool causal) {
+  TransformerStepsConfig sc;
+  sc.dims = LayerDims{cfg.d_model, cfg.heads, cfg.d_ff};
+  sc.layers = cfg.layers;
+  sc.causal = causal;
+  sc.dropout = cfg.dropout;
+  return sc;
+}
+
+void check_token_batch(const char* what, int B, int T, const ModelConfig& c,
+                       const std::vector<token_t>& tokens, const std::vector<token_t>& targets) {
+  require(B >= 1 && T >= 1, what, ": B and T must be >= 1, got B=", B, " T=", T);
+  require(T <= c.max_len, what, ": sequence length ", T, " exceeds max_len ", c.max_len,
+          "; raise model.max_len or shorten the sequences");
+  const std::size_t n = std::size_t(B) * T;
+  require(tokens.size() == n && targets.size() == n, what, ": tokens/targets must have B*T = ",
+          n, " entries, got ", tokens.size(), " and ", targets.size());
+  check_ids(what, tokens.data(), n, c.vocab, false, "tokens");
+  check_ids(what, targets.data(), n, c.vocab, true, "targets");
+  check_has_target(what, targets.data(), n);
 }
 
 // ---- Model<T> members shared by every family.

@@ -8,6 +8,9 @@
 #include <vector>
 
 #include "model/data_batch.hpp"
+#include "model/model.hpp"
+#include "model/ode_step_transformer.hpp"
+#include "model/params.hpp"
 #include "model/tensor.hpp"
 
 namespace lpt {
@@ -37,8 +40,22 @@ struct LmHead {
                 T* g_ln_w, T* g_ln_b, T* g_W);
 };
 
-// Throws lpt::Error unless every id in ids[n] is in [0, V) (or == -100 when allow_ignore).
-void check_ids(const char* what, const token_t* ids, std::size_t n, int V, bool allow_ignore);
+// GPT and BERT open the same way: wte [V,d], wpe [max_len,d], the layers `layers.n.`, then
+// lnf_w, lnf_b (docs/parameters.md); the caller adds its head and finalizes.
+template <class T>
+void register_token_lm_params(ParamStore<T>& p, const ModelConfig& cfg);
+// The step chain of GPT (causal) or BERT (key padding) for those layers.
+TransformerStepsConfig token_lm_steps_config(const ModelConfig& cfg, bool causal);
+// Checks of a token batch: B, T >= 1, T <= max_len, tokens/targets of B*T entries, ids in
+// [0, vocab) (targets may be -100), and at least one target. `what` prefixes every message.
+void check_token_batch(const char* what, int B, int T, const ModelConfig& cfg,
+                       const std::vector<token_t>& tokens, const std::vector<token_t>& targets);
+
+// Throws lpt::Error unless every id in ids[n] is in [0, V) (or == -100 when allow_ignore). The
+// message names `what` (and `field` after a colon, when given); nothing is allocated unless it
+// throws, since batches are checked on every step.
+void check_ids(const char* what, const token_t* ids, std::size_t n, int V, bool allow_ignore,
+               const char* field = nullptr);
 // Throws unless some target != -100 (the loss of a batch without targets is undefined).
 void check_has_target(const char* what, const token_t* targets, std::size_t n);
 

@@ -12,35 +12,16 @@ GptModel<T>::GptModel(const ModelConfig& cfg) : Model<T>(cfg) {
   require(cfg.vocab >= 1 && cfg.max_len >= 1 && cfg.layers >= 1,
           "gpt: needs vocab, max_len and layers >= 1, got vocab=", cfg.vocab,
           " max_len=", cfg.max_len, " layers=", cfg.layers);
-  const LayerDims dims{cfg.d_model, cfg.heads, cfg.d_ff};
   auto& p = this->params_;
-  p.add("wte", {cfg.vocab, cfg.d_model});
-  p.add("wpe", {cfg.max_len, cfg.d_model});
-  for (int n = 0; n < cfg.layers; ++n)
-    register_layer_params(p, "layers." + std::to_string(n) + ".", dims, false);
-  p.add("lnf_w", {cfg.d_model});
-  p.add("lnf_b", {cfg.d_model});
+  register_token_lm_params(p, cfg);
   p.finalize();
-  TransformerStepsConfig sc;
-  sc.dims = dims;
-  sc.layers = cfg.layers;
-  sc.causal = true;
-  sc.dropout = cfg.dropout;
-  steps_ = std::make_unique<TransformerSteps<T>>(p, sc);
+  steps_ = std::make_unique<TransformerSteps<T>>(p, token_lm_steps_config(cfg, /*causal=*/true));
 }
 
 template <class T>
 void GptModel<T>::set_batch(const GptBatch& b) {
   const ModelConfig& c = this->cfg_;
-  require(b.B >= 1 && b.T >= 1, "gpt batch: B and T must be >= 1, got B=", b.B, " T=", b.T);
-  require(b.T <= c.max_len, "gpt batch: sequence length ", b.T, " exceeds max_len ", c.max_len,
-          "; raise model.max_len or shorten the sequences");
-  const std::size_t n = std::size_t(b.B) * b.T;
-  require(b.tokens.size() == n && b.targets.size() == n, "gpt batch: tokens/targets must have B*T = ",
-          n, " entries, got ", b.tokens.size(), " and ", b.targets.size());
-  check_ids("gpt batch: tokens", b.tokens.data(), n, c.vocab, false);
-  check_ids("gpt batch: targets", b.targets.data(), n, c.vocab, true);
-  check_has_target("gpt batch", b.targets.data(), n);
+  check_token_batch("gpt batch", b.B, b.T, c, b.tokens, b.targets);
   batch_ = &b;
   StepBatch& sb = this->step_batch();
   sb.B = b.B;
