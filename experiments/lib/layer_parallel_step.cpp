@@ -1,0 +1,183 @@
+#include "experiments/lib/layer_parallel_step.hpp"
+
+#include <cmath>
+
+#include "util/error.hpp"
+#include "util/timer.hpp"
+
+namespace lpt {
+namespace {
+
+mgrit::Relax solver_relax(Relax r) { return r == Relax::F ? mgrit::Relax::F : mgrit::Relax::FCF; }
+
+double sq_norm(const float* x, std::size_t n) {
+  double s = 0;
+  for (std::size_t i = 0; i < n; ++i) s += double(x[i]) * double(x[i]);
+  return s;
+}
+
+// A fixed number of cycles: tolerances off, so the work per step is the same on every step and
+// every rank count (what the cost model and the controller's raise reason about).
+void set_cycle(mgrit::CycleOptions& o, const MgritConfig& m) {
+  o.set_max_levels(m.levels);
+  o.set_cfactor(m.cfactor);
+  o.set_fine_relax(solver_relax(m.relax));
+  o.set_relax(mgrit::Relax::FCF);
+  o.set_abs_tol(0);
+  o.set_rel_tol(0);
+  o.set_max_iter(m.iterations);
+  o.set_storage(mgrit::Storage::All);  // the adjoint linearises at every forward state
+}
+
+}  // namespace
+
+LayerParallelStep::LayerParallelStep(Model<float>& model, MPI_Comm comm)
+    : model_(model), comm_(comm) {
+  int init = 0;
+  MPI_Initialized(&init);
+  if (init) {
+    MPI_Comm_rank(comm_, &rank_);
+    MPI_Comm_size(comm_, &size_);
+    mpi_ = size_ > 1;
+  }
+}
+
+LayerParallelStep::~LayerParallelStep() = default;
+
+void LayerParallelStep::configure(const SolverConfig& s, bool forward_exact) {
+  fwd_ = s.forward;
+  bwd_ = s.backward;
+  threads_ = s.threads;
+  forward_exact_ = forward_exact;
+  options_dirty_ = true;
+}
+
+void LayerParallelStep::set_iterations(int forward, int backward) {
+  require(forward >= 1 && backward >= 1, "MGRIT iterations must be >= 1, got forward ", forward,
+          ", backward ", backward);
+  if (forward == fwd_.iterations && backward == bwd_.iterations) return;
+  fwd_.iterations = forward;
+  bwd_.iterations = backward;
+  options_dirty_ = true;
+}
+
+float* LayerParallelStep::tape_for(long layer) {
+  float*& t = tape_ptr_[layer];
+  if (!t) {
+    Arena<float>& a = tapes_[layer];
+    a.reserve(model_.steps().tape_size(int(layer)));
+    t = a.alloc(model_.steps().tape_size(int(layer)));
+  }
+  return t;
+}
+
+void LayerParallelStep::build(std::size_t n) {
+  OdeStep<float>& steps = model_.steps();
+  state_size_ = n;
+  tapes_.clear();
+  tapes_.resize(steps.num_steps());
+  tape_ptr_.assign(steps.num_steps(), nullptr);
+  float* grads = model_.params().grads();
+  app_ = std::make_unique<mgrit::FlatApp<float>>(
+      n,
+      [this, &steps](const mgrit::StepInfo& s, const float* u, float* out) {
+        // Only fine steps of the final sweep keep a tape: their states are the ones the adjoint
+        // linearises at, and each layer's tape is then reused by its VJP instead of recomputed.
+        steps.forward(int(s.layer), float(s.h), u, out, s.keep_tape ? tape_for(s.layer) : nullptr);
+      },
+      [this, &steps, grads](const mgrit::StepInfo& s, const float* u, const float* lam_next,
+                            float* lam_out, bool g) {
+        const float* tape = s.tape_valid ? tape_ptr_[s.layer] : nullptr;
+        steps.backward(int(s.layer), float(s.h), u, tape, lam_next, lam_out,
+                       g ? grads + steps.param_offset(int(s.layer)) : nullptr);
+      });
+  solver_ = std::make_unique<mgrit::Solver>(*app_, steps.num_steps());
+  solver_->set_step_size(double(model_.h(0)));
+  if (mpi_) solver_->set_comm(comm_);
+  options_dirty_ = true;
+}
+
+void LayerParallelStep::apply_options() {
+  MgritConfig f = fwd_;
+  if (forward_exact_) {
+    f.levels = 1;  // one level: exact stepping, passed from rank to rank
+    f.iterations = 1;
+  }
+  set_cycle(solver_->forward_options(), f);
+  set_cycle(solver_->adjoint_options(), bwd_);
+  solver_->set_threads(threads_);
+  options_dirty_ = false;
+}
+
+double LayerParallelStep::forward_backward() {
+  const std::size_t n = model_.state_size();
+  if (!solver_ || n != state_size_) build(n);
+  if (options_dirty_) apply_options();
+  ParamStore<float>& p = model_.params();
+  p.zero_grads();
+  times_ = LayerParallelTimes{};
+
+  Timer t;
+  auto u0 = app_->make();
+  model_.open_forward(u0->v.data());  // every rank: position 0's is used, the rest give the shape
+  times_.open = t.lap();
+
+  solver_->solve(*u0);
+  times_.forward = t.lap();
+
+  // u_N lives on the last rank; the loss and the closing gradients are computed on rank 0.
+  const int last = size_ - 1;
+  std::vector<float> uN(n);
+  lamN_.assign(n, 0.f);
+  if (solver_->owns_final()) {
+    const auto& v = mgrit::flat<float>(*solver_->final_state()).v;
+    std::copy(v.begin(), v.end(), uN.begin());
+  }
+  if (mpi_ && last != 0) {
+    if (rank_ == last) MPI_Send(uN.data(), int(n), MPI_FLOAT, 0, 11, comm_);
+    if (rank_ == 0) MPI_Recv(uN.data(), int(n), MPI_FLOAT, last, 11, comm_, MPI_STATUS_IGNORE);
+  }
+  double loss = 0, norms[3] = {0, 0, 0};
+  if (rank_ == 0) {
+    loss = model_.close(uN.data(), lamN_.data());
+    norms[0] = loss;
+    norms[1] = std::sqrt(sq_norm(uN.data(), n));
+    norms[2] = std::sqrt(sq_norm(lamN_.data(), n));
+  }
+  if (mpi_) {
+    if (last != 0) {
+      if (rank_ == 0) MPI_Send(lamN_.data(), int(n), MPI_FLOAT, last, 12, comm_);
+      if (rank_ == last) MPI_Recv(lamN_.data(), int(n), MPI_FLOAT, 0, 12, comm_, MPI_STATUS_IGNORE);
+    }
+    MPI_Bcast(norms, 3, MPI_DOUBLE, 0, comm_);
+  }
+  loss = norms[0];
+  norm_uN_ = norms[1];
+  norm_lamN_ = norms[2];
+  times_.close = t.lap();
+
+  auto lam = app_->make(lamN_.data());
+  solver_->solve_adjoint(solver_->owns_final() ? lam.get() : nullptr);
+  times_.adjoint = t.lap();
+
+  // λ_0 sits with the rank that owns forward point 0 (rank 0: the adjoint mirrors positions).
+  const mgrit::Vector* lam0 = solver_->gradient_u0();
+  require(rank_ != 0 || lam0, "layer-parallel step: λ_0 is not on rank 0 (internal error)");
+  if (rank_ == 0) model_.open_backward(mgrit::flat<float>(*lam0).v.data());
+  if (mpi_)
+    MPI_Allreduce(MPI_IN_PLACE, p.grads(), int(p.size()), MPI_FLOAT, MPI_SUM, comm_);
+  times_.reduce = t.lap();
+  return loss;
+}
+
+const mgrit::SolveStats& LayerParallelStep::forward_stats() const {
+  require(bool(solver_), "layer-parallel step: no solve yet");
+  return solver_->forward_stats();
+}
+
+const mgrit::SolveStats& LayerParallelStep::adjoint_stats() const {
+  require(bool(solver_), "layer-parallel step: no solve yet");
+  return solver_->adjoint_stats();
+}
+
+}  // namespace lpt

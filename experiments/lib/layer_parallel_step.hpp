@@ -1,0 +1,98 @@
+#pragma once
+// One layer-parallel gradient evaluation of any family (model/model.hpp) over the ranks of a
+// communicator:
+//
+//   u0 = open(batch) -> MGRIT forward over the N layers (or exact stepping, serial_forward) ->
+//   loss, λ_N = close(u_N) -> MGRIT adjoint, each rank accumulating its own layers' dθ in the
+//   final sweep -> open_backward(λ_0) -> allreduce of the gradient
+//
+// Afterwards every rank holds the loss and the full gradient, and applies the same optimizer
+// update: parameters are replicated, the layers' work is divided (docs/controller.md §modes).
+//
+// Rank independence: close() and open_backward() both run on rank 0 (u_N travels there, λ_N
+// back), so the opening/closing gradients — accumulated by both when embeddings are tied — are
+// summed in the serial order; every layer's slice is filled on exactly one rank, and the
+// allreduce adds exact zeros from the others. With the solver's rank-independent cycles (fixed-
+// order norms), every rank count gives the same bits for the same threads per rank.
+//
+// Usage:
+//   LayerParallelStep lp(model);  lp.configure(cfg.solver, /*forward_exact=*/false);
+//   task.next_batch();  double loss = lp.forward_backward();  ... optimizer on model.params()
+#include <mpi.h>
+
+#include <memory>
+#include <vector>
+
+#include "experiments/lib/config.hpp"
+#include "model/model.hpp"
+#include "model/tensor.hpp"
+#include "solver/flat_app.hpp"
+#include "solver/solver.hpp"
+
+namespace lpt {
+
+// Seconds of the phases of the last forward_backward (this rank).
+struct LayerParallelTimes {
+  double open = 0;     // opening layer forward
+  double forward = 0;  // forward solve
+  double close = 0;    // u_N to rank 0, loss and λ_N, λ_N back
+  double adjoint = 0;  // adjoint solve with parameter gradients
+  double reduce = 0;   // opening backward and the gradient allreduce
+  double total() const { return open + forward + close + adjoint + reduce; }
+};
+
+class LayerParallelStep {
+ public:
+  // The model must outlive this. comm: the ranks that share the layers (MPI_COMM_WORLD when MPI
+  // is initialised; one rank otherwise).
+  explicit LayerParallelStep(Model<float>& model, MPI_Comm comm = MPI_COMM_WORLD);
+  ~LayerParallelStep();
+
+  // Levels, cfactor, relaxation and iterations of both solves, OpenMP threads over F-intervals;
+  // forward_exact: the forward is plain stepping (serial_forward mode) and only the adjoint uses
+  // MGRIT. Takes effect at the next forward_backward.
+  void configure(const SolverConfig& s, bool forward_exact);
+  // Iterations of the forward (ignored when exact) and adjoint solves.
+  void set_iterations(int forward, int backward);
+  int forward_iterations() const { return fwd_.iterations; }
+  int backward_iterations() const { return bwd_.iterations; }
+  bool forward_exact() const { return forward_exact_; }
+
+  // The model must be bound to a batch (and its dropout key set). Fills model.params().grads()
+  // on every rank; returns the loss (the same on every rank).
+  double forward_backward();
+
+  const mgrit::SolveStats& forward_stats() const;
+  const mgrit::SolveStats& adjoint_stats() const;
+  const LayerParallelTimes& times() const { return times_; }
+  // ||u_N|| and ||λ_N|| of the last step (every rank): the scales that make the solves' final
+  // residuals relative, for the cheap error indicator.
+  double final_state_norm() const { return norm_uN_; }
+  double final_adjoint_norm() const { return norm_lamN_; }
+  int ranks() const { return size_; }
+  int rank() const { return rank_; }
+
+ private:
+  void build(std::size_t state_size);
+  void apply_options();
+  float* tape_for(long layer);
+
+  Model<float>& model_;
+  MPI_Comm comm_;
+  bool mpi_ = false;
+  int rank_ = 0, size_ = 1;
+  MgritConfig fwd_, bwd_;
+  int threads_ = 1;
+  bool forward_exact_ = false;
+  bool options_dirty_ = true;
+  std::size_t state_size_ = 0;
+  std::unique_ptr<mgrit::FlatApp<float>> app_;
+  std::unique_ptr<mgrit::Solver> solver_;
+  std::vector<Arena<float>> tapes_;  // per layer, allocated when this rank first keeps one
+  std::vector<float*> tape_ptr_;
+  std::vector<float> lamN_;
+  LayerParallelTimes times_;
+  double norm_uN_ = 0, norm_lamN_ = 0;
+};
+
+}  // namespace lpt

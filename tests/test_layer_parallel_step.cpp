@@ -1,0 +1,140 @@
+// The layer-parallel gradient (experiments/lib/layer_parallel_step.hpp) against serial
+// back-propagation (model/train_step.hpp) on real families, float32 as training runs it:
+// enough MGRIT iterations reproduce the serial loss and gradient to rounding; an exact forward
+// (serial_forward) reproduces the loss bit for bit; one iteration gives a different gradient.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <random>
+
+#include "experiments/lib/layer_parallel_step.hpp"
+#include "model/family_gpt.hpp"
+#include "model/family_mt.hpp"
+#include "model/family_vit.hpp"
+#include "model/train_step.hpp"
+
+namespace {
+
+using namespace lpt;
+
+double rel_diff(const float* a, const float* b, std::size_t n) {
+  double d = 0, s = 0;
+  for (std::size_t i = 0; i < n; ++i) {
+    d += (double(a[i]) - b[i]) * (double(a[i]) - b[i]);
+    s += double(b[i]) * b[i];
+  }
+  return std::sqrt(d / s);
+}
+
+struct Grad {
+  double loss = 0;
+  std::vector<float> g;
+};
+
+Grad serial(Model<float>& m) {
+  TrainStep<float> ts(m, nullptr);
+  Grad r;
+  r.loss = ts.forward_backward();
+  r.g.assign(m.params().grads(), m.params().grads() + m.params().size());
+  return r;
+}
+
+Grad layer_parallel(Model<float>& m, SolverConfig sc, bool exact_forward) {
+  LayerParallelStep lp(m);
+  lp.configure(sc, exact_forward);
+  Grad r;
+  r.loss = lp.forward_backward();
+  r.g.assign(m.params().grads(), m.params().grads() + m.params().size());
+  EXPECT_EQ(lp.forward_stats().iterations, exact_forward ? 1 : sc.forward.iterations);
+  EXPECT_EQ(lp.adjoint_stats().iterations, sc.backward.iterations);
+  return r;
+}
+
+SolverConfig mgrit(int levels, int cfactor, int fwd_iters, int bwd_iters) {
+  SolverConfig s;
+  s.forward = {levels, cfactor, lpt::Relax::F, fwd_iters};
+  s.backward = {levels, cfactor, lpt::Relax::F, bwd_iters};
+  return s;
+}
+
+std::unique_ptr<GptModel<float>> gpt(int layers) {
+  ModelConfig c;
+  c.d_model = 16, c.heads = 2, c.d_ff = 32, c.layers = layers, c.vocab = 13, c.max_len = 8;
+  c.h = 1.0 / layers;
+  auto m = std::make_unique<GptModel<float>>(c);
+  m->init(7);
+  static GptBatch b;
+  b.shape(3, 8);
+  std::mt19937 rng(2);
+  for (auto& t : b.tokens) t = rng() % 13;
+  for (auto& t : b.targets) t = rng() % 13;
+  m->set_batch(b);
+  return m;
+}
+
+TEST(LayerParallelStep, ManyIterationsReproduceSerialGradient) {
+  auto m = gpt(16);
+  const Grad ser = serial(*m);
+  for (int levels : {2, 3}) {
+    SCOPED_TRACE(testing::Message() << "levels " << levels);
+    const Grad par = layer_parallel(*m, mgrit(levels, 2, 12, 12), false);
+    EXPECT_NEAR(par.loss, ser.loss, 2e-6 * std::abs(ser.loss));
+    EXPECT_LT(rel_diff(par.g.data(), ser.g.data(), ser.g.size()), 2e-5);
+  }
+}
+
+TEST(LayerParallelStep, OneIterationIsInexactButClose) {
+  auto m = gpt(16);
+  const Grad ser = serial(*m);
+  const Grad par = layer_parallel(*m, mgrit(2, 4, 1, 1), false);
+  const double e = rel_diff(par.g.data(), ser.g.data(), ser.g.size());
+  EXPECT_GT(e, 1e-5) << "one F-relaxed iteration is not exact on 16 layers";
+  EXPECT_LT(e, 0.5);
+}
+
+TEST(LayerParallelStep, ExactForwardGivesTheSerialLossBitForBit) {
+  auto m = gpt(8);
+  const Grad ser = serial(*m);
+  const Grad par = layer_parallel(*m, mgrit(2, 2, 1, 1), true);
+  EXPECT_EQ(par.loss, ser.loss);
+  // The adjoint is still one MGRIT iteration: not the serial gradient.
+  EXPECT_GT(rel_diff(par.g.data(), ser.g.data(), ser.g.size()), 0.0);
+  const Grad conv = layer_parallel(*m, mgrit(2, 2, 1, 10), true);
+  EXPECT_LT(rel_diff(conv.g.data(), ser.g.data(), ser.g.size()), 2e-5);
+}
+
+TEST(LayerParallelStep, TranslationWithBoundaryOnTheCoarseGrid) {
+  ModelConfig c;
+  c.d_model = 8, c.heads = 2, c.d_ff = 16, c.enc_layers = 4, c.dec_layers = 4;
+  c.src_vocab = 9, c.tgt_vocab = 7, c.src_max_len = 5, c.tgt_max_len = 4, c.h = 0.25;
+  MtModel<float> m(c);
+  m.init(4);
+  MtBatch b;
+  b.shape(2, 5, 4);
+  std::mt19937 rng(6);
+  for (auto& t : b.src) t = rng() % 9;
+  for (auto& t : b.tgt_in) t = rng() % 7;
+  for (auto& t : b.tgt_out) t = rng() % 7;
+  for (std::size_t i = 0; i < b.src_mask.size(); ++i) b.src_mask[i] = (i % 5 < 4) ? 1 : 0;
+  m.set_batch(b);
+  const Grad ser = serial(m);
+  const Grad par = layer_parallel(m, mgrit(3, 2, 10, 10), false);
+  EXPECT_NEAR(par.loss, ser.loss, 2e-6 * std::abs(ser.loss));
+  EXPECT_LT(rel_diff(par.g.data(), ser.g.data(), ser.g.size()), 2e-5);
+}
+
+TEST(LayerParallelStep, IterationsCanChangeBetweenSteps) {
+  auto m = gpt(16);
+  const Grad ser = serial(*m);
+  LayerParallelStep lp(*m);
+  lp.configure(mgrit(2, 4, 1, 1), false);
+  lp.forward_backward();
+  const double e1 = rel_diff(m->params().grads(), ser.g.data(), ser.g.size());
+  lp.set_iterations(8, 8);
+  lp.forward_backward();
+  EXPECT_EQ(lp.forward_stats().iterations, 8);
+  const double e8 = rel_diff(m->params().grads(), ser.g.data(), ser.g.size());
+  EXPECT_LT(e8, e1 / 10);
+}
+
+}  // namespace
