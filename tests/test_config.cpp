@@ -116,11 +116,39 @@ TEST(Config, KeysOfAnotherFamilyRejected) {
   EXPECT_ERROR(json::parse(R"({"model": {"T": 2}})"), "model.T", "T/N");
 }
 
-TEST(Config, OnlySerialSolverUntilMgritTraining) {
-  for (const char* mode : {"parallel", "serial_forward", "adaptive"}) {
-    EXPECT_ERROR((json{{"solver", {{"mode", mode}}}}), "solver.mode",
-                 "arrives with the MGRIT training issue");
-  }
+TEST(Config, SolverModesAndControlKeys) {
+  const lpt::RunConfig c = lpt::resolve_config(json::parse(
+      R"({"solver": {"mode": "adaptive", "threads": 2},
+          "monitor": {"every": 10, "batches": 3},
+          "control": {"eta": 0.25, "patience": 2, "action": "serial"}})"));
+  EXPECT_EQ(c.solver.mode, lpt::SolverMode::adaptive);
+  EXPECT_EQ(c.solver.threads, 2);
+  EXPECT_EQ(c.monitor.every, 10);
+  EXPECT_EQ(c.monitor.batches, 3);
+  EXPECT_DOUBLE_EQ(c.control.eta, 0.25);
+  EXPECT_EQ(c.control.patience, 2);
+  EXPECT_EQ(c.control.action, "serial");
+  EXPECT_ERROR((json{{"control", {{"eta", 1.0}}}}), "control.eta", "(0, 1)");
+  EXPECT_ERROR((json{{"solver", {{"mode", "adaptive"}}}, {"monitor", {{"every", 0}}}}),
+               "monitor.every", "adaptive");
+  EXPECT_ERROR((json{{"solver", {{"mode", "parallel"}, {"mgrit", {{"forward", {{"iterations", 9}}}}}}}}),
+               "control.max_forward_iterations", "raise the cap");
+}
+
+TEST(Config, TranslationBoundaryMustBeACoarsePoint) {
+  // 3 + 3 layers, cfactor 2 on two levels: the coarse step [2, 4) straddles layer 3.
+  EXPECT_ERROR((json{{"model", {{"family", "mt"}}},
+                     {"solver", {{"mode", "parallel"}, {"mgrit", {{"forward", {{"cfactor", 2}}}}}}}}),
+               "solver.mgrit.forward", "encoder/decoder boundary");
+  // 4 + 4 with cfactor 2 on 3 levels: stride 4 divides 4.
+  EXPECT_NO_THROW(lpt::resolve_config(json::parse(
+      R"({"model": {"family": "mt", "enc_layers": 4, "dec_layers": 4},
+          "solver": {"mode": "parallel", "mgrit": {"forward": {"cfactor": 2, "levels": 3},
+                                                   "backward": {"cfactor": 4, "levels": 2}}}})")));
+  // serial_forward checks only the backward grid.
+  EXPECT_ERROR((json{{"model", {{"family", "mt"}}},
+                     {"solver", {{"mode", "serial_forward"}}}}),
+               "solver.mgrit.backward", "multiple of 4");
 }
 
 TEST(Config, SetOverridesParseJsonThenString) {

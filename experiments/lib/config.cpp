@@ -159,8 +159,22 @@ void fill_rest(const json& r, RunConfig& c) {
   const json& s = r.at("solver");
   c.solver.mode = choice_of(s.at("mode"), {SolverMode::serial, SolverMode::parallel,
                                            SolverMode::serial_forward, SolverMode::adaptive});
+  c.solver.threads = s.at("threads").get<int>();
   c.solver.forward = mgrit_of(s.at("mgrit").at("forward"));
   c.solver.backward = mgrit_of(s.at("mgrit").at("backward"));
+
+  const json& mo = r.at("monitor");
+  c.monitor.every = mo.at("every").get<long>();
+  c.monitor.batches = mo.at("batches").get<int>();
+  const json& ct = r.at("control");
+  c.control.eta = ct.at("eta").get<double>();
+  c.control.patience = ct.at("patience").get<int>();
+  c.control.action = ct.at("action").get<std::string>();
+  c.control.iteration_step = ct.at("iteration_step").get<int>();
+  c.control.max_forward_iterations = ct.at("max_forward_iterations").get<int>();
+  c.control.max_backward_iterations = ct.at("max_backward_iterations").get<int>();
+  c.control.cost_model = ct.at("cost_model").get<std::string>();
+  c.control.cost_ranks = ct.at("cost_ranks").get<int>();
 
   const json& o = r.at("output");
   c.output.file = o.at("file").get<std::string>();
@@ -201,13 +215,49 @@ void check_model(const ModelSection& m, const std::string& data_name) {
           data_kind_for(m.family));
 }
 
+// Coarse steps use one layer's parameters over `stride` fine steps; one that straddled the
+// translation model's encoder/decoder boundary would apply an encoder layer to decoder time (the
+// two halves of the stacked state evolve under different equations), so the boundary must be a
+// C-point on every level: enc_layers divisible by the coarsest stride.
+void check_mt_boundary(const RunConfig& c, const MgritConfig& m, const char* dir) {
+  long stride = 1, steps = c.model.total_layers();
+  for (int l = 1; l < m.levels && steps / m.cfactor >= 1; ++l) {
+    stride *= m.cfactor;
+    steps /= m.cfactor;
+  }
+  require(c.model.enc_layers % stride == 0, "solver.mgrit.", dir, ": with levels ", m.levels,
+          " and cfactor ", m.cfactor, " the coarsest level steps over ", stride,
+          " layers, so a coarse step would straddle the encoder/decoder boundary at layer ",
+          c.model.enc_layers, " (enc_layers must be a multiple of ", stride,
+          "); choose model.enc_layers, cfactor or levels so that cfactor^(levels-1) divides "
+          "enc_layers");
+}
+
+void check_solver(const RunConfig& c) {
+  if (c.solver.mode == SolverMode::serial) return;
+  const bool fwd_mgrit = c.solver.mode != SolverMode::serial_forward;
+  if (c.model.family == Family::mt) {
+    if (fwd_mgrit) check_mt_boundary(c, c.solver.forward, "forward");
+    check_mt_boundary(c, c.solver.backward, "backward");
+  }
+  require(c.solver.mode != SolverMode::adaptive || c.monitor.every > 0,
+          "monitor.every: solver.mode \"adaptive\" decides from the measured gradient error, "
+          "so monitor.every must be > 0 (e.g. 50)");
+  require(c.control.max_forward_iterations >= c.solver.forward.iterations,
+          "control.max_forward_iterations (", c.control.max_forward_iterations,
+          ") is below solver.mgrit.forward.iterations (", c.solver.forward.iterations,
+          "); raise the cap or lower the start");
+  require(c.control.max_backward_iterations >= c.solver.backward.iterations,
+          "control.max_backward_iterations (", c.control.max_backward_iterations,
+          ") is below solver.mgrit.backward.iterations (", c.solver.backward.iterations,
+          "); raise the cap or lower the start");
+}
+
 void check_cross(const RunConfig& c) {
   check_model(c.model, c.data.name);
   require(c.train.min_lr <= c.train.lr, "train.min_lr: ", c.train.min_lr,
           " exceeds train.lr (", c.train.lr, ")");
-  require(c.solver.mode == SolverMode::serial, "solver.mode: \"", to_string(c.solver.mode),
-          "\" is not available yet; it arrives with the MGRIT training issue. Use \"serial\" "
-          "(solver.mgrit settings are validated and kept meanwhile)");
+  check_solver(c);
 }
 
 // What to write instead of a key that belongs to another family.

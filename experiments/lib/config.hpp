@@ -1,7 +1,7 @@
 #pragma once
 // Run configuration for `lpt train --config FILE.json [--set key=value ...]`.
 //
-// A config is JSON with the sections model, data, train, solver, output (every key documented in
+// A config is JSON with the sections model, data, train, solver, monitor, control, output (every key documented in
 // docs/config.md, defaults in experiments/configs/defaults.json). resolve_config() merges the
 // user's JSON and the --set overrides onto the defaults, rejects unknown keys (naming the nearest
 // valid one), wrong types and impossible values with the key's full path, and returns both a typed
@@ -89,8 +89,27 @@ struct MgritConfig {
 
 struct SolverConfig {
   SolverMode mode = SolverMode::serial;
+  int threads = 1;  // OpenMP threads over F-intervals inside a rank
   MgritConfig forward{2, 4, Relax::F, 2};
   MgritConfig backward{2, 4, Relax::F, 1};
+};
+
+// Gradient-error measurement (docs/controller.md): every `every` steps, M = `batches` batches.
+struct MonitorConfig {
+  long every = 50;  // 0 = never
+  int batches = 4;
+};
+
+// The adaptive controller's rule (docs/controller.md).
+struct ControlConfig {
+  double eta = 0.5;
+  int patience = 3;
+  std::string action = "raise";  // raise | serial
+  int iteration_step = 1;
+  int max_forward_iterations = 8;
+  int max_backward_iterations = 8;
+  std::string cost_model;  // hardware profile; empty = off
+  int cost_ranks = 0;      // 0 = the run's ranks
 };
 
 struct OutputConfig {
@@ -106,6 +125,8 @@ struct RunConfig {
   DataConfig data;
   TrainConfig train;
   SolverConfig solver;
+  MonitorConfig monitor;
+  ControlConfig control;
   OutputConfig output;
   nlohmann::json resolved;  // the full config after defaults and overrides
 

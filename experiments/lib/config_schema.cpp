@@ -134,9 +134,36 @@ std::vector<KeySpec> build_schema() {
   s.push_back(integer("train.eval_batches", 10, 1, "validation batches per evaluation"));
 
   s.push_back(choice("solver.mode", "serial", {"serial", "parallel", "serial_forward", "adaptive"},
-                     "how forward and backward are solved (only serial for now)"));
+                     "serial (exact), parallel (MGRIT forward and backward), serial_forward "
+                     "(exact forward, MGRIT backward), adaptive (parallel until the controller "
+                     "switches)"));
+  s.push_back(integer("solver.threads", 1, 1,
+                      "OpenMP threads over MGRIT F-intervals inside one rank (1 = none)"));
   add_mgrit(s, "forward", 2);
   add_mgrit(s, "backward", 1);
+
+  s.push_back(integer("monitor.every", 50, 0,
+                      "measure the gradient error against exact serial every this many steps "
+                      "(not in serial mode); 0 = never"));
+  s.push_back(integer("monitor.batches", 4, 1,
+                      "batches M per measurement (the bias estimate averages over them)"));
+
+  s.push_back(number("control.eta", 0.5, 0, true, 1, true,
+                     "adaptive: act when the gradient bias exceeds eta times the gradient"));
+  s.push_back(integer("control.patience", 3, 1,
+                      "adaptive: consecutive measurements above eta before acting"));
+  s.push_back(choice("control.action", "raise", {"raise", "serial"},
+                     "adaptive: raise MGRIT iterations (then serial at the cap), or go serial"));
+  s.push_back(integer("control.iteration_step", 1, 1, "adaptive: iterations added per raise"));
+  s.push_back(integer("control.max_forward_iterations", 8, 1,
+                      "adaptive: cap of forward iterations before switching to serial"));
+  s.push_back(integer("control.max_backward_iterations", 8, 1,
+                      "adaptive: cap of backward iterations before switching to serial"));
+  s.push_back(string("control.cost_model", "",
+                     "adaptive: hardware profile (name or path) with which the performance model "
+                     "checks that raised iterations still beat serial; empty = off"));
+  s.push_back(integer("control.cost_ranks", 0, 0,
+                      "adaptive: ranks the cost model assumes; 0 = the run's MPI ranks"));
 
   s.push_back(string("output.file", "run.h5", "HDF5 run record path"));
   s.push_back(string("output.checkpoint", "", "checkpoint path; empty = no checkpoints"));
