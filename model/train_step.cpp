@@ -76,9 +76,16 @@ double TrainStep<T>::loss() {
 
 template <class T>
 StepStats TrainStep<T>::step() {
-  require(opt_, "TrainStep::step() needs an optimizer; pass one to the constructor");
+  const double loss = forward_backward();
+  StepStats st = apply_update();
+  st.loss = loss;
+  return st;
+}
+
+template <class T>
+StepStats TrainStep<T>::apply_update() {
+  require(opt_, "TrainStep: an update needs an optimizer; pass one to the constructor");
   StepStats st;
-  st.loss = forward_backward();
   const double t0 = now();
   ParamStore<T>& p = model_.params();
   st.grad_norm = std::sqrt(grad_sq_norm(p.grads(), p.size()));

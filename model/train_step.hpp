@@ -47,8 +47,11 @@ class TrainStep {
   double forward_backward();
   // Loss only (chain forward without tapes, no gradients).
   double loss();
-  // forward_backward, then clip and opt->step.
+  // forward_backward, then apply_update.
   StepStats step();
+  // Clip and opt->step on the gradients already in the model (filled by forward_backward or by a
+  // layer-parallel solve); a non-finite norm skips the update. stats.loss is left 0.
+  StepStats apply_update();
 
   const PhaseTimes& times() const { return times_; }
   // The arena: capacity in elements, and the parts of it (elements) for the current batch.

@@ -103,6 +103,16 @@ class LoaderTask : public Task {
     loader_->next(batch_);
     model_->set_batch(batch_);
   }
+  void bind_lookahead(int k) override {
+    if (k == 0) {
+      model_->set_batch(batch_);
+      return;
+    }
+    const std::vector<std::uint64_t> st = loader_->state();
+    for (int i = 0; i < k; ++i) loader_->next(probe_);
+    loader_->set_state(st);
+    model_->set_batch(probe_);
+  }
   std::vector<std::uint64_t> data_state() const override { return loader_->state(); }
   void set_data_state(const std::vector<std::uint64_t>& s) override { loader_->set_state(s); }
 
@@ -129,7 +139,7 @@ class LoaderTask : public Task {
 
   std::unique_ptr<Loader> loader_;
   std::unique_ptr<M> model_;
-  Batch batch_, val_;
+  Batch batch_, val_, probe_;
 };
 
 class GptTask : public LoaderTask<GptLoader, LmBatch, GptModel<float>> {

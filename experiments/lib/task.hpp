@@ -30,6 +30,10 @@ class Task {
   virtual Model<float>& model() = 0;
   // Draws the next training batch and binds the model to it.
   virtual void next_batch() = 0;
+  // Binds the model to the training batch k draws ahead (k = 0: the current one) without moving
+  // the stream, so that the gradient monitor measures on batches of the training distribution at
+  // the same parameters and the run's data order stays the same with and without monitoring.
+  virtual void bind_lookahead(int k) = 0;
   // What one training batch holds, for the throughput on the progress line: tokens with a
   // target, or images; and the unit ("tok/s", "img/s").
   virtual double items_in_batch() const = 0;
