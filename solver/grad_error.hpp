@@ -44,11 +44,11 @@ GradComparison compare_gradients(const T* approx, const T* exact, std::size_t n,
 // ||d_i|| cannot tell the two apart. The sample variance s_d^2 = sum ||d_i - mean d||^2 / (M-1)
 // estimates tr Σ without bias, hence ||mean d||^2 - s_d^2 / M estimates ||b||^2 without bias too.
 struct BiasEstimate {
-  int batches = 0;                 // M
-  double mean_error_norm = 0;      // ||mean d||: bias plus a noise floor of sqrt(tr Σ / M)
-  double mean_grad_norm = 0;       // ||mean g||: the full-batch gradient the bias is measured against
-  double grad_spread = 0;          // sqrt( sum ||g_i - mean g||^2 / (M-1) ), 0 when M < 2
-  double error_spread = 0;         // same for d: sqrt of the unbiased estimate of tr Σ
+  int batches = 0;             // M
+  double mean_error_norm = 0;  // ||mean d||: bias plus a noise floor of sqrt(tr Σ / M)
+  double mean_grad_norm = 0;   // ||mean g||: the full-batch gradient the bias is measured against
+  double grad_spread = 0;      // sqrt( sum ||g_i - mean g||^2 / (M-1) ), 0 when M < 2
+  double error_spread = 0;     // same for d: sqrt of the unbiased estimate of tr Σ
   // ||mean d|| / ||mean g|| (0/0 -> 0, x/0 -> inf) <- the controller's metric: the error that
   // survives averaging, relative to the gradient that survives averaging, i.e. the η of the
   // inexact-gradient condition ||ĝ - g|| <= η ||g|| applied to the expected step.
@@ -61,7 +61,7 @@ struct BiasEstimate {
   // nothing can be separated and the whole error counts as systematic (the cautious reading).
   // 0 when there is no error at all.
   double systematic_fraction = 0;
-  double mean_rel_error = 0;       // mean_i ||d_i|| / ||g_i||: what a per-batch check would see
+  double mean_rel_error = 0;  // mean_i ||d_i|| / ||g_i||: what a per-batch check would see
 };
 
 class BiasEstimator {

@@ -161,8 +161,8 @@ TEST(BiasEstimator, ZeroMeanNoiseIsNotBias) {
   }
   const BiasEstimate e = est.estimate();
   EXPECT_EQ(e.batches, m);
-  EXPECT_GT(e.mean_rel_error, 0.8);           // what a per-batch check sees
-  EXPECT_LT(e.bias_ratio, 0.2);               // noise floor ≈ rel error / sqrt(M) ≈ 0.13
+  EXPECT_GT(e.mean_rel_error, 0.8);  // what a per-batch check sees
+  EXPECT_LT(e.bias_ratio, 0.2);      // noise floor ≈ rel error / sqrt(M) ≈ 0.13
   EXPECT_LT(std::abs(e.systematic_fraction), 0.01);
   EXPECT_NEAR(e.error_spread, std::sqrt(double(n)), 0.05 * std::sqrt(double(n)));
   EXPECT_NEAR(e.grad_spread, 0.3 * std::sqrt(double(n)), 0.05 * 0.3 * std::sqrt(double(n)));
