@@ -71,4 +71,32 @@ inline void write_tiny_english(const std::string& dir, int lines = 400) {
   write_dataset(dir, "english", {{"english.txt", text}}, {{"lines", lines}});
 }
 
+// A `digits`-shaped image set (1x8x8, 10 classes, one split "all") of n images whose label is
+// visible in the pixels (a bright row at the label's position), so a ViT can learn it.
+inline void write_tiny_digits(const std::string& dir, int n = 240) {
+  std::string px, lab;
+  for (int i = 0; i < n; ++i) {
+    const int label = (i * 7) % 10;
+    for (int p = 0; p < 64; ++p) {
+      const int row = p / 8, col = p % 8;
+      int v = (i * 31 + p * 17) % 64;
+      if (row == label % 8 && (label < 8 || col < 4)) v += 160;
+      px += char(v);
+    }
+    lab += char(label);
+  }
+  write_dataset(dir, "digits", {{"all_images.u8", px}, {"all_labels.u8", lab}},
+                {{"shape", {1, 8, 8}}, {"classes", 10}, {"pixel_scale", 255.0}, {"mean", 0.3},
+                 {"std", 0.3}, {"splits", {{"all", {{"count", n}}}}}});
+}
+
+// An `en_es` set of n verse-aligned pairs with a learnable word-for-word mapping.
+inline void write_tiny_en_es(const std::string& dir, int n = 120) {
+  std::string tsv;
+  for (int i = 0; i < n; ++i)
+    tsv += "Gen 1:" + std::to_string(i) + "\tlet there be light " + std::to_string(i % 7) +
+           "\thaya luz " + std::to_string(i % 7) + "\n";
+  write_dataset(dir, "en_es", {{"en_es.tsv", tsv}}, {{"pairs", n}});
+}
+
 }  // namespace lpt::test

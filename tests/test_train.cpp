@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "data_fixture.hpp"
+#include "record_fixture.hpp"
 #include "experiments/lib/config.hpp"
 #include "experiments/lib/trainer.hpp"
 #include "util/checkpoint_io.hpp"
@@ -15,43 +16,8 @@
 namespace {
 
 
-std::vector<double> read_series(const std::string& file, const std::string& path) {
-  hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  EXPECT_GE(f, 0) << file;
-  hid_t d = H5Dopen2(f, path.c_str(), H5P_DEFAULT);
-  EXPECT_GE(d, 0) << path;
-  hid_t sp = H5Dget_space(d);
-  hsize_t n[2] = {0, 0};
-  const int rank = H5Sget_simple_extent_dims(sp, n, nullptr);
-  std::vector<double> v(n[0] * (rank == 2 ? n[1] : 1));
-  if (!v.empty()) H5Dread(d, H5T_NATIVE_DOUBLE, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data());
-  H5Sclose(sp);
-  H5Dclose(d);
-  H5Fclose(f);
-  return v;
-}
-
-std::string read_root_attr(const std::string& file, const char* name) {
-  hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
-  hid_t a = H5Aopen(f, name, H5P_DEFAULT);
-  EXPECT_GE(a, 0) << name;
-  hid_t t = H5Aget_type(a);
-  std::string s;
-  if (H5Tis_variable_str(t) > 0) {
-    char* p = nullptr;
-    H5Aread(a, t, &p);
-    s = p ? p : "";
-    H5free_memory(p);
-  } else {
-    s.resize(H5Tget_size(t));
-    H5Aread(a, t, s.data());
-    s = s.c_str();
-  }
-  H5Tclose(t);
-  H5Aclose(a);
-  H5Fclose(f);
-  return s;
-}
+using lpt::test::read_root_attr;
+using lpt::test::read_series;
 
 class TrainRun : public ::testing::Test {
  protected:
@@ -187,11 +153,7 @@ namespace {
 // Translation end to end on a tiny verse-aligned corpus: the evaluation path (teacher-forced
 // loss, greedy decoding, BLEU) runs and lands in the record.
 TEST_F(TrainRun, TranslationRecordsLossAndBleu) {
-  std::string tsv;
-  for (int i = 0; i < 120; ++i)
-    tsv += "Gen 1:" + std::to_string(i) + "\tlet there be light " + std::to_string(i % 7) +
-           "\thaya luz " + std::to_string(i % 7) + "\n";
-  lpt::test::write_dataset(dir_, "en_es", {{"en_es.tsv", tsv}}, {{"pairs", 120}});
+  lpt::test::write_tiny_en_es(dir_);
   nlohmann::json j = {
       {"model", {{"family", "mt"}, {"enc_layers", 2}, {"dec_layers", 2}, {"d_model", 16},
                  {"heads", 2}, {"d_ff", 32}, {"src_len", 24}, {"tgt_len", 16}}},

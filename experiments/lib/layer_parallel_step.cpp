@@ -36,6 +36,7 @@ LayerParallelStep::LayerParallelStep(Model<float>& model, MPI_Comm comm)
   int init = 0;
   MPI_Initialized(&init);
   if (init) {
+    mpi_init_ = true;
     MPI_Comm_rank(comm_, &rank_);
     MPI_Comm_size(comm_, &size_);
     mpi_ = size_ > 1;
@@ -93,7 +94,7 @@ void LayerParallelStep::build(std::size_t n) {
       });
   solver_ = std::make_unique<mgrit::Solver>(*app_, steps.num_steps());
   solver_->set_step_size(double(model_.h(0)));
-  if (mpi_) solver_->set_comm(comm_);
+  if (mpi_init_) solver_->set_comm(comm_);  // also MPI_COMM_SELF: the solver defaults to world
   options_dirty_ = true;
 }
 

@@ -79,7 +79,8 @@ class LayerParallelStep {
 
   Model<float>& model_;
   MPI_Comm comm_;
-  bool mpi_ = false;
+  bool mpi_init_ = false;  // MPI is initialised (the solver gets comm_)
+  bool mpi_ = false;       // and comm_ has more than one rank
   int rank_ = 0, size_ = 1;
   MgritConfig fwd_, bwd_;
   int threads_ = 1;

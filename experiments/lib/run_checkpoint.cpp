@@ -35,6 +35,7 @@ void save_checkpoint(const std::string& path, const std::string& resolved_config
   for (const auto& name : opt.state_names())
     w.put("optimizer/" + name, opt.state(name), Shape{static_cast<std::int64_t>(opt.size())});
   w.put("data/state", state.data_state);
+  if (!state.control.empty()) w.put("control/state", state.control);
   for (const auto& [dset, rows] : state.record_rows) {
     const std::int64_t r = rows;
     w.put("record_rows" + dset, &r, Shape{1});
@@ -63,6 +64,8 @@ RunState load_checkpoint(const std::string& path, ParamStore<float>& params,
   s.step = r.attr_int("step");
   s.data_state = r.read<std::uint64_t>("data/state");
   const std::string prefix = "record_rows";
+  for (const auto& name : r.names())
+    if (name == "control/state") s.control = r.read<double>(name);
   for (const auto& name : r.names())
     if (name.compare(0, prefix.size(), prefix) == 0) {
       std::int64_t rows = 0;

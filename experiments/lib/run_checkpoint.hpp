@@ -20,6 +20,7 @@ struct RunState {
   std::int64_t step = 0;  // optimizer steps completed
   std::vector<std::uint64_t> data_state;
   std::map<std::string, std::int64_t> record_rows;  // dataset path -> rows at this step
+  std::vector<double> control;  // the adaptive controller's state (empty: none saved)
 };
 
 void save_checkpoint(const std::string& path, const std::string& resolved_config,

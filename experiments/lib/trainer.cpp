@@ -1,5 +1,6 @@
 #include "experiments/lib/trainer.hpp"
 
+#include <mpi.h>
 #include <omp.h>
 #include <unistd.h>
 
@@ -8,8 +9,13 @@
 #include <memory>
 #include <sstream>
 
+#include "experiments/lib/cost_oracle.hpp"
+#include "experiments/lib/gradient_monitor.hpp"
+#include "experiments/lib/layer_parallel_step.hpp"
 #include "experiments/lib/run_checkpoint.hpp"
 #include "experiments/lib/task.hpp"
+#include "experiments/lib/train_records.hpp"
+#include "solver/controller.hpp"
 #include "model/lr_schedule.hpp"
 #include "model/optim.hpp"
 #include "model/train_step.hpp"
@@ -21,11 +27,31 @@
 namespace lpt {
 namespace {
 
-// Datasets of the record that grow one row per step or per evaluation; a resumed run cuts them
-// back to the rows its checkpoint knew, so the record continues without duplicates.
-const char* const kStepSeries[] = {"/train/loss", "/train/lr", "/train/grad_norm",
-                                   "/train/step_time", "/train/phase_time", "/train/items_per_s"};
-const char* const kEvalSeries[] = {"/eval/step", "/eval/loss", "/eval/metric"};
+// Discards what ranks other than 0 would print.
+class NullBuffer : public std::streambuf {
+ protected:
+  int overflow(int c) override { return c; }
+};
+
+mgrit::TrainMode start_mode(SolverMode m) {
+  switch (m) {
+    case SolverMode::serial: return mgrit::TrainMode::serial;
+    case SolverMode::serial_forward: return mgrit::TrainMode::serial_forward;
+    case SolverMode::parallel:
+    case SolverMode::adaptive: return mgrit::TrainMode::parallel;
+  }
+  return mgrit::TrainMode::serial;
+}
+
+mgrit::ControllerOptions controller_options(const ControlConfig& c) {
+  mgrit::ControllerOptions o;
+  o.set_eta(c.eta);
+  o.set_patience(c.patience);
+  o.set_action(mgrit::parse_control_action(c.action));
+  o.set_iteration_step(c.iteration_step);
+  o.set_max_iterations(c.max_forward_iterations, c.max_backward_iterations);
+  return o;
+}
 
 std::unique_ptr<Optimizer<float>> make_optimizer(const TrainConfig& t,
                                                  const ParamStore<float>& params) {
@@ -57,10 +83,20 @@ LrKind lr_kind(Schedule s) {
 class Run {
  public:
   Run(const RunConfig& cfg, const TrainOptions& o)
-      : cfg_(cfg), o_(o), out_(o.out ? *o.out : std::cout) {}
+      : cfg_(cfg), o_(o), null_out_(&null_buf_), out_(o.out ? *o.out : std::cout) {
+    int init = 0;
+    MPI_Initialized(&init);
+    if (init) {
+      MPI_Comm_rank(o.comm, &rank_);
+      MPI_Comm_size(o.comm, &ranks_);
+    }
+  }
 
   TrainSummary go() {
     Timer wall;
+    require(ranks_ == 1 || cfg_.solver.mode != SolverMode::serial, "solver.mode \"serial\" trains "
+            "on one rank, but ", ranks_, " were started; run without mpirun, or set solver.mode "
+            "to parallel, serial_forward or adaptive to split the layers over the ranks");
     if (cfg_.train.threads > 0) omp_set_num_threads(cfg_.train.threads);
     task_ = make_task(cfg_);
     Model<float>& model = task_->model();
@@ -70,34 +106,90 @@ class Run {
                         cfg_.train.warmup, cfg_.train.steps);
     step_ = std::make_unique<TrainStep<float>>(model, opt_.get());
     step_->set_max_grad_norm(cfg_.train.clip);
+    setup_solver();
 
     RunState state;
     if (!o_.resume.empty()) {
       state = load_checkpoint(o_.resume, model.params(), *opt_);
       task_->set_data_state(state.data_state);
+      if (!state.control.empty()) control_ = mgrit::ControlState::unpack(state.control);
+      if (controller_) controller_->set_state(control_);
     }
     open_record(state);
-    out_ << "lpt train: " << to_string(cfg_.model.family) << ", " << model.params().size()
-         << " parameters, " << cfg_.model.total_layers() << " layers, h = " << cfg_.model.h
-         << "; " << task_->describe() << "\n";
+    std::ostream& out = rank_ == 0 ? out_ : null_out_;
+    out << "lpt train: " << to_string(cfg_.model.family) << ", " << model.params().size()
+        << " parameters, " << cfg_.model.total_layers() << " layers, h = " << cfg_.model.h
+        << "; " << task_->describe() << "\n";
+    out << "solver: " << describe_solver() << "\n";
     if (!o_.resume.empty())
-      out_ << "resumed from " << o_.resume << " at step " << state.step << "\n";
+      out << "resumed from " << o_.resume << " at step " << state.step << "\n";
     return loop(state.step, wall);
   }
 
  private:
+  std::string describe_solver() const {
+    std::ostringstream m;
+    m << to_string(cfg_.solver.mode);
+    if (cfg_.solver.mode == SolverMode::serial) return m.str();
+    auto mg = [&](const MgritConfig& g) {
+      m << "levels " << g.levels << ", cfactor " << g.cfactor << ", " << to_string(g.relax)
+        << "-relaxation, " << g.iterations << " iteration" << (g.iterations == 1 ? "" : "s");
+    };
+    if (cfg_.solver.mode != SolverMode::serial_forward) {
+      m << "; forward MGRIT ";
+      mg(cfg_.solver.forward);
+    } else {
+      m << "; forward exact";
+    }
+    m << "; backward MGRIT ";
+    mg(cfg_.solver.backward);
+    m << "; " << ranks_ << " rank" << (ranks_ == 1 ? "" : "s") << " x " << cfg_.solver.threads
+      << " solver thread" << (cfg_.solver.threads == 1 ? "" : "s");
+    if (cfg_.monitor.every > 0)
+      m << "; gradient check every " << cfg_.monitor.every << " steps on "
+        << cfg_.monitor.batches << " batches";
+    if (controller_)
+      m << "; adaptive: eta " << cfg_.control.eta << ", patience " << cfg_.control.patience
+        << ", action " << cfg_.control.action;
+    return m.str();
+  }
+
+  void setup_solver() {
+    control_.mode = start_mode(cfg_.solver.mode);
+    control_.fwd_iters = cfg_.solver.forward.iterations;
+    control_.bwd_iters = cfg_.solver.backward.iterations;
+    if (cfg_.solver.mode == SolverMode::serial) return;
+    Model<float>& model = task_->model();
+    lp_ = std::make_unique<LayerParallelStep>(model, o_.comm);
+    lp_->configure(cfg_.solver, cfg_.solver.mode == SolverMode::serial_forward);
+    if (cfg_.monitor.every > 0)
+      monitor_ = std::make_unique<GradientMonitor>(model, cfg_.monitor.batches);
+    if (cfg_.solver.mode == SolverMode::adaptive) {
+      controller_ = std::make_unique<mgrit::Controller>(controller_options(cfg_.control), control_);
+      auto oracle = make_cost_oracle(cfg_, model.config(), ranks_);
+      if (oracle) controller_->set_cost_oracle(oracle);
+    }
+  }
+
   void open_record(const RunState& state) {
+    if (rank_ != 0) return;  // one writer: serial HDF5
     const bool resuming = !o_.resume.empty();
     record_ = std::make_unique<H5Record>(cfg_.output.file,
                                          resuming ? H5Record::Mode::append : H5Record::Mode::create);
     if (resuming) {
-      for (const auto& [dset, rows] : state.record_rows) record_->truncate(dset, rows);
+      // Series the checkpoint does not list did not exist yet at its step: cut them to 0.
+      for (const std::string& d : train_record_series()) {
+        auto it = state.record_rows.find(d);
+        record_->truncate(d, it == state.record_rows.end() ? 0 : std::uint64_t(it->second));
+      }
       record_->append_event("/control/events", state.step, "resume", "resumed from " + o_.resume);
     } else {
       record_->write_run_info(cfg_.resolved_string());
       record_->set_attr("/", "family", to_string(cfg_.model.family));
       record_->set_attr("/", "solver_mode", to_string(cfg_.solver.mode));
+      record_->set_attr("/", "ranks", ranks_);
       record_->set_attr("/", "tokenizers", task_->tokenizers().dump());
+      record_->append_event("/control/events", 0, "start", describe_solver());
     }
     record_->flush();
   }
@@ -106,31 +198,34 @@ class Run {
     RunState s;
     s.step = step;
     s.data_state = task_->data_state();
-    for (const char* d : kStepSeries) s.record_rows[d] = rows(d);
-    for (const char* d : kEvalSeries) s.record_rows[d] = rows(d);
-    s.record_rows["/control/events"] = rows("/control/events");
+    for (const std::string& d : train_record_series())
+      s.record_rows[d] = static_cast<std::int64_t>(record_->rows(d));
+    if (cfg_.solver.mode != SolverMode::serial) s.control = control_.pack();
     return s;
   }
-  std::int64_t rows(const char* d) { return static_cast<std::int64_t>(record_->rows(d)); }
 
   void checkpoint(long step) {
-    if (cfg_.output.checkpoint.empty()) return;
+    if (cfg_.output.checkpoint.empty() || rank_ != 0) return;
     save_checkpoint(cfg_.output.checkpoint, cfg_.resolved_string(), task_->tokenizers(),
                     task_->model().params(), *opt_, current_state(step));
     progress_->message("checkpoint " + cfg_.output.checkpoint + " at step " +
                        std::to_string(step));
   }
 
+  // Every rank evaluates (the same serial forward on the same batches): no messages, and every
+  // rank knows the result.
   EvalResult evaluate(long step) {
     Model<float>& model = task_->model();
     model.set_train(false);
     const EvalResult r = task_->evaluate(*step_, cfg_.train.eval_batches);
     model.set_train(true);
-    record_->append("/eval/step", static_cast<std::int64_t>(step));
-    record_->append("/eval/loss", r.loss);
-    record_->append("/eval/metric", r.metric);
-    record_->set_attr("/eval/metric", "name", r.metric_name);
-    record_->flush();
+    if (record_) {
+      record_->append("/eval/step", static_cast<std::int64_t>(step));
+      record_->append("/eval/loss", r.loss);
+      record_->append("/eval/metric", r.metric);
+      record_->set_attr("/eval/metric", "name", r.metric_name);
+      record_->flush();
+    }
     std::ostringstream m;
     m << "eval step " << step << ": val_loss " << r.loss << ", " << r.metric_name << " "
       << r.metric;
@@ -145,18 +240,80 @@ class Run {
       << cfg_.output.file << " holds every step before it";
     if (!cfg_.output.checkpoint.empty())
       m << " and the last good checkpoint is " << cfg_.output.checkpoint;
-    m << ". Lower train.lr, set train.clip, or lengthen train.warmup.";
-    record_->append_event("/control/events", step, "stop", "non-finite loss or gradient");
-    record_->flush();
+    m << ". Lower train.lr, set train.clip, or lengthen train.warmup";
+    if (control_.mode != mgrit::TrainMode::serial)
+      m << "; with MGRIT, more solver.mgrit iterations or solver.mode \"adaptive\" may help";
+    m << ".";
+    if (record_) {
+      record_->append_event("/control/events", step, "stop", "non-finite loss or gradient");
+      record_->flush();
+    }
     progress_->finish();
     fail(m.str());
+  }
+
+  // Gradient check and, when adaptive, the controller's decision; effective from the next step.
+  void monitor_and_control(long s) {
+    const GradientCheck c = monitor_->check(s, *task_, *step_, *lp_);
+    last_check_ = c;
+    have_check_ = true;
+    record_check(record_.get(), c, monitor_->segment_names());
+    std::ostringstream m;
+    m << "check step " << s << ": grad rel_error " << c.first.rel_error << ", cosine "
+      << c.first.cosine << ", bias " << c.bias.bias_ratio << " of |mean g| over "
+      << c.bias.batches << " batches";
+    if (!controller_) {
+      progress_->message(m.str());
+      return;
+    }
+    const mgrit::ControlDecision d = controller_->check(s, mgrit::ControlMetrics{
+        c.bias.bias_ratio, c.first.rel_error, c.first.cosine, c.bias.bias_vs_spread});
+    record_decision(record_.get(), d, c);
+    m << " -> " << d.action_name();
+    if (d.kind != mgrit::ControlDecision::Kind::hold) m << ": " << d.reason;
+    progress_->message(m.str());
+    control_ = controller_->state();
+    if (control_.mode != mgrit::TrainMode::serial)
+      lp_->set_iterations(control_.fwd_iters, control_.bwd_iters);
+  }
+
+  // The step's gradient in the mode in force; records the solves.
+  double gradient(long s, PhaseTimes& ph) {
+    if (control_.mode == mgrit::TrainMode::serial) {
+      const double loss = step_->forward_backward();
+      ph = step_->times();
+      return loss;
+    }
+    lp_->set_iterations(control_.fwd_iters, control_.bwd_iters);
+    const double loss = lp_->forward_backward();
+    const LayerParallelTimes& t = lp_->times();
+    ph.forward = t.open + t.forward + t.close;
+    ph.backward = t.adjoint + t.reduce;
+    record_solves(record_.get(), s, *lp_, o_.comm);
+    if (monitor_ && s % cfg_.monitor.every == 0 && std::isfinite(loss)) monitor_and_control(s);
+    return loss;
+  }
+
+  std::vector<ProgressField> progress_fields() const {
+    std::vector<ProgressField> f = {{"mode", mgrit::to_string(control_.mode)}};
+    if (control_.mode == mgrit::TrainMode::parallel)
+      f.push_back({"it", std::to_string(control_.fwd_iters) + "/" +
+                             std::to_string(control_.bwd_iters)});
+    else if (control_.mode == mgrit::TrainMode::serial_forward)
+      f.push_back({"it", "exact/" + std::to_string(control_.bwd_iters)});
+    if (have_check_ && control_.mode != mgrit::TrainMode::serial) {
+      f.push_back(progress_field("gerr", last_check_.first.rel_error, 3));
+      f.push_back(progress_field("bias", last_check_.bias.bias_ratio, 3));
+    }
+    return f;
   }
 
   TrainSummary loop(long first, const Timer& wall) {
     Model<float>& model = task_->model();
     const long total = cfg_.train.steps;
-    progress_ = o_.tty < 0 ? std::make_unique<Progress>(total, out_)
-                           : std::make_unique<Progress>(total, out_, o_.tty == 1);
+    std::ostream& out = rank_ == 0 ? out_ : null_out_;
+    progress_ = o_.tty < 0 ? std::make_unique<Progress>(total, out)
+                           : std::make_unique<Progress>(total, out, o_.tty == 1);
     progress_->set_log_every(cfg_.output.log_every);
     progress_->set_unit(task_->item_unit());
     progress_->set_start_step(first);  // the ETA of a resumed run counts only the steps ahead
@@ -169,20 +326,28 @@ class Run {
       opt_->set_lr(lr);
       task_->next_batch();
       model.set_dropout_key(cfg_.train.seed, static_cast<std::uint64_t>(s));
-      const StepStats st = step_->step();
+      const mgrit::TrainMode mode = control_.mode;
+      const int fi = control_.fwd_iters, bi = control_.bwd_iters;
+      PhaseTimes ph;
+      const double loss = gradient(s, ph);
+      StepStats st = step_->apply_update();
+      st.loss = loss;
+      ph.optimizer = step_->times().optimizer;
       if (!std::isfinite(st.loss) || st.skipped) diverged(s, st.loss, st.grad_norm);
       const double dt = t.seconds();
       const double items = task_->items_in_batch() / dt;
-      const PhaseTimes& ph = step_->times();
-      record_->append("/train/loss", st.loss);
-      record_->append("/train/lr", lr);
-      record_->append("/train/grad_norm", st.grad_norm);
-      record_->append("/train/step_time", dt);
-      record_->append_row("/train/phase_time", {ph.forward, ph.backward, ph.optimizer},
-                          {"forward", "backward", "optimizer"});
-      record_->append("/train/items_per_s", items);
-      record_->flush();
-      progress_->update(s + 1, st.loss, lr, items, elapsed.seconds());
+      if (record_) {
+        record_->append("/train/loss", st.loss);
+        record_->append("/train/lr", lr);
+        record_->append("/train/grad_norm", st.grad_norm);
+        record_->append("/train/step_time", dt);
+        record_->append_row("/train/phase_time", {ph.forward, ph.backward, ph.optimizer},
+                            {"forward", "backward", "optimizer"});
+        record_->append("/train/items_per_s", items);
+        record_mode(record_.get(), mode, fi, bi);
+        record_->flush();
+      }
+      progress_->update(s + 1, st.loss, lr, items, elapsed.seconds(), progress_fields());
       sum.last_loss = st.loss;
       sum.steps = s + 1;
       const bool last = s + 1 == total;
@@ -197,17 +362,29 @@ class Run {
         checkpoint(s + 1);
     }
     progress_->finish();
+    sum.final_mode = mgrit::to_string(control_.mode);
+    sum.fwd_iters = control_.fwd_iters;
+    sum.bwd_iters = control_.bwd_iters;
     sum.wall_seconds = wall.seconds();
     return sum;
   }
 
   RunConfig cfg_;
   TrainOptions o_;
+  NullBuffer null_buf_;
+  std::ostream null_out_;
   std::ostream& out_;
+  int rank_ = 0, ranks_ = 1;
   std::unique_ptr<Task> task_;
   std::unique_ptr<Optimizer<float>> opt_;
   LrSchedule sched_;
   std::unique_ptr<TrainStep<float>> step_;
+  std::unique_ptr<LayerParallelStep> lp_;
+  std::unique_ptr<GradientMonitor> monitor_;
+  std::unique_ptr<mgrit::Controller> controller_;
+  mgrit::ControlState control_;
+  GradientCheck last_check_;
+  bool have_check_ = false;
   std::unique_ptr<H5Record> record_;
   std::unique_ptr<Progress> progress_;
 };

@@ -1,0 +1,18 @@
+#pragma once
+// The adaptive controller's cost check (solver/controller.hpp, set_cost_oracle): does a
+// layer-parallel step at (forward, backward) iterations still beat the serial step? Answered by
+// the analytical performance model (perfmodel/step_model.hpp) for the run's model shape on a
+// hardware profile and a rank count.
+#include <functional>
+
+#include "experiments/lib/config.hpp"
+#include "model/model.hpp"
+
+namespace lpt {
+
+// Null when cfg.control.cost_model is empty. ranks: cfg.control.cost_ranks, or `run_ranks` when
+// that is 0. Throws lpt::Error for a profile that cannot be loaded.
+std::function<bool(int, int)> make_cost_oracle(const RunConfig& cfg, const ModelConfig& dims,
+                                               int run_ranks);
+
+}  // namespace lpt

@@ -1,0 +1,147 @@
+// `mpirun -np P lpt train` gives the same run for every P: layer-parallel training on the world
+// communicator (1-4 ranks) and on MPI_COMM_SELF in-process give bit-identical losses, gradient
+// norms, residuals, gradient checks and controller decisions (with one OpenMP thread per rank,
+// as ctest runs it). Run by ctest under mpirun on 1, 2, 3 and 4 ranks.
+#include <gtest/gtest.h>
+#include <mpi.h>
+
+#include <sstream>
+
+#include "../data_fixture.hpp"
+#include "../record_fixture.hpp"
+#include "experiments/lib/config.hpp"
+#include "experiments/lib/trainer.hpp"
+#include "util/error.hpp"
+
+namespace {
+
+using lpt::test::read_event_field;
+using lpt::test::read_series;
+
+int world_rank() {
+  int r = 0;
+  MPI_Comm_rank(MPI_COMM_WORLD, &r);
+  return r;
+}
+int world_size() {
+  int s = 1;
+  MPI_Comm_size(MPI_COMM_WORLD, &s);
+  return s;
+}
+
+class TrainRanks : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    lpt::test::write_tiny_english(dir_);
+    lpt::test::write_tiny_en_es(dir_);
+  }
+  // Every rank builds the same config; only the record's folder differs (each rank's own).
+  lpt::RunConfig config(const std::string& family, const std::string& name,
+                        std::vector<std::string> sets) {
+    nlohmann::json model = {{"family", family}, {"d_model", 16}, {"heads", 2}, {"d_ff", 32},
+                            {"step_size", "T/N"}};
+    nlohmann::json data = {{"dir", dir_}};
+    if (family == "mt") {
+      model["enc_layers"] = 4, model["dec_layers"] = 4, model["src_len"] = 24,
+      model["tgt_len"] = 16;
+      data["name"] = "en_es";
+    } else {
+      model["layers"] = 8, model["seq_len"] = 16;
+      data["name"] = "english";
+    }
+    nlohmann::json j = {
+        {"model", model},
+        {"data", data},
+        {"train", {{"steps", 7}, {"batch", 4}, {"lr", 3e-3}, {"warmup", 1}, {"eval_every", 3},
+                   {"eval_batches", 1}}},
+        {"solver", {{"mgrit", {{"forward", {{"levels", 2}, {"cfactor", 2}, {"iterations", 1}}},
+                               {"backward", {{"levels", 2}, {"cfactor", 2}, {"iterations", 1}}}}}}},
+        {"monitor", {{"every", 2}, {"batches", 2}}},
+        {"output", {{"file", dir_ + "/" + name + ".h5"}, {"log_every", 100}}}};
+    return lpt::resolve_config(j, sets);
+  }
+  void run(const lpt::RunConfig& c, MPI_Comm comm) {
+    lpt::TrainOptions o;
+    o.out = &log_;
+    o.tty = 0;
+    o.comm = comm;
+    lpt::train(c, o);
+  }
+  // The world run against this rank's own one-rank run of the same config.
+  void expect_rank_independent(const std::string& family, std::vector<std::string> sets) {
+    const auto world = config(family, "world", sets);
+    const auto self = config(family, "self", sets);
+    run(world, MPI_COMM_WORLD);
+    run(self, MPI_COMM_SELF);
+    if (world_rank() != 0) return;
+    for (const char* d : {"/train/loss", "/train/grad_norm", "/eval/loss", "/solver/mode",
+                          "/solver/forward/residual", "/solver/adjoint/residual",
+                          "/solver/forward/evals", "/monitor/rel_error", "/monitor/bias_ratio"})
+      EXPECT_EQ(read_series(world.output.file, d), read_series(self.output.file, d))
+          << d << " on " << world_size() << " ranks";
+    EXPECT_EQ(read_event_field(world.output.file, "/control/events", "reason").size(),
+              read_event_field(self.output.file, "/control/events", "reason").size());
+    const auto w = read_event_field(world.output.file, "/control/events", "action");
+    const auto s = read_event_field(self.output.file, "/control/events", "action");
+    EXPECT_EQ(w, s);
+    // The timers table has one block of six per rank.
+    EXPECT_EQ(read_series(world.output.file, "/solver/forward/timers").size(),
+              read_series(world.output.file, "/solver/step").size() * 6u * world_size());
+  }
+  lpt::test::TempDir tmp_{"lpt_train_ranks"};
+  const std::string dir_ = tmp_.path;
+  std::ostringstream log_;
+};
+
+TEST_F(TrainRanks, ParallelGptIsBitIdenticalOnEveryRankCount) {
+  expect_rank_independent("gpt", {"solver.mode=parallel"});
+}
+
+TEST_F(TrainRanks, AdaptiveDecisionsAreTheSameOnEveryRankCount) {
+  expect_rank_independent("gpt", {"solver.mode=adaptive", "control.eta=1e-9",
+                                  "control.patience=1", "control.max_forward_iterations=2",
+                                  "control.max_backward_iterations=2"});
+}
+
+TEST_F(TrainRanks, SerialForwardTranslationIsBitIdenticalOnEveryRankCount) {
+  expect_rank_independent("mt", {"solver.mode=serial_forward"});
+}
+
+TEST_F(TrainRanks, SerialModeOnSeveralRanksIsRejected) {
+  if (world_size() == 1) GTEST_SKIP() << "needs 2 or more ranks";
+  const auto c = config("gpt", "serial", {"solver.mode=serial"});
+  try {
+    run(c, MPI_COMM_WORLD);
+    ADD_FAILURE() << "no error";
+  } catch (const lpt::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("set solver.mode"), std::string::npos) << e.what();
+  }
+}
+
+TEST_F(TrainRanks, MoreRanksThanCoarseStepsIsAClearError) {
+  if (world_size() < 3) GTEST_SKIP() << "needs 3 or more ranks";
+  // 8 layers, cfactor 2, 3 levels: 2 coarsest steps, so at most 2 ranks.
+  const auto c = config("gpt", "toomany",
+                        {"solver.mode=parallel", "solver.mgrit.forward.levels=3"});
+  try {
+    run(c, MPI_COMM_WORLD);
+    ADD_FAILURE() << "no error";
+  } catch (const lpt::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("fewer ranks"), std::string::npos) << e.what();
+  }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  MPI_Init(&argc, &argv);
+  ::testing::InitGoogleTest(&argc, argv);
+  if (world_rank() != 0) {
+    auto& l = ::testing::UnitTest::GetInstance()->listeners();
+    delete l.Release(l.default_result_printer());
+  }
+  int rc = RUN_ALL_TESTS();
+  MPI_Allreduce(MPI_IN_PLACE, &rc, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
+  MPI_Finalize();
+  return rc;
+}
