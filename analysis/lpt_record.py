@@ -40,6 +40,19 @@ class Record:
         layers = m.get("layers") or f"{m.get('enc_layers')}+{m.get('dec_layers')}"
         return f"{m.get('family', '?')} N={layers} d={m.get('d_model')} {mode}"
 
+    def events(self):
+        """/control/events as a list of dicts {step, action, reason, metrics (dict)}."""
+        out = []
+        with h5py.File(self.path, "r") as f:
+            if "control/events" not in f:
+                return out
+            for row in f["control/events"][...]:
+                metrics = _text(row["metrics"])
+                out.append({"step": int(row["step"]), "action": _text(row["action"]),
+                            "reason": _text(row["reason"]),
+                            "metrics": json.loads(metrics) if metrics else {}})
+        return out
+
     @property
     def eval_steps(self):
         return self.series("/eval/step")

@@ -1,0 +1,120 @@
+#!/usr/bin/python3
+"""The gradient-bias experiment in one figure (or a table): runs of one config in different
+solver modes (serial, parallel, adaptive), as experiments/bias_experiment.sh makes them.
+
+    /usr/bin/python3 analysis/plot_bias.py A.h5 B.h5 C.h5 --labels serial,parallel,adaptive \\
+        -o bias.png [--smooth 25] [--title NAME]
+    /usr/bin/python3 analysis/plot_bias.py A.h5 B.h5 C.h5 --labels ... --summary
+
+Panels: (1) training loss (moving average) and validation loss; (2) the measured relative error
+‖ĝ−g‖/‖g‖ of the layer-parallel gradient and the bias estimate ‖mean(ĝ−g)‖/‖mean g‖ at every
+check, with the controller's η; (3) the cosine between ĝ and g; vertical lines where a
+controller raised iterations (dashed) or switched to serial (solid). --summary prints, per run:
+final validation loss and its difference to the first run's, best validation loss, wall time,
+checks, mean and last measured error, and the controller's actions.
+"""
+import argparse
+import os
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import numpy as np  # noqa: E402
+
+from lpt_record import Record, smooth  # noqa: E402
+
+
+def actions(rec):
+    return [e for e in rec.events() if e["action"] in ("raise", "serial")]
+
+
+def summary(recs, labels):
+    ref = recs[0].eval_loss[-1] if len(recs[0].eval_loss) else float("nan")
+    print("| run | final val loss | vs first | best val loss | wall [s] | checks | mean rel err "
+          "| last rel err | last bias | actions |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for r, lab in zip(recs, labels):
+        vl = r.eval_loss
+        fin = vl[-1] if len(vl) else float("nan")
+        rel = r.series("/monitor/rel_error")
+        bias = r.series("/monitor/bias_ratio")
+        acts = "; ".join(f"{e['action']}@{e['step']}" for e in actions(r)) or "-"
+        wall = float(np.sum(r.series("/train/step_time")))
+        print(f"| {lab} | {fin:.4f} | {100 * (fin - ref) / ref:+.2f}% | "
+              f"{(np.min(vl) if len(vl) else float('nan')):.4f} | {wall:.0f} | {len(rel)} | "
+              f"{(np.mean(rel) if len(rel) else float('nan')):.3g} | "
+              f"{(rel[-1] if len(rel) else float('nan')):.3g} | "
+              f"{(bias[-1] if len(bias) else float('nan')):.3g} | {acts} |")
+
+
+def plot(recs, labels, out, window, title):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(1, 3, figsize=(17, 4.8))
+    colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    eta = None
+    for i, (r, lab) in enumerate(zip(recs, labels)):
+        c = colors[i % len(colors)]
+        loss = r.series("/train/loss")
+        ax[0].plot(np.arange(1, len(loss) + 1), smooth(loss, window), color=c, lw=1.5,
+                   label=f"{lab} train (avg {window})")
+        if len(r.eval_loss):
+            ax[0].plot(r.eval_steps, r.eval_loss, "o--", color=c, ms=4, lw=1,
+                       label=f"{lab} val")
+        st = r.series("/monitor/step")
+        if len(st):
+            ax[1].semilogy(st, r.series("/monitor/rel_error"), "-", color=c, lw=1.2,
+                           label=f"{lab} rel. error")
+            ax[1].semilogy(st, r.series("/monitor/bias_ratio"), ":", color=c, lw=1.5,
+                           label=f"{lab} bias ratio")
+            ax[2].plot(st, r.series("/monitor/cosine"), "-", color=c, lw=1.2, label=lab)
+        if r.config.get("solver", {}).get("mode") == "adaptive":
+            eta = r.config.get("control", {}).get("eta")
+        for e in actions(r):
+            for a in ax:
+                a.axvline(e["step"], color=c, lw=1, ls="-" if e["action"] == "serial" else "--")
+    if eta:
+        ax[1].axhline(eta, color="k", lw=0.8, ls="-.", label=f"eta = {eta}")
+    ax[0].set_xlabel("step")
+    ax[0].set_ylabel("loss")
+    ax[0].set_title("loss")
+    ax[1].set_xlabel("step")
+    ax[1].set_title("gradient error: ||g^-g||/||g|| (—), bias ratio (···)")
+    ax[2].set_xlabel("step")
+    ax[2].set_title("cosine(g^, g)")
+    for a in ax:
+        a.grid(alpha=0.3)
+        a.legend(fontsize=7)
+    if title:
+        fig.suptitle(title + "   (vertical lines: controller raised iterations --, switched to "
+                     "serial —)", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    print(f"wrote {out}")
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__,
+                                formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("records", nargs="+")
+    p.add_argument("--labels", help="comma-separated, one per record")
+    p.add_argument("-o", "--output", default="bias.png")
+    p.add_argument("--smooth", type=int, default=25)
+    p.add_argument("--title", default="")
+    p.add_argument("--summary", action="store_true", help="print the table instead of plotting")
+    a = p.parse_args(argv)
+    recs = [Record(f) for f in a.records]
+    labels = a.labels.split(",") if a.labels else [r.label for r in recs]
+    if len(labels) != len(recs):
+        p.error(f"{len(labels)} labels for {len(recs)} records")
+    if a.summary:
+        summary(recs, labels)
+    else:
+        plot(recs, labels, a.output, a.smooth, a.title)
+
+
+if __name__ == "__main__":
+    main()
