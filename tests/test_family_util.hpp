@@ -115,4 +115,24 @@ FamilyCase<T> make_case(const TinySpec& s) {
   return c;
 }
 
+// The 4 + 4-layer translation chain (h = 1/4) and padded 2-pair batch of the MGRIT chain tests:
+// cfactor 2 on 3 levels or cfactor 4 on 2 keeps the encoder/decoder boundary a coarse point.
+inline ModelConfig chain_mt_config() {
+  ModelConfig c;
+  c.d_model = 8, c.heads = 2, c.d_ff = 16, c.enc_layers = 4, c.dec_layers = 4;
+  c.src_vocab = 9, c.tgt_vocab = 7, c.src_max_len = 5, c.tgt_max_len = 4, c.h = 0.25;
+  return c;
+}
+inline MtBatch chain_mt_batch() {
+  MtBatch b;
+  b.shape(2, 5, 4);
+  std::mt19937 rng(6);
+  for (auto& t : b.src) t = rng() % 9;
+  for (auto& t : b.tgt_in) t = rng() % 7;
+  for (auto& t : b.tgt_out) t = rng() % 7;
+  for (std::size_t i = 0; i < b.src_mask.size(); ++i) b.src_mask[i] = (i % 5 < 4) ? 1 : 0;
+  b.tgt_out[3] = kIgnoreIndex;
+  return b;
+}
+
 }  // namespace lpt::test

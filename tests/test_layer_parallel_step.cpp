@@ -12,6 +12,7 @@
 #include "model/family_mt.hpp"
 #include "model/family_vit.hpp"
 #include "model/train_step.hpp"
+#include "test_family_util.hpp"
 
 namespace {
 
@@ -104,18 +105,9 @@ TEST(LayerParallelStep, ExactForwardGivesTheSerialLossBitForBit) {
 }
 
 TEST(LayerParallelStep, TranslationWithBoundaryOnTheCoarseGrid) {
-  ModelConfig c;
-  c.d_model = 8, c.heads = 2, c.d_ff = 16, c.enc_layers = 4, c.dec_layers = 4;
-  c.src_vocab = 9, c.tgt_vocab = 7, c.src_max_len = 5, c.tgt_max_len = 4, c.h = 0.25;
-  MtModel<float> m(c);
+  MtModel<float> m(test::chain_mt_config());
   m.init(4);
-  MtBatch b;
-  b.shape(2, 5, 4);
-  std::mt19937 rng(6);
-  for (auto& t : b.src) t = rng() % 9;
-  for (auto& t : b.tgt_in) t = rng() % 7;
-  for (auto& t : b.tgt_out) t = rng() % 7;
-  for (std::size_t i = 0; i < b.src_mask.size(); ++i) b.src_mask[i] = (i % 5 < 4) ? 1 : 0;
+  const MtBatch b = test::chain_mt_batch();
   m.set_batch(b);
   const Grad ser = serial(m);
   const Grad par = layer_parallel(m, mgrit(3, 2, 10, 10), false);

@@ -9,6 +9,7 @@
 #include "model/family_gpt.hpp"
 #include "model/family_mt.hpp"
 #include "model/train_step.hpp"
+#include "test_family_util.hpp"
 #include "solver/flat_app.hpp"
 #include "solver/solver.hpp"
 
@@ -113,19 +114,9 @@ TEST(MgritTransformer, ConvergedGptChainEqualsSerialBackprop) {
 }
 
 TEST(MgritTransformer, ConvergedTranslationChainEqualsSerialBackprop) {
-  ModelConfig c;
-  c.d_model = 8, c.heads = 2, c.d_ff = 16, c.enc_layers = 4, c.dec_layers = 4;
-  c.src_vocab = 9, c.tgt_vocab = 7, c.src_max_len = 5, c.tgt_max_len = 4, c.h = 0.25;
-  MtModel<double> m(c);
+  MtModel<double> m(test::chain_mt_config());
   m.init(4);
-  MtBatch b;
-  b.shape(2, 5, 4);
-  std::mt19937 rng(6);
-  for (auto& t : b.src) t = rng() % 9;
-  for (auto& t : b.tgt_in) t = rng() % 7;
-  for (auto& t : b.tgt_out) t = rng() % 7;
-  for (std::size_t i = 0; i < b.src_mask.size(); ++i) b.src_mask[i] = (i % 5 < 4) ? 1 : 0;
-  b.tgt_out[3] = kIgnoreIndex;
+  const MtBatch b = test::chain_mt_batch();
   m.set_batch(b);
   const Outcome ser = serial_gradients(m);
   // cfactor 2 on 3 levels: the encoder/decoder boundary (step 4) is a coarse point everywhere.

@@ -8,6 +8,7 @@
 
 #include "data_fixture.hpp"
 #include "record_fixture.hpp"
+#include "train_fixture.hpp"
 #include "experiments/lib/config.hpp"
 #include "experiments/lib/trainer.hpp"
 #include "util/checkpoint_io.hpp"
@@ -38,12 +39,7 @@ class TrainRun : public ::testing::Test {
     return lpt::resolve_config(j, sets);
   }
   lpt::TrainSummary run(const lpt::RunConfig& c, long stop_after = -1, std::string resume = "") {
-    lpt::TrainOptions o;
-    o.out = &log_;
-    o.tty = 0;
-    o.stop_after = stop_after;
-    o.resume = std::move(resume);
-    return lpt::train(c, o);
+    return lpt::test::run_train(c, log_, stop_after, std::move(resume));
   }
   lpt::test::TempDir tmp_{"lpt_train"};
   const std::string dir_ = tmp_.path;

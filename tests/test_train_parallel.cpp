@@ -12,6 +12,7 @@
 #include "experiments/lib/config.hpp"
 #include "experiments/lib/trainer.hpp"
 #include "record_fixture.hpp"
+#include "train_fixture.hpp"
 
 namespace {
 
@@ -54,12 +55,7 @@ class TrainParallel : public ::testing::Test {
     return lpt::resolve_config(j, sets);
   }
   lpt::TrainSummary run(const lpt::RunConfig& c, long stop_after = -1, std::string resume = "") {
-    lpt::TrainOptions o;
-    o.out = &log_;
-    o.tty = 0;
-    o.stop_after = stop_after;
-    o.resume = std::move(resume);
-    return lpt::train(c, o);
+    return lpt::test::run_train(c, log_, stop_after, std::move(resume));
   }
   lpt::test::TempDir tmp_{"lpt_train_par"};
   const std::string dir_ = tmp_.path;

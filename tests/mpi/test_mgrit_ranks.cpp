@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <mpi.h>
 
+#include "mpi_gtest_main.hpp"
+
 #include <cmath>
 
 #include "solver/ode_problems.hpp"
@@ -153,17 +155,4 @@ TEST(MgritRanks, RankCountThatDoesNotFitIsAnError) {
     EXPECT_THROW(s.solve(*p.make(p.u0().data())), lpt::Error);
 }
 
-int main(int argc, char** argv) {
-  MPI_Init(&argc, &argv);
-  ::testing::InitGoogleTest(&argc, argv);
-  int rank = 0;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  if (rank != 0) {
-    auto& l = ::testing::UnitTest::GetInstance()->listeners();
-    delete l.Release(l.default_result_printer());
-  }
-  int rc = RUN_ALL_TESTS();
-  MPI_Allreduce(MPI_IN_PLACE, &rc, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  MPI_Finalize();
-  return rc;
-}
+int main(int argc, char** argv) { return lpt::test::mpi_gtest_main(argc, argv); }

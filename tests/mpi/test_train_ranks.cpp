@@ -5,10 +5,13 @@
 #include <gtest/gtest.h>
 #include <mpi.h>
 
+#include "mpi_gtest_main.hpp"
+
 #include <sstream>
 
 #include "../data_fixture.hpp"
 #include "../record_fixture.hpp"
+#include "../train_fixture.hpp"
 #include "experiments/lib/config.hpp"
 #include "experiments/lib/trainer.hpp"
 #include "util/error.hpp"
@@ -61,11 +64,7 @@ class TrainRanks : public ::testing::Test {
     return lpt::resolve_config(j, sets);
   }
   void run(const lpt::RunConfig& c, MPI_Comm comm) {
-    lpt::TrainOptions o;
-    o.out = &log_;
-    o.tty = 0;
-    o.comm = comm;
-    lpt::train(c, o);
+    lpt::test::run_train(c, log_, -1, "", comm);
   }
   // The world run against this rank's own one-rank run of the same config.
   void expect_rank_independent(const std::string& family, std::vector<std::string> sets) {
@@ -133,15 +132,4 @@ TEST_F(TrainRanks, MoreRanksThanCoarseStepsIsAClearError) {
 
 }  // namespace
 
-int main(int argc, char** argv) {
-  MPI_Init(&argc, &argv);
-  ::testing::InitGoogleTest(&argc, argv);
-  if (world_rank() != 0) {
-    auto& l = ::testing::UnitTest::GetInstance()->listeners();
-    delete l.Release(l.default_result_printer());
-  }
-  int rc = RUN_ALL_TESTS();
-  MPI_Allreduce(MPI_IN_PLACE, &rc, 1, MPI_INT, MPI_MAX, MPI_COMM_WORLD);
-  MPI_Finalize();
-  return rc;
-}
+int main(int argc, char** argv) { return lpt::test::mpi_gtest_main(argc, argv); }
