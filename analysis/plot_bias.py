@@ -11,7 +11,8 @@ Panels: (1) training loss (moving average) and validation loss; (2) the measured
 check, with the controller's η; (3) the cosine between ĝ and g; vertical lines where a
 controller raised iterations (dashed) or switched to serial (solid). --summary prints, per run:
 final validation loss and its difference to the first run's, best validation loss, wall time,
-checks, mean and last measured error, and the controller's actions.
+the largest relative difference of its training losses to the first run's (step by step), checks,
+mean and last measured error, and the controller's actions.
 """
 import argparse
 import os
@@ -30,9 +31,10 @@ def actions(rec):
 
 def summary(recs, labels):
     ref = recs[0].eval_loss[-1] if len(recs[0].eval_loss) else float("nan")
-    print("| run | final val loss | vs first | best val loss | wall [s] | checks | mean rel err "
-          "| last rel err | last bias | actions |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    ref_loss = recs[0].series("/train/loss")
+    print("| run | final val loss | vs first | best val loss | train loss max rel. diff to first "
+          "| wall [s] | checks | mean rel err | last rel err | last bias | actions |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r, lab in zip(recs, labels):
         vl = r.eval_loss
         fin = vl[-1] if len(vl) else float("nan")
@@ -40,8 +42,11 @@ def summary(recs, labels):
         bias = r.series("/monitor/bias_ratio")
         acts = "; ".join(f"{e['action']}@{e['step']}" for e in actions(r)) or "-"
         wall = float(np.sum(r.series("/train/step_time")))
+        loss = r.series("/train/loss")
+        k = min(len(loss), len(ref_loss))
+        diff = float(np.max(np.abs(loss[:k] - ref_loss[:k]) / np.abs(ref_loss[:k]))) if k else float("nan")
         print(f"| {lab} | {fin:.4f} | {100 * (fin - ref) / ref:+.2f}% | "
-              f"{(np.min(vl) if len(vl) else float('nan')):.4f} | {wall:.0f} | {len(rel)} | "
+              f"{(np.min(vl) if len(vl) else float('nan')):.4f} | {diff:.2e} | {wall:.0f} | {len(rel)} | "
               f"{(np.mean(rel) if len(rel) else float('nan')):.3g} | "
               f"{(rel[-1] if len(rel) else float('nan')):.3g} | "
               f"{(bias[-1] if len(bias) else float('nan')):.3g} | {acts} |")

@@ -6,6 +6,9 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <sstream>
 
 #include "data_fixture.hpp"
@@ -144,6 +147,22 @@ TEST_F(TrainParallel, LowEtaMakesAnAdaptiveRunRaiseThenSwitchToSerial) {
   const auto reasons = read_event_field(f, "/control/events", "reason");
   EXPECT_NE(reasons[2].find("eta"), std::string::npos) << reasons[2];
   EXPECT_NE(log_.str().find("-> serial"), std::string::npos) << log_.str();
+
+  // The analysis script reads the same record: its table names the actions with their steps.
+  if (std::system("/usr/bin/python3 -c 'import h5py, matplotlib' 2>/dev/null") != 0)
+    GTEST_SKIP() << "/usr/bin/python3 lacks h5py or matplotlib (bash scripts/setup.sh)";
+  const std::string script = std::string("/usr/bin/python3 ") + LPT_SOURCE_DIR +
+                             "/analysis/plot_bias.py " + f;
+  const std::string table = dir_ + "/summary.md", png = dir_ + "/bias.png";
+  ASSERT_EQ(std::system((script + " --labels adaptive --summary > " + table).c_str()), 0);
+  std::ifstream t(table);
+  const std::string text((std::istreambuf_iterator<char>(t)), std::istreambuf_iterator<char>());
+  EXPECT_NE(text.find("raise@2; serial@6"), std::string::npos) << text;
+  ASSERT_EQ(std::system((script + " -o " + png + " > /dev/null").c_str()), 0);
+  std::ifstream p(png, std::ios::binary);
+  char magic[4] = {};
+  p.read(magic, 4);
+  EXPECT_EQ(std::string(magic + 1, 3), "PNG");
 }
 
 TEST_F(TrainParallel, AdaptiveRunResumesBitIdentically) {
