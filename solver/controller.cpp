@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <climits>
 #include <cmath>
+#include <limits>
 #include <locale>
 #include <sstream>
 
@@ -67,7 +68,7 @@ void ControllerOptions::set_max_iterations(int fwd, int bwd) {
 
 namespace {
 
-constexpr double pack_tag = 1;  // format of ControlState::pack; bump on any change
+constexpr double pack_tag = 2;  // format of ControlState::pack; bump on any change
 constexpr double max_exact = 9007199254740992.0;  // 2^53: larger doubles skip integers
 
 bool integral_in(double x, double lo, double hi) {
@@ -77,14 +78,19 @@ bool integral_in(double x, double lo, double hi) {
 }  // namespace
 
 std::vector<double> ControlState::pack() const {
-  return {pack_tag,          double(int(mode)), double(fwd_iters),
-          double(bwd_iters), double(strikes),   double(checks)};
+  return {pack_tag,        double(int(mode)), double(fwd_iters), double(bwd_iters),
+          double(strikes), double(checks),    raise_bias};
 }
 
 ControlState ControlState::unpack(const std::vector<double>& v) {
-  require(v.size() == 6 && v[0] == pack_tag, "controller state in checkpoint has ", v.size(),
+  const bool v1 = v.size() == 6 && v[0] == 1, v2 = v.size() == 7 && v[0] == pack_tag;
+  require(v1 || v2, "controller state in checkpoint has ", v.size(),
           " entries (format tag ", v.empty() ? std::string("none") : std::to_string(v[0]),
-          "); expected 6 entries with tag 1: the checkpoint was written by another lpt version");
+          "); expected 7 entries with tag 2 (or 6 with tag 1): the checkpoint was written by "
+          "another lpt version");
+  require(v1 || (std::isfinite(v[6]) && v[6] >= 0),
+          "controller state in checkpoint is corrupt (raise bias ", v1 ? 0.0 : v[6],
+          "); restart from another checkpoint");
   require(integral_in(v[1], 0, 2) && integral_in(v[2], 0, INT_MAX) &&
               integral_in(v[3], 0, INT_MAX) && integral_in(v[4], 0, INT_MAX) &&
               integral_in(v[5], 0, max_exact),
@@ -96,12 +102,13 @@ ControlState ControlState::unpack(const std::vector<double>& v) {
   s.bwd_iters = int(v[3]);
   s.strikes = int(v[4]);
   s.checks = long(v[5]);
+  s.raise_bias = v1 ? 0.0 : v[6];
   return s;
 }
 
 bool operator==(const ControlState& a, const ControlState& b) {
   return a.mode == b.mode && a.fwd_iters == b.fwd_iters && a.bwd_iters == b.bwd_iters &&
-         a.strikes == b.strikes && a.checks == b.checks;
+         a.strikes == b.strikes && a.checks == b.checks && a.raise_bias == b.raise_bias;
 }
 
 const char* ControlDecision::action_name() const {
@@ -128,6 +135,8 @@ void Controller::set_state(const ControlState& s) {
   require(s.fwd_iters >= 0 && s.bwd_iters >= 0 && s.strikes >= 0 && s.checks >= 0,
           "controller state must have non-negative iterations, strikes and checks, got fwd ",
           s.fwd_iters, ", bwd ", s.bwd_iters, ", strikes ", s.strikes, ", checks ", s.checks);
+  require(std::isfinite(s.raise_bias) && s.raise_bias >= 0,
+          "controller state must have a finite raise_bias >= 0, got ", s.raise_bias);
   state_ = s;
 }
 
@@ -189,7 +198,16 @@ ControlDecision Controller::check(long step, const ControlMetrics& m) {
         change << "bwd " << b << "->" << nb << " (forward exact)";
       else
         change << "fwd " << f << "->" << nf << ", bwd " << b << "->" << nb;
-      if (nf == f && nb == b) {
+      // A raise is a bet that more cycles shrink the error. When the trigger after it reads a
+      // bias at least as large as the one that prompted it, the bet failed: MGRIT is not
+      // converging at these settings (e.g. an unstable coarse step makes early iterates grow
+      // before the N/m-th is exact), so further raises would only cost more for no gain.
+      const bool failed = state_.raise_bias > 0 && !(finite && m.bias_ratio < state_.raise_bias);
+      if (failed) {
+        r << "; the last raise did not lower the bias (" << m.bias_ratio << " >= "
+          << state_.raise_bias << ")";
+        to_serial("raising does not help");
+      } else if (nf == f && nb == b) {
         r << "; iterations at caps (fwd " << f << "/" << options_.max_forward_iterations()
           << ", bwd " << b << "/" << options_.max_backward_iterations() << ")";
         to_serial("nothing left to raise");
@@ -199,6 +217,7 @@ ControlDecision Controller::check(long step, const ControlMetrics& m) {
       } else {
         state_.fwd_iters = nf;
         state_.bwd_iters = nb;
+        state_.raise_bias = finite ? m.bias_ratio : std::numeric_limits<double>::max();
         d.kind = ControlDecision::Kind::raise;
         r << "; " << change.str();
       }

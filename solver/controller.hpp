@@ -58,8 +58,10 @@ struct ControlState {  // everything needed to resume bit-identically (checkpoin
   int fwd_iters = 2, bwd_iters = 1;  // MGRIT iterations in force (fwd unused in serial_forward)
   int strikes = 0;                   // consecutive checks above eta
   long checks = 0;                   // checks seen (not counted once serial)
-  // [format tag, mode, fwd, bwd, strikes, checks] as doubles (exact for every value that can
-  // occur), for a checkpoint's float64 array. unpack rejects anything else with an lpt::Error.
+  double raise_bias = 0;             // bias of the check that triggered the last raise (0: none)
+  // [format tag, mode, fwd, bwd, strikes, checks, raise_bias] as doubles (exact for every value
+  // that can occur), for a checkpoint's float64 array. unpack also reads the six-entry format 1
+  // (no raise yet recorded) and rejects anything else with an lpt::Error.
   std::vector<double> pack() const;
   static ControlState unpack(const std::vector<double>& v);
 };
