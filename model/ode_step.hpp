@@ -45,6 +45,11 @@ class OdeStep {
   virtual void backward(int layer, T h, const T* u, const T* tape, const T* lam_next, T* lam,
                         T* dtheta) = 0;
 
+  // Per-thread workspaces for at least n threads from now on (and at every set_batch), for a
+  // caller that runs steps on a thread team larger than omp_get_max_threads() (MGRIT's F-interval
+  // threads under train.threads = 1).
+  virtual void reserve_threads(int n) {}
+
   void vjp(int layer, T h, const T* u, const T* tape, const T* lam_next, T* lam) {
     backward(layer, h, u, tape, lam_next, lam, nullptr);
   }

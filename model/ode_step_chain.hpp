@@ -4,6 +4,8 @@
 // per-thread workspaces.
 #include <omp.h>
 
+#include <algorithm>
+
 #include <array>
 #include <string>
 #include <vector>
@@ -28,6 +30,10 @@ class StepChainBase : public OdeStep<T> {
   int num_steps() const override { return static_cast<int>(layers_.size()); }
   const StepBatch& batch() const { return batch_; }
   double dropout() const { return dropout_; }
+  void reserve_threads(int n) override {
+    min_threads_ = std::max(1, n);
+    if (batch_set_) grow_workspaces();
+  }
 
  protected:
   StepChainBase(ParamStore<T>& params, double dropout) : params_(params), dropout_(dropout) {
@@ -103,14 +109,19 @@ class StepChainBase : public OdeStep<T> {
   void reserve_workspaces(std::size_t tape_elems, std::size_t work_outside,
                           std::size_t work_inside) {
     tape_elems_ = Arena<T>::footprint(tape_elems);
-    const int threads = omp_get_max_threads();
+    work_outside_ = work_outside;
+    work_inside_ = work_inside;
+    grow_workspaces();
+  }
+  void grow_workspaces() {
+    const int threads = std::max(omp_get_max_threads(), min_threads_);
     if (static_cast<int>(ws_.size()) < threads) {
       ws_.resize(threads);
-      ws_ptr_.assign(threads, nullptr);
-      ws_cap_.assign(threads, 0);
+      ws_ptr_.resize(threads, nullptr);
+      ws_cap_.resize(threads, 0);
     }
     for (int t = 0; t < static_cast<int>(ws_.size()); ++t) {
-      const std::size_t need = tape_elems_ + (t == 0 ? work_outside : work_inside);
+      const std::size_t need = tape_elems_ + (t == 0 ? work_outside_ : work_inside_);
       if (ws_cap_[t] >= need) continue;
       ws_[t].reset();
       ws_[t].reserve(need);
@@ -125,6 +136,8 @@ class StepChainBase : public OdeStep<T> {
   ParamStore<T>& params_;
   StepBatch batch_;
   bool batch_set_ = false;
+  int min_threads_ = 1;  // reserve_threads()
+  std::size_t work_outside_ = 0, work_inside_ = 0;
   double dropout_;
 
  private:

@@ -87,6 +87,21 @@ TEST_F(TrainParallel, EnoughIterationsReproduceSerialLossesForEveryFamily) {
   }
 }
 
+TEST_F(TrainParallel, SolverThreadsGiveTheSameRun) {
+  // F-intervals on two OpenMP threads inside the rank: the same arithmetic per point, so the
+  // same bits as one thread (each layer's ops single-threaded in both runs).
+  const std::vector<std::string> sets = {"solver.mode=parallel", "model.layers=8",
+                                         "train.threads=1", "monitor.every=2"};
+  auto one = sets, two = sets;
+  two.push_back("solver.threads=2");
+  const auto a = config("gpt", "one", one);
+  const auto b = config("gpt", "two", two);
+  run(a);
+  run(b);
+  for (const char* d : {"/train/loss", "/train/grad_norm", "/monitor/rel_error"})
+    EXPECT_EQ(read_series(a.output.file, d), read_series(b.output.file, d)) << d;
+}
+
 TEST_F(TrainParallel, ExactForwardGivesSerialFirstLossBitForBit) {
   const auto ser = config("gpt", "ser");
   const auto sf = config("gpt", "sf", {"solver.mode=serial_forward"});

@@ -107,6 +107,7 @@ void LayerParallelStep::apply_options() {
   set_cycle(solver_->forward_options(), f);
   set_cycle(solver_->adjoint_options(), bwd_);
   solver_->set_threads(threads_);
+  model_.steps().reserve_threads(threads_);  // the solver's team may exceed OpenMP's default
   options_dirty_ = false;
 }
 
