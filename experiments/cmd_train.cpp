@@ -18,9 +18,8 @@ const char* kUsage = R"(usage: [mpirun -np P] lpt train [--config FILE.json] [--
 
 Trains the model a run config describes and records every step to an HDF5 file.
   --config FILE     run config (JSON; sections model, data, train, solver, monitor, control,
-                    output). Without it the built-in default runs: a small GPT on the english
-                    corpus (experiments/configs/gpt_default.json with output under
-                    runs/default.h5).
+                    output). Without it the built-in defaults run (experiments/configs/
+                    defaults.json): a 4-layer GPT on the english corpus, record run.h5.
   --set key=value   override one key, e.g. --set train.lr=3e-4 --set model.layers=8 (repeatable;
                     the value is JSON, or a plain string)
   --resume CKPT     continue a run from its checkpoint: the checkpoint's config is used (--set may
