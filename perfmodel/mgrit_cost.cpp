@@ -121,8 +121,10 @@ double sum_of(const std::vector<double>& v) { return std::accumulate(v.begin(), 
 // Per-rank work and messages of the phases on level l (< levels-1).
 struct LevelPhases {
   double f = 0, c = 0, r = 0, interp = 0;            // slowest rank's compute
+  double inject = 0, fin = 0;  // level 0: correction of the C-points only; the final sweep
   double msg_f = 0, msg_c = 0, msg_r = 0;            // messages the phase waits for
   double work_f = 0, work_c = 0, work_r = 0, work_i = 0;  // summed over ranks
+  double work_inject = 0, work_fin = 0;
 };
 
 LevelPhases level_phases(const std::vector<double>& step_s, const std::vector<double>& coarse_s,
@@ -131,7 +133,7 @@ LevelPhases level_phases(const std::vector<double>& step_s, const std::vector<do
   const std::vector<double>& ts = l == 0 ? step_s : coarse_s;
   auto t_l = [&](int j) { return ts[static_cast<size_t>(j) * h.stride[l]]; };
   auto t_c = [&](int i) { return coarse_s[static_cast<size_t>(i) * h.stride[l + 1]]; };
-  std::vector<double> f(P, 0), c(P, 0), r(P, 0), ip(P, 0);
+  std::vector<double> f(P, 0), c(P, 0), r(P, 0), ip(P, 0), fin(P, 0);
   Crossings xc, xcoarse;
   double chain_msgs = 0;  // slowest F-interval's messages: one per rank change along it
   double interval_msgs = 0;
@@ -141,7 +143,7 @@ LevelPhases level_phases(const std::vector<double>& step_s, const std::vector<do
       // F-step. An interval that spans ranks is a chain through them: charge its whole work to
       // the rank of its C-point (same critical path) and one message per rank change.
       const int p = h.owner(l, (j / m) * m);
-      f[p] += t_l(j);
+      f[p] += t_l(j) + (l > 0 ? vec : 0.0);  // coarse levels add the FAS right-hand side
       if (j % m != 0 && h.owner(l, j) != h.owner(l, j - 1))
         interval_msgs += net.message(h.owner(l, j - 1), h.owner(l, j));
       chain_msgs = std::max(chain_msgs, interval_msgs);
@@ -153,6 +155,7 @@ LevelPhases level_phases(const std::vector<double>& step_s, const std::vector<do
       c[p] += t_l(j);
       r[p] += t_l(j) + vec;  // residual at the C-point
       ip[p] += vec;          // correction at the C-point
+      fin[p] += t_l(j) + vec;  // the final sweep's C-step and the final residual there
       xc.add(net, p, h.point_owner(l, j + 1));
     }
   }
@@ -161,8 +164,15 @@ LevelPhases level_phases(const std::vector<double>& step_s, const std::vector<do
     r[p] += t_c(i) + vec;
     xcoarse.add(net, p, h.point_owner(l + 1, i + 1));
   }
-  for (int p = 0; p < P; ++p) ip[p] += f[p];
   LevelPhases ph;
+  ph.inject = max_of(ip);
+  ph.work_inject = sum_of(ip);
+  for (int p = 0; p < P; ++p) {
+    fin[p] += f[p];
+    ip[p] += f[p];
+  }
+  ph.fin = max_of(fin);
+  ph.work_fin = sum_of(fin);
   ph.f = max_of(f);
   ph.c = max_of(c);
   ph.r = max_of(r);
@@ -200,7 +210,8 @@ SolveCost mgrit_solve_cost(const std::vector<double>& step_s, const std::vector<
   const std::vector<double>& tc = c == 0 ? step_s : coarse_s;
   double coarse_solve = 0;
   for (int j = 0; j < h.steps[c]; ++j) {
-    coarse_solve += tc[static_cast<size_t>(j) * h.stride[c]];
+    // Below level 0 every step adds its point's FAS right-hand side (one axpy).
+    coarse_solve += tc[static_cast<size_t>(j) * h.stride[c]] + (c > 0 ? vector_op_s : 0.0);
     if (j > 0 && h.owner(c, j) != h.owner(c, j - 1))
       coarse_solve += net.message(h.owner(c, j - 1), h.owner(c, j));
   }
@@ -230,15 +241,29 @@ SolveCost mgrit_solve_cost(const std::vector<double>& step_s, const std::vector<
     }
     sc.coarsest += coarse_solve;
     for (int l = L - 2; l >= 0; --l) {
+      if (l == 0) {
+        // Level 0 only takes the corrected C-points: its F-points are refreshed by the next
+        // relaxation or by the final sweep (as solver/core.cpp does; docs/mgrit.md).
+        sc.levels[0].interp += ph[0].inject;
+        sc.work += ph[0].work_inject;
+        continue;
+      }
       sc.levels[l].interp += ph[l].interp;
       sc.levels[l].comm += ph[l].msg_f;
       sc.work += ph[l].work_i;
     }
   }
+  if (L > 1) {
+    // Final sweep: every level-0 step once (F-steps and the steps into the C-points, where the
+    // final residual is taken), its message to the next rank, and that residual's allreduce.
+    sc.final_sweep = ph[0].fin + ph[0].msg_c;
+    sc.work += ph[0].work_fin;
+    sc.reductions += net.allreduce_scalar(h.ranks);
+  }
   double coarse_work = 0;
   for (int j = 0; j < h.steps[c]; ++j) coarse_work += tc[static_cast<size_t>(j) * h.stride[c]];
   sc.work += coarse_work * sc.iterations;
-  sc.total = sc.coarsest + sc.reductions;
+  sc.total = sc.coarsest + sc.reductions + sc.final_sweep;
   for (const auto& pt : sc.levels) sc.total += pt.relax + pt.restrict_ + pt.interp + pt.comm;
   return sc;
 }

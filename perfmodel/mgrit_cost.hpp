@@ -67,6 +67,7 @@ struct SolveCost {
   double total = 0;        // critical path, s
   double coarsest = 0;     // serial coarsest-level solves incl. their chain of messages
   double reductions = 0;   // residual-norm allreduces
+  double final_sweep = 0;  // the level-0 sweep after the last iteration (tapes, gradients)
   std::vector<PhaseTimes> levels;  // per level < levels-1, summed over iterations
   double work = 0;         // all step evaluations on all ranks, s (for overhead factors)
 };

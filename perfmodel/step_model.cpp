@@ -96,7 +96,7 @@ Prediction StepModel::predict(int ranks, const MgritSettings& st) const {
   const int N = shape_.layers;
   const Hierarchy h = build_hierarchy(N, ranks, st);
   const Network net = network();
-  const int P = h.ranks, L = st.levels, m0 = L > 1 ? h.cfactor[0] : 1;
+  const int P = h.ranks, L = st.levels;
   Prediction pr;
   pr.ranks_requested = ranks;
   pr.ranks_used = P;
@@ -116,17 +116,15 @@ Prediction StepModel::predict(int ranks, const MgritSettings& st) const {
   }
   pr.adjoint_solve = mgrit_solve_cost(adj_fine, adj_coarse, h, st, st.bwd_iters, net, c.vector_op_s);
 
-  // Per-rank extras. F-steps get their parameter gradient inside the final F-relaxation of the
-  // adjoint; the C-steps (and with store_tapes the forward tapes of C-steps) need one more step.
-  std::vector<double> grad(P, 0), tape_fill(P, 0), params(P, 0), tapes(P, 0), states(P, 0);
+  // Per-rank extras. Every fine step gets its parameter gradient inside the adjoint's final
+  // sweep, which the solve cost already holds (the forward's final sweep keeps every tape).
+  std::vector<double> grad(P, 0), params(P, 0), tapes(P, 0), states(P, 0);
   std::vector<int> tensors(P, 0);
   // Index n is read twice with the same layout: as step n of the reversed (adjoint) chain for the
   // gradient sweep, and as forward layer n for ownership, tapes and parameters.
   for (int n = 0; n < N; ++n) {
     const int p = h.fine_owner[n];
-    const bool c_step = L > 1 && (n + 1) % m0 == 0;
-    grad[p] += pgrad[n] + (c_step ? adj_fine[n] : 0.0);
-    if (st.store_tapes && c_step) tape_fill[p] += c.forward[n];
+    grad[p] += pgrad[n];
     params[p] += c.params[n];
     tapes[p] += c.tape_bytes[n];
     tensors[p] += 1;
@@ -147,7 +145,7 @@ Prediction StepModel::predict(int ranks, const MgritSettings& st) const {
 
   StepBreakdown& t = pr.time;
   t.opening = c.opening_fwd + c.opening_bwd;
-  t.forward = pr.forward_solve.total + *std::max_element(tape_fill.begin(), tape_fill.end());
+  t.forward = pr.forward_solve.total;
   t.closing = c.closing_fwd + c.closing_bwd;
   t.adjoint = pr.adjoint_solve.total;
   t.param_grad = *std::max_element(grad.begin(), grad.end());

@@ -69,10 +69,12 @@ MgritSettings two_level(int m, int kf, int kb) {
 }
 
 // Critical path of a 2-level F-relaxation solve with skip on P ranks holding q = N/(mP) intervals
-// each, ideal network: iteration 1 = coarse solve + interpolation, later iterations add
-// F-relaxation and restriction (one fine residual step + one coarse step per interval).
+// each, ideal network: every iteration solves the coarse level (N/m steps) and injects its
+// correction into the C-points; iterations 2..k add F-relaxation and restriction (one fine
+// residual step + one coarse step per interval); the final sweep steps all m points of each
+// interval once.
 double two_level_closed_form(double N, double m, double P, double k, double t) {
-  return k * N * t / m + (N * t / (m * P)) * ((2 * k - 1) * (m - 1) + 2 * (k - 1));
+  return k * N * t / m + (N * t / (m * P)) * ((k - 1) * (m + 1) + m);
 }
 
 }  // namespace
@@ -178,16 +180,18 @@ TEST(PerfModel, OneRankIsSerialPlusTheMgritOverhead) {
     for (int kb : {1, 2}) {
       const Prediction p = model.predict(1, two_level(m, kf, kb));
       const double ta = tb + tf;  // the adjoint replays the forward (no stored tapes)
-      // One solve with k iterations on one rank: k sweeps of N steps (coarse solve +
-      // interpolation) plus (k-1)·(F-relaxation + restriction) = (k-1)·N(1 + 1/m) steps, and
-      // N/m vector operations per coarse solve + 2N/m per restriction.
+      // One solve with k iterations on one rank: k coarse solves (N/m steps each), (k-1)·
+      // (F-relaxation + restriction) = (k-1)·N(1 + 1/m) steps, the final sweep's N steps; N/m
+      // vector operations per coarse solve (the FAS right-hand side of each coarse step), per
+      // injection and per final residual, 2N/m per restriction.
       auto solve = [&](int k, double t) {
-        return t * N * (k + (k - 1) * (1.0 + 1.0 / m)) + vec * (N / m) * (k + 2.0 * (k - 1));
+        return t * N * (k / double(m) + (k - 1) * (1.0 + 1.0 / m) + 1) +
+               vec * (N / m) * (2 * k + 2.0 * (k - 1) + 1);
       };
       EXPECT_NEAR(p.forward_solve.total, solve(kf, tf), 1e-12);
       EXPECT_NEAR(p.adjoint_solve.total, solve(kb, ta), 1e-12);
-      // Parameter gradients: one per layer, and the C-steps replay their adjoint step.
-      const double grad = N * tg + (N / m) * ta;
+      // Parameter gradients: one per layer, taken in the adjoint's final sweep.
+      const double grad = N * tg;
       const double overhead = (solve(kf, tf) - N * tf) + (solve(kb, ta) - N * tb) + (grad - N * tg);
       EXPECT_NEAR(p.time.total, p.serial.time.total + overhead, 1e-9 * p.serial.time.total);
       EXPECT_NEAR(p.speedup * p.time.total, p.serial.time.total, 1e-12);
@@ -220,7 +224,7 @@ TEST(PerfModel, IdealNetworkGivesTheClosedFormCriticalPath) {
         EXPECT_NEAR(p.forward_solve.total, two_level_closed_form(N, m, P, kf, tf), 1e-12)
             << "m " << m << " P " << P << " k " << kf;
         EXPECT_NEAR(p.adjoint_solve.total, two_level_closed_form(N, m, P, 1, ta), 1e-12);
-        EXPECT_NEAR(p.time.param_grad, (N / P) * tg + (N / (m * P)) * ta, 1e-12);
+        EXPECT_NEAR(p.time.param_grad, (N / P) * tg, 1e-12);
       }
   // As P grows the forward solve's speedup tends to m/k: the coarse solve is left.
   const int m = 4, k = 2, P = 1024, N = m * P;
@@ -229,7 +233,7 @@ TEST(PerfModel, IdealNetworkGivesTheClosedFormCriticalPath) {
   model.set_measured(measured_for(s, tf, tb, tg));
   const Prediction p = model.predict(P, two_level(m, k, 1));
   const double fwd_speedup = N * tf / p.forward_solve.total;
-  const double closed = 1.0 / (double(k) / m + ((2 * k - 1) * (m - 1) + 2 * (k - 1)) / double(m * P));
+  const double closed = 1.0 / (double(k) / m + ((k - 1) * (m + 1) + m) / double(m * P));
   EXPECT_NEAR(fwd_speedup, closed, 1e-9);
   EXPECT_NEAR(fwd_speedup, double(m) / k, 0.02);
 }
@@ -247,9 +251,11 @@ TEST(PerfModel, ThreeLevelsMatchTheirClosedForm) {
     st.fwd_iters = k;
     const Prediction p = model.predict(P, st);
     const double q0 = double(N) / (m * P), q1 = double(N) / (m * m * P), coarse = double(N) / (m * m);
-    const double up = coarse + q1 * (m - 1) + q0 * (m - 1);
+    // Up: the coarse solve and level 1's F-sweep (level 0 only takes the injected C-points);
+    // down: level 0 F + restriction, level 1 FCF + restriction; then the final level-0 sweep.
+    const double up = coarse + q1 * (m - 1);
     const double down = q0 * (m - 1) + 2 * q0 + (2 * q1 * (m - 1) + q1) + 2 * q1;
-    EXPECT_NEAR(p.forward_solve.total, t * (k * up + (k - 1) * down), 1e-12) << "k " << k;
+    EXPECT_NEAR(p.forward_solve.total, t * (k * up + (k - 1) * down + q0 * m), 1e-12) << "k " << k;
   }
 }
 
@@ -315,8 +321,9 @@ TEST(PerfModel, MessagesAndReductionsCostWhatTheLinksSay) {
   const Prediction p = model.predict(P, two_level(m, 2, 1));
   // Coarse solve: 7 rank changes along the chain (one between nodes), twice (two iterations).
   EXPECT_NEAR(p.forward_solve.coarsest, 2 * (N / m * 1e-3 + 6 * 1e-6 + 1e-5), 1e-12);
-  // One residual-norm allreduce (iteration 2), across nodes: 2·log2(8) latencies.
-  EXPECT_NEAR(p.forward_solve.reductions, 6 * 1e-5, 1e-12);
+  // Two residual-norm allreduces (iteration 2 and the final residual), across nodes: 2·log2(8)
+  // latencies each.
+  EXPECT_NEAR(p.forward_solve.reductions, 2 * 6 * 1e-5, 1e-12);
   // Level 0 in iteration 2: restriction waits for one inter-node message; F-sweeps need none.
   EXPECT_NEAR(p.forward_solve.levels[0].comm, 1e-5, 1e-12);
 }
@@ -409,11 +416,26 @@ TEST(PerfModel, PredictCommandWritesItsTable) {
   EXPECT_GT(j["rows"][3]["speedup"].get<double>(), 0);
   // Per-level phase times travel along for comparison with the schedule simulator.
   const auto& fs = j["rows"][3]["forward_solve_s"];
-  double sum = fs["coarsest"].get<double>() + fs["reductions"].get<double>();
+  double sum = fs["coarsest"].get<double>() + fs["reductions"].get<double>() +
+               fs["final_sweep"].get<double>();
   for (const auto& l : fs["levels"])
     sum += l["relax"].get<double>() + l["restrict"].get<double>() + l["interp"].get<double>() +
            l["comm"].get<double>();
   EXPECT_NEAR(sum, fs["total"].get<double>(), 1e-12);
+  // --simulate adds the schedule simulator's step where the solver can split the chain.
+  const int rc2 = predict_main({"--layers", "64", "--ranks", "4,64", "--profile", "a100_sxm",
+                                "--levels", "2", "--cfactors", "4", "--no-search", "--simulate",
+                                "--json", out, "--no-crossover"});
+  EXPECT_EQ(rc2, 0);
+  std::ifstream in2(out);
+  nlohmann::json j2;
+  in2 >> j2;
+  ASSERT_EQ(j2["rows"].size(), 2u);
+  const auto& sim = j2["rows"][0]["simulated"];
+  EXPECT_NEAR(sim["total_s"].get<double>(), j2["rows"][0]["time_s"]["total"].get<double>(),
+              0.05 * sim["total_s"].get<double>());
+  EXPECT_EQ(sim["busy_fwd_s"].size(), 4u);
+  EXPECT_FALSE(j2["rows"][1].contains("simulated"));  // 64 ranks > 16 coarse steps
   EXPECT_THROW(parse_predict_args({"--bogus", "1"}), lpt::Error);
   EXPECT_THROW(parse_predict_args({"--relax", "G"}), lpt::Error);
 }
