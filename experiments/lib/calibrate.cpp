@@ -3,11 +3,16 @@
 #include <mpi.h>
 #include <omp.h>
 
+#include <unistd.h>
+
 #include <algorithm>
 #include <random>
+#include <sstream>
+#include <thread>
 #include <vector>
 
 #include "model/block_layer.hpp"
+#include "model/ops/gemm.hpp"
 #include "model/ode_step_transformer.hpp"
 #include "model/params.hpp"
 #include "util/error.hpp"
@@ -48,6 +53,41 @@ double ping_pong(std::size_t bytes, int reps) {
   double t0 = t;
   MPI_Bcast(&t0, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);  // rank 0's clock is the measurement
   return t0;
+}
+
+// y = a·x + y over n floats, split over the OpenMP threads as the model's kernels are.
+void axpy(std::vector<float>& y, const std::vector<float>& x) {
+  const long n = long(y.size());
+#pragma omp parallel for schedule(static)
+  for (long i = 0; i < n; ++i) y[i] = 0.5f * x[i] + y[i];
+}
+
+void measure_machine(Calibration& c, int reps) {
+  // Sustained GEMM rate: a square product large enough to leave the call overhead behind.
+  c.gemm_n = 512;
+  const int n = c.gemm_n;
+  std::vector<float> a(std::size_t(n) * n, 0.5f), b(a), out(a.size());
+  const double tg = median_time(std::max(3, reps / 4), [&] {
+    ops::gemm(false, false, n, n, n, 1.0f, a.data(), b.data(), 0.0f, out.data());
+  });
+  c.gemm_flops = 2.0 * n * n * n / tg;
+  // Memory bandwidth: axpy over 3 x 32 MiB, far beyond the last-level cache.
+  std::vector<float> x(std::size_t(8) << 20, 1.0f), y(x.size(), 2.0f);
+  c.stream_bytes = 3.0 * double(x.size()) * sizeof(float);
+  c.memory_bandwidth = c.stream_bytes / median_time(std::max(3, reps / 4), [&] { axpy(y, x); });
+  // Element-wise rate: the same loop on 2 x 16 KiB that stay in L1.
+  std::vector<float> xs(4096, 1.0f), ys(4096, 2.0f);
+  const double ts = median_time(reps, [&] {
+    for (int r = 0; r < 100; ++r) axpy(ys, xs);
+  });
+  c.vector_flops = 2.0 * double(xs.size()) * 100 / ts;
+  // Per-operation overhead: a GEMM with one element, i.e. the call, dispatch and threading.
+  float one = 1.0f, res = 0.0f;
+  c.overhead_s = std::max(1e-9, median_time(reps, [&] {
+                                  for (int r = 0; r < 100; ++r)
+                                    ops::gemm(false, false, 1, 1, 1, 1.0f, &one, &one, 0.0f, &res);
+                                }) / 100);
+  c.memory_bytes = double(sysconf(_SC_PHYS_PAGES)) * double(sysconf(_SC_PAGESIZE));
 }
 
 }  // namespace
@@ -111,15 +151,91 @@ Calibration calibrate(const RunConfig& cfg, int reps) {
     for (std::size_t i = 0; i < n; ++i) out[i] = 0.5f * u[i] + out[i];
   });
 
+  measure_machine(c, reps);
+
   int size = 1, initialized = 0;
   MPI_Initialized(&initialized);  // used as a library (tests) without MPI: one rank
   if (initialized) MPI_Comm_size(MPI_COMM_WORLD, &size);
+  c.ranks_per_node = std::max(1, int(std::thread::hardware_concurrency()) / c.threads);
+  if (size >= 2) {
+    MPI_Comm node;
+    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+    MPI_Comm_size(node, &c.ranks_per_node);
+    MPI_Comm_free(&node);
+  }
   if (size >= 2) {
     c.latency_s = ping_pong(8, reps);
     const double t = ping_pong(n * sizeof(float), reps);
     c.bandwidth_Bps = double(n * sizeof(float)) / std::max(t - c.latency_s, 1e-12);
   }
   return c;
+}
+
+}  // namespace lpt
+
+namespace lpt {
+
+perf::HardwareProfile calibrated_profile(const Calibration& c, const perf::HardwareProfile& base) {
+  require(c.gemm_flops > 0 && c.memory_bandwidth > 0,
+          "calibrated_profile: the calibration has no machine figures; run calibrate() first");
+  auto fmt = [](const char* what, double v, const char* unit) {
+    std::ostringstream os;
+    os.precision(3);
+    os << "measured by lpt calibrate at " << what << ": " << v << " " << unit;
+    return os.str();
+  };
+  const std::string th = std::to_string(c.threads) + " thread(s) per rank";
+  // A figure kept from the base profile says why; calibrating from a calibrated profile keeps
+  // that note instead of nesting it.
+  auto inherited = [&](const char* why, const char* key) {
+    const std::string& was = base.sources.at(key);
+    if (was.rfind("not measur", 0) == 0) return was;
+    return std::string(why) + ": from profile " + base.name + ": " + was;
+  };
+  perf::HardwareProfile p = base;
+  p.name = "this_machine";
+  p.description = "Calibrated by lpt calibrate on this machine, " + th + ", " +
+                  std::to_string(c.ranks_per_node) + " rank(s) per node; layer shape B=" +
+                  std::to_string(c.batch) + " T=" + std::to_string(c.seq) +
+                  " d=" + std::to_string(c.d) + ".";
+  p.kind = "cpu";
+  p.ranks_per_node = c.ranks_per_node;
+  p.gemm_flops_fp32 = c.gemm_flops;
+  p.gemm_flops_bf16 = c.gemm_flops;
+  p.vector_flops = c.vector_flops;
+  p.memory_bandwidth = c.memory_bandwidth;
+  p.memory_capacity = c.memory_bytes / c.ranks_per_node;
+  p.kernel_overhead_s = c.overhead_s;
+  const std::string g = std::to_string(c.gemm_n);
+  p.sources["gemm_flops_fp32"] = fmt(("a " + g + "x" + g + "x" + g + " fp32 GEMM (lpt::ops::gemm), " +
+                                      th + ", median").c_str(), c.gemm_flops, "FLOP/s");
+  p.sources["gemm_flops_bf16"] =
+      "lpt computes in fp32 on CPUs, so the measured fp32 GEMM rate (" + th + ")";
+  p.sources["vector_flops"] = fmt(("an in-cache axpy (2 FLOP per element), " + th).c_str(),
+                                  c.vector_flops, "FLOP/s");
+  p.sources["memory_bandwidth"] =
+      fmt(("an out-of-cache axpy over 3 x 32 MiB, counting read x, read y, write y, " + th).c_str(),
+          c.memory_bandwidth, "B/s");
+  p.sources["memory_capacity"] = "sysconf physical memory / ranks per node";
+  p.sources["kernel_overhead_s"] =
+      fmt(("a 1x1x1 GEMM call (entry, dispatch, threading), " + th).c_str(), c.overhead_s, "s");
+  p.sources["ranks_per_node"] = c.latency_s > 0
+                                    ? "MPI ranks sharing this node in the calibration run"
+                                    : "hardware threads / OpenMP threads per rank";
+  if (c.latency_s > 0 && c.bandwidth_Bps > 0) {
+    p.intra_node = {c.latency_s, c.bandwidth_Bps};
+    p.sources["intra_node.latency_s"] = fmt("an 8-byte MPI ping-pong between ranks 0 and 1 (half "
+                                            "round trip, median)", c.latency_s, "s");
+    p.sources["intra_node.bandwidth"] =
+        fmt("a state-sized MPI ping-pong between ranks 0 and 1, latency subtracted",
+            c.bandwidth_Bps, "B/s");
+  } else {
+    for (const char* k : {"intra_node.latency_s", "intra_node.bandwidth"})
+      p.sources[k] = inherited("not measured (one rank; run under mpirun -np 2)", k);
+  }
+  for (const char* k : {"inter_node.latency_s", "inter_node.bandwidth"})
+    p.sources[k] = inherited("not measurable on one node", k);
+  return p;
 }
 
 }  // namespace lpt
