@@ -75,6 +75,9 @@ int run_calibrate(const std::vector<std::string>& args) {
   std::printf("  layer forward (with tape)   %.4e s\n", c.forward_s);
   std::printf("  layer state VJP             %.4e s\n", c.vjp_state_s);
   std::printf("  layer parameter gradient    %.4e s (on top of the VJP)\n", c.param_grad_s);
+  std::printf("  serial layer, tape in memory: forward %.4e s, VJP + gradient %.4e s\n",
+              c.serial_forward_s, c.serial_backward_s);
+  std::printf("  AdamW per parameter         %.4e s\n", c.optimizer_per_param_s);
   std::printf("  axpy over one state         %.4e s (%zu floats)\n", c.axpy_s,
               std::size_t(c.batch) * c.seq * c.d);
   if (c.latency_s >= 0)

@@ -18,7 +18,9 @@ void StepModel::set_replicas(int r) {
 }
 
 double StepModel::optimizer_time(double params, int tensors) const {
-  // One fused multi-tensor AdamW launch per layer (or end layer).
+  // Measured (a CPU's AdamW is bound by its square roots and divisions, not by memory), else
+  // one fused multi-tensor AdamW launch per layer (or end layer) streaming its bytes.
+  if (costs_.optimizer_per_param_s > 0) return params * costs_.optimizer_per_param_s;
   return params * costs_.optimizer_bytes_per_param / hw_.memory_bandwidth +
          tensors * hw_.kernel_overhead_s;
 }
@@ -81,10 +83,15 @@ SerialPrediction StepModel::serial() const {
 
   StepBreakdown& t = s.time;
   t.opening = c.opening_fwd + c.opening_bwd;
-  t.forward = sum(c.forward);
   t.closing = c.closing_fwd + c.closing_bwd;
-  t.adjoint = sum(c.vjp_state) + (s.recompute ? sum(c.forward) : 0.0);
   t.param_grad = sum(c.param_grad);
+  if (s.recompute) {  // only layer inputs kept: the tapes are rebuilt, one at a time, in cache
+    t.forward = sum(c.forward);
+    t.adjoint = sum(c.vjp_state) + sum(c.forward);
+  } else {  // every tape kept: written and read back through memory
+    t.forward = sum(c.serial_forward);
+    t.adjoint = sum(c.serial_backward) - t.param_grad;
+  }
   t.optimizer = optimizer_time(params, N + 2);
   t.data_parallel = ring_allreduce(params * 4, 1);
   finish(t);

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <numeric>
 #include <nlohmann/json.hpp>
 
 #include "perfmodel/predict.hpp"
@@ -490,4 +491,34 @@ TEST(PerfModel, DataParallelReplicasAddARingAllreduce) {
   EXPECT_NEAR(p4.time.total - p4.time.data_parallel, p1.time.total, 1e-15);
   EXPECT_GT(p4.serial.time.data_parallel, 0.0);
   EXPECT_THROW(four.set_replicas(0), lpt::Error);
+}
+
+TEST(PerfModel, MeasuredSerialTapesAndOptimizerReplaceTheirEstimates) {
+  const ModelShape s = small_gpt(16);
+  StepModel model(s, shipped("h100_sxm"));
+  MeasuredLayerTimes m = measured_for(s, 1e-3, 2e-3, 0.5e-3);
+  model.set_measured(m);
+  const SerialPrediction hot = model.serial();
+  m.serial_forward_s = 1.5e-3;  // tapes from memory cost more than the cached calibration
+  m.serial_backward_s = 3.0e-3;
+  m.optimizer_per_param_s = 1e-9;
+  model.set_measured(m);
+  const SerialPrediction cold = model.serial();
+  EXPECT_NEAR(cold.time.forward, 16 * 1.5e-3, 1e-12);
+  EXPECT_NEAR(cold.time.adjoint + cold.time.param_grad, 16 * 3.0e-3, 1e-12);
+  EXPECT_NEAR(hot.time.forward, 16 * 1e-3, 1e-12);
+  const double params = std::accumulate(model.costs().params.begin(), model.costs().params.end(),
+                                        0.0) + model.costs().opening_params +
+                        model.costs().closing_params;
+  EXPECT_NEAR(cold.time.optimizer, params * 1e-9, 1e-12);
+  // A file with the optional keys loads; an unknown key is still refused.
+  const std::string path = std::string(LPT_BINARY_DIR) + "/test_perfmodel_measured.json";
+  std::ofstream(path) << R"({"batch":2,"seq":8,"d":16,"heads":2,"d_ff":64,"forward_s":1,
+      "vjp_state_s":1,"param_grad_s":1,"serial_forward_s":2,"serial_backward_s":3,
+      "optimizer_per_param_s":1e-9})";
+  EXPECT_DOUBLE_EQ(load_measured_times(path).serial_backward_s, 3);
+  std::ofstream(path) << R"({"batch":2,"seq":8,"d":16,"heads":2,"d_ff":64,"forward_s":1,
+      "vjp_state_s":1,"param_grad_s":1,"serial_fwd":2})";
+  EXPECT_THROW(load_measured_times(path), lpt::Error);
+  std::remove(path.c_str());
 }

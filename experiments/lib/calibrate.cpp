@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "model/block_layer.hpp"
+#include "model/optim.hpp"
 #include "model/ops/gemm.hpp"
 #include "model/ode_step_transformer.hpp"
 #include "model/params.hpp"
@@ -96,7 +97,9 @@ nlohmann::json Calibration::measured_times() const {
   return {{"batch", batch},         {"seq", seq},
           {"d", d},                 {"heads", heads},
           {"d_ff", d_ff},           {"forward_s", forward_s},
-          {"vjp_state_s", vjp_state_s}, {"param_grad_s", param_grad_s}};
+          {"vjp_state_s", vjp_state_s}, {"param_grad_s", param_grad_s},
+          {"serial_forward_s", serial_forward_s}, {"serial_backward_s", serial_backward_s},
+          {"optimizer_per_param_s", optimizer_per_param_s}};
 }
 
 Calibration calibrate(const RunConfig& cfg, int reps) {
@@ -147,6 +150,31 @@ Calibration calibrate(const RunConfig& cfg, int reps) {
     steps.backward(0, h, u.data(), tape.data(), lam.data(), lam_out.data(), dtheta);
   });
   c.param_grad_s = std::max(both - c.vjp_state_s, 1e-9);
+  // The serial step stores N tapes and states; at depth they do not fit in cache. Rotating over
+  // 64 MiB of them makes each call meet its tape in memory, as layer n of a deep chain does.
+  const std::size_t tn = tape.size();
+  const std::size_t rot = std::max<std::size_t>(2, (std::size_t(64) << 20) / ((tn + n) * 4) + 1);
+  std::vector<float> tapes(rot * tn), states((rot + 1) * n);
+  for (std::size_t k = 0; k <= rot; ++k) std::copy(u.begin(), u.end(), states.begin() + k * n);
+  std::size_t k = 0;
+  auto fwd_cold = [&] {
+    k = (k + 1) % rot;
+    steps.forward(0, h, states.data() + k * n, states.data() + (k + 1) * n, tapes.data() + k * tn);
+  };
+  for (std::size_t i = 0; i < rot; ++i) fwd_cold();  // every tape valid for the backward
+  c.serial_forward_s = median_time(reps, fwd_cold);
+  c.serial_backward_s = median_time(reps, [&] {
+    k = (k + 1) % rot;
+    steps.backward(0, h, states.data() + k * n, tapes.data() + k * tn, lam.data(),
+                   lam_out.data(), dtheta);
+  });
+  {
+    const std::size_t np = std::size_t(1) << 22;
+    std::vector<float> w(np, 0.1f), g(np, 0.01f);
+    AdamW<float> opt(np);
+    opt.set_lr(1e-4);
+    c.optimizer_per_param_s = median_time(std::max(3, reps / 4), [&] { opt.step(w.data(), g.data()); }) / double(np);
+  }
   c.axpy_s = median_time(reps, [&] {
     for (std::size_t i = 0; i < n; ++i) out[i] = 0.5f * u[i] + out[i];
   });

@@ -20,6 +20,10 @@ struct Calibration {
   double vjp_state_s = 0;   // median of the state VJP from the tape
   double param_grad_s = 0;  // median extra time of also accumulating dθ
   double axpy_s = 0;        // median of y = a·x + y over one state (float32)
+  // The serial step's layer: forward writing, and VJP + parameter gradient reading, a tape in
+  // memory (tapes rotate over more than the last-level cache, as N stored tapes do).
+  double serial_forward_s = 0, serial_backward_s = 0;
+  double optimizer_per_param_s = 0;  // AdamW over 4 M parameters, per parameter
   double latency_s = -1;    // MPI half round trip of 8 bytes (-1: one rank)
   double bandwidth_Bps = -1;  // MPI bytes/s of a state-sized message (-1: one rank)
   int threads = 0;
