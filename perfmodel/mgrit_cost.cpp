@@ -32,6 +32,12 @@ std::string MgritSettings::describe() const {
   return os.str();
 }
 
+int coarsest_steps(int N, const MgritSettings& s) {
+  int n = N;
+  for (int l = 0; l + 1 < s.levels; ++l) n /= s.cf(l);
+  return n;
+}
+
 std::string hierarchy_problem(int N, const MgritSettings& s) {
   std::ostringstream os;
   if (N < 1) return "the chain needs at least one step";

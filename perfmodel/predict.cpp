@@ -36,6 +36,9 @@ const char* const kPredictUsage =
     "                         all tapes kept, memory ignored; auto: checkpoint when that fits)\n"
     "  --measured FILE        measured per-layer times replace the FLOP-derived ones\n"
     "  --no-crossover         skip the search for the depth where layer-parallel wins\n"
+    "  --any-layout           also search layouts lpt's solver cannot run (coarse levels with\n"
+    "                         fewer steps than ranks, F-intervals across ranks, as XBraid);\n"
+    "                         default: at most coarsest-steps ranks get layers, others idle\n"
     "  --simulate             replay each best setting with the schedule simulator (the\n"
     "                         solver's own cycle on P virtual ranks): sim_ms, sim/model columns\n"
     "  --json FILE            write the table as JSON (for analysis/plot_speedup.py)";
@@ -93,6 +96,7 @@ PredictOptions parse_predict_args(const std::vector<std::string>& args) {
     if (a == "--require-fit") { o.grid.require_fit = true; continue; }
     if (a == "--no-crossover") { o.crossover = false; continue; }
     if (a == "--simulate") { o.simulate = true; continue; }
+    if (a == "--any-layout") { o.grid.solver_layout = false; continue; }
     require(a.rfind("--", 0) == 0, "predict: unexpected argument '", a, "'; see lpt predict --help");
     require(i + 1 < args.size(), "predict: option ", a, " needs a value");
     const std::string k = a.substr(2), v = args[++i];
@@ -153,12 +157,6 @@ StepModel step_model_for(const PredictOptions& o, const HardwareProfile& hw, int
   return model;
 }
 
-// The solver splits the chain only into blocks of coarsest-level steps (solver/grid.hpp).
-bool solver_can_split(int N, int P, const MgritSettings& s) {
-  int n = N;
-  for (int l = 0; l + 1 < s.levels; ++l) n /= s.cf(l);
-  return P <= n;
-}
 
 }  // namespace
 
@@ -223,8 +221,12 @@ PredictReport run_prediction(const PredictOptions& o) {
       row.layers = N;
       row.ranks = P;
       row.best = best_prediction(o, r.hw, N, P, &row.tried);
-      if (o.simulate && solver_can_split(N, P, row.best.settings)) {
-        row.sim = simulate_step(step_model_for(o, r.hw, N), P, row.best.settings);
+      // The simulator runs the solver, which splits the chain only into blocks of coarsest-level
+      // steps: rows of the relaxed layout (--any-layout) beyond that have no simulation.
+      const int used = row.best.ranks_used;
+      if (o.simulate && used <= coarsest_steps(N, row.best.settings)) {
+        row.sim = simulate_step(step_model_for(o, r.hw, N), used, row.best.settings);
+        row.sim.speedup = row.best.serial.time.total / row.sim.total;
         row.simulated = true;
       }
       r.rows.push_back(row);

@@ -436,7 +436,19 @@ TEST(PerfModel, PredictCommandWritesItsTable) {
   EXPECT_NEAR(sim["total_s"].get<double>(), j2["rows"][0]["time_s"]["total"].get<double>(),
               0.05 * sim["total_s"].get<double>());
   EXPECT_EQ(sim["busy_fwd_s"].size(), 4u);
-  EXPECT_FALSE(j2["rows"][1].contains("simulated"));  // 64 ranks > 16 coarse steps
+  // 64 ranks, 16 coarse steps: the solver's layout gives 16 of them layers, and simulates them.
+  EXPECT_EQ(j2["rows"][1]["ranks_used"], 16);
+  EXPECT_EQ(j2["rows"][1]["simulated"]["busy_fwd_s"].size(), 16u);
+  // 3 levels of m 2: 16 coarsest steps but 32 on level 1. The relaxed layout aligns blocks to
+  // level 1 and uses all 32 ranks, which the solver (and so the simulator) cannot.
+  EXPECT_EQ(predict_main({"--layers", "64", "--ranks", "32", "--profile", "a100_sxm", "--levels",
+                          "3", "--cfactors", "2", "--no-search", "--simulate", "--any-layout",
+                          "--json", out, "--no-crossover"}), 0);
+  std::ifstream in3(out);
+  nlohmann::json j3;
+  in3 >> j3;
+  EXPECT_EQ(j3["rows"][0]["ranks_used"], 32);
+  EXPECT_FALSE(j3["rows"][0].contains("simulated"));
   EXPECT_THROW(parse_predict_args({"--bogus", "1"}), lpt::Error);
   EXPECT_THROW(parse_predict_args({"--relax", "G"}), lpt::Error);
 }
@@ -521,4 +533,22 @@ TEST(PerfModel, MeasuredSerialTapesAndOptimizerReplaceTheirEstimates) {
       "vjp_state_s":1,"param_grad_s":1,"serial_fwd":2})";
   EXPECT_THROW(load_measured_times(path), lpt::Error);
   std::remove(path.c_str());
+}
+
+TEST(PerfModel, SearchKeepsToLayoutsTheSolverRuns) {
+  ModelShape s;  // GPT-2 small
+  s.layers = 1024;
+  StepModel model(s, shipped("h100_sxm"));
+  for (int P : {8, 64, 512}) {
+    SearchGrid g;
+    const SearchResult solver = search_best(model, P, g);
+    for (const auto& p : solver.tried) {
+      EXPECT_LE(p.ranks_used, coarsest_steps(1024, p.settings)) << p.settings.describe();
+      EXPECT_EQ(p.ranks_requested, P);
+    }
+    g.solver_layout = false;
+    const SearchResult any = search_best(model, P, g);
+    // The relaxed layouts are a superset: never slower, and here strictly faster somewhere.
+    EXPECT_LE(any.best.time.total, solver.best.time.total * (1 + 1e-12)) << "P " << P;
+  }
 }
