@@ -51,5 +51,5 @@ fi
 
 if [[ $WHAT == analyse || $WHAT == all ]]; then
   /usr/bin/python3 analysis/validate_perfmodel.py --lpt "$LPT" --dir "$OUT" \
-    --markdown "$OUT/table.md"
+    --markdown "$OUT/table.md" --plot "$OUT/validation.png"
 fi
