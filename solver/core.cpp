@@ -120,8 +120,8 @@ void Core::eval(int tid, int level, long i, const Vector& in, Vector& out, bool 
   const long s = lv_[level]->stride;
   const double t0 = omp_get_wtime();
   prop_.step(level, i * s, (i + 1) * s, in, out, final);
-  if (trace_) trace_->step(level, i * s, (i + 1) * s, final);
   t.t_eval += omp_get_wtime() - t0;
+  if (trace_) trace_->step(level, i * s, (i + 1) * s, final);
   ++t.evals[level];
   if (final && level == 0 && prop_.adjoint()) ++t.grads;
 }
