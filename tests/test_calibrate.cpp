@@ -47,10 +47,14 @@ TEST(Calibrate, WritesAHardwareProfileThatLoads) {
                                  {"d_ff", 32}, {"seq_len", 8}}},
                       {"train", {{"batch", 2}}}};
   const auto c = lpt::calibrate(lpt::resolve_config(j), 3);
-  EXPECT_GT(c.gemm_flops, 1e6);
-  EXPECT_GT(c.memory_bandwidth, 1e6);
-  EXPECT_GT(c.vector_flops, 1e6);
+  // Only that each figure was measured: the values depend on the machine and its load.
+  EXPECT_GT(c.gemm_flops, 0);
+  EXPECT_GT(c.memory_bandwidth, 0);
+  EXPECT_GT(c.vector_flops, 0);
   EXPECT_GT(c.overhead_s, 0);
+  EXPECT_GT(c.serial_forward_s, 0);
+  EXPECT_GT(c.serial_backward_s, 0);
+  EXPECT_GT(c.optimizer_per_param_s, 0);
   const auto base = lpt::perf::load_profile(lpt::perf::resolve_profile_path("cpu_epyc7763_hdr"));
   const auto p = lpt::calibrated_profile(c, base);
   const std::string path = testing::TempDir() + "lpt_calibrated_profile.json";

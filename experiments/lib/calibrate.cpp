@@ -76,10 +76,20 @@ void measure_machine(Calibration& c, int reps) {
   std::vector<float> x(std::size_t(8) << 20, 1.0f), y(x.size(), 2.0f);
   c.stream_bytes = 3.0 * double(x.size()) * sizeof(float);
   c.memory_bandwidth = c.stream_bytes / median_time(std::max(3, reps / 4), [&] { axpy(y, x); });
-  // Element-wise rate: the same loop on 2 x 16 KiB that stay in L1.
-  std::vector<float> xs(4096, 1.0f), ys(4096, 2.0f);
+  // Element-wise rate: each thread repeats the loop on its own 2 x 16 KiB, which stay in L1,
+  // inside one parallel region (a region per pass would time the fork/join, not the loop).
+  const int nt = omp_get_max_threads();
+  const std::size_t chunk = 4096;
+  std::vector<float> xs(chunk * nt, 1.0f), ys(chunk * nt, 2.0f);
   const double ts = median_time(reps, [&] {
-    for (int r = 0; r < 100; ++r) axpy(ys, xs);
+#pragma omp parallel num_threads(nt)
+    {
+      const std::size_t off = chunk * std::size_t(omp_get_thread_num());
+      float* yt = ys.data() + off;
+      const float* xt = xs.data() + off;
+      for (int r = 0; r < 100; ++r)
+        for (std::size_t i = 0; i < chunk; ++i) yt[i] = 0.5f * xt[i] + yt[i];
+    }
   });
   c.vector_flops = 2.0 * double(xs.size()) * 100 / ts;
   // Per-operation overhead: a GEMM with one element, i.e. the call, dispatch and threading.
