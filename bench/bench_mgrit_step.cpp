@@ -155,7 +155,9 @@ int run(int argc, char** argv) {
                o.cfactor, "; use more layers or fewer levels");
 
   // This rank's parameters: the layers it evaluates, and on the end ranks the opening/closing
-  // parameters (the tied embedding lives on both, as the model assumes).
+  // parameters (the tied embedding lives on both, as the model assumes). Those are not one
+  // contiguous range of the store (embeddings before the layers, final LayerNorm after), so the
+  // end ranks step arrays of their size instead: the same work for AdamW, which is what is timed.
   const long first = solver.first_point(), last = std::min<long>(solver.end_point(), o.layers);
   const std::size_t lo = steps.param_offset(int(first));
   const std::size_t hi = steps.param_offset(int(last - 1)) + steps.param_count(int(last - 1));
