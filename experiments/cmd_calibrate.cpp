@@ -17,7 +17,8 @@ const char* kUsage = R"(usage: lpt calibrate [--config RUN.json] [--set key=valu
        mpirun -np 2 lpt calibrate ...      (adds MPI latency and bandwidth between two ranks)
 
 Measures on this machine, at the run's shape (train.batch, model.seq_len, d_model, heads, d_ff):
-the median time of one layer's forward step, its state VJP and its parameter gradient, and of one
+the median time of one layer's forward step, its state VJP and its parameter gradient, the same
+layer as the serial step meets it (tapes in memory, not cache), AdamW per parameter, and one
 vector update over a state; on two or more ranks also the MPI latency (8-byte half round trip)
 and bandwidth (state-sized messages) between ranks 0 and 1.
   --out FILE   per-layer times as JSON for `lpt predict --measured FILE` (default calibration.json)
