@@ -125,12 +125,15 @@ double max_of(const std::vector<double>& v) { return *std::max_element(v.begin()
 double sum_of(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0); }
 
 // Per-rank work and messages of the phases on level l (< levels-1).
+// Vector operations are counted as the solver performs them (solver/core.cpp), each one t_axpy.
 struct LevelPhases {
   double f = 0, c = 0, r = 0, interp = 0;            // slowest rank's compute
   double inject = 0, fin = 0;  // level 0: correction of the C-points only; the final sweep
+  double skip_r = 0;           // the skipped first down-cycle's restriction (copies only)
+  double pack1 = 0, pack2 = 0; // packing and unpacking a sweep's boundary message of 1, 2 states
   double msg_f = 0, msg_c = 0, msg_r = 0;            // messages the phase waits for
   double work_f = 0, work_c = 0, work_r = 0, work_i = 0;  // summed over ranks
-  double work_inject = 0, work_fin = 0;
+  double work_inject = 0, work_fin = 0, work_skip_r = 0;
 };
 
 LevelPhases level_phases(const std::vector<double>& step_s, const std::vector<double>& coarse_s,
@@ -139,7 +142,7 @@ LevelPhases level_phases(const std::vector<double>& step_s, const std::vector<do
   const std::vector<double>& ts = l == 0 ? step_s : coarse_s;
   auto t_l = [&](int j) { return ts[static_cast<size_t>(j) * h.stride[l]]; };
   auto t_c = [&](int i) { return coarse_s[static_cast<size_t>(i) * h.stride[l + 1]]; };
-  std::vector<double> f(P, 0), c(P, 0), r(P, 0), ip(P, 0), fin(P, 0);
+  std::vector<double> f(P, 0), c(P, 0), r(P, 0), ip(P, 0), fin(P, 0), rs(P, 0);
   Crossings xc, xcoarse;
   double chain_msgs = 0;  // slowest F-interval's messages: one per rank change along it
   double interval_msgs = 0;
@@ -158,19 +161,27 @@ LevelPhases level_phases(const std::vector<double>& step_s, const std::vector<do
       // balanced: q C-steps per rank); the result, and the residual there, go to the C-point's
       // owner when that is the next rank.
       const int p = h.owner(l, j);
-      c[p] += t_l(j);
-      r[p] += t_l(j) + vec;  // residual at the C-point
-      ip[p] += vec;          // correction at the C-point
-      fin[p] += t_l(j) + vec;  // the final sweep's C-step and the final residual there
+      c[p] += t_l(j) + (l > 0 ? 2 : 1) * vec;  // C-relaxation: copy Φ in (+ the FAS rhs)
+      // Restriction: inject the C-point, FAS rhs = copy Φ, subtract the coarse step (+ this
+      // level's rhs); on level 0 also the residual norm's copy, subtraction and norm.
+      r[p] += t_l(j) + (l == 0 ? 6 : 4) * vec;
+      rs[p] += 2 * vec;         // skipped down-cycle: inject, and copy (or zero) the rhs
+      ip[p] += vec;             // correction at the C-point
+      fin[p] += t_l(j) + 3 * vec;  // the final sweep's C-step and the final residual there
       xc.add(net, p, h.point_owner(l, j + 1));
     }
   }
   for (int i = 0; i < h.steps[l + 1]; ++i) {  // FAS right-hand side A_c(R u) on level l+1
     const int p = h.owner(l + 1, i);
-    r[p] += t_c(i) + vec;
+    r[p] += t_c(i);
     xcoarse.add(net, p, h.point_owner(l + 1, i + 1));
   }
   LevelPhases ph;
+  const double pk = P > 1 ? vec : 0.0;  // a rank with neighbours packs and unpacks
+  ph.pack1 = 2 * pk;
+  ph.pack2 = 4 * pk;
+  ph.skip_r = max_of(rs);
+  ph.work_skip_r = sum_of(rs);
   ph.inject = max_of(ip);
   ph.work_inject = sum_of(ip);
   for (int p = 0; p < P; ++p) {
@@ -218,8 +229,8 @@ SolveCost mgrit_solve_cost(const std::vector<double>& step_s, const std::vector<
   for (int j = 0; j < h.steps[c]; ++j) {
     // Below level 0 every step adds its point's FAS right-hand side (one axpy).
     coarse_solve += tc[static_cast<size_t>(j) * h.stride[c]] + (c > 0 ? vector_op_s : 0.0);
-    if (j > 0 && h.owner(c, j) != h.owner(c, j - 1))
-      coarse_solve += net.message(h.owner(c, j - 1), h.owner(c, j));
+    if (j > 0 && h.owner(c, j) != h.owner(c, j - 1))  // + pack and unpack of the state
+      coarse_solve += net.message(h.owner(c, j - 1), h.owner(c, j)) + 2 * vector_op_s;
   }
   std::vector<LevelPhases> ph;
   for (int l = 0; l + 1 < L; ++l)
@@ -235,14 +246,20 @@ SolveCost mgrit_solve_cost(const std::vector<double>& step_s, const std::vector<
         pt.comm += p.msg_f;
         sc.work += p.work_f;
         if (s.rx(l) == Relax::FCF) {  // then C and F again
-          pt.relax += p.c + p.f;
+          pt.relax += p.pack1 + p.c + p.f;
           pt.comm += p.msg_c + p.msg_f;
           sc.work += p.work_c + p.work_f;
         }
+        pt.relax += p.pack2;  // the sweep before restriction sends Φ and the coarse step
         pt.restrict_ += p.r;
         pt.comm += p.msg_r;
         sc.work += p.work_r;
         if (l == 0) sc.reductions += net.allreduce_scalar(h.ranks);  // residual norm
+      }
+    } else {
+      for (int l = 0; l + 1 < L; ++l) {
+        sc.levels[l].restrict_ += ph[l].skip_r;
+        sc.work += ph[l].work_skip_r;
       }
     }
     sc.coarsest += coarse_solve;
@@ -262,7 +279,7 @@ SolveCost mgrit_solve_cost(const std::vector<double>& step_s, const std::vector<
   if (L > 1) {
     // Final sweep: every level-0 step once (F-steps and the steps into the C-points, where the
     // final residual is taken), its message to the next rank, and that residual's allreduce.
-    sc.final_sweep = ph[0].fin + ph[0].msg_c;
+    sc.final_sweep = ph[0].fin + ph[0].pack1 + ph[0].msg_c;
     sc.work += ph[0].work_fin;
     sc.reductions += net.allreduce_scalar(h.ranks);
   }

@@ -182,12 +182,13 @@ TEST(PerfModel, OneRankIsSerialPlusTheMgritOverhead) {
       const Prediction p = model.predict(1, two_level(m, kf, kb));
       const double ta = tb + tf;  // the adjoint replays the forward (no stored tapes)
       // One solve with k iterations on one rank: k coarse solves (N/m steps each), (k-1)·
-      // (F-relaxation + restriction) = (k-1)·N(1 + 1/m) steps, the final sweep's N steps; N/m
-      // vector operations per coarse solve (the FAS right-hand side of each coarse step), per
-      // injection and per final residual, 2N/m per restriction.
+      // (F-relaxation + restriction) = (k-1)·N(1 + 1/m) steps, the final sweep's N steps. Vector
+      // operations per interval, as solver/core.cpp does them: 2 in the skipped restriction, 1
+      // per coarse solve (each coarse step's FAS rhs), 1 per injection, 6 per residual +
+      // restriction, 3 for the final residual.
       auto solve = [&](int k, double t) {
         return t * N * (k / double(m) + (k - 1) * (1.0 + 1.0 / m) + 1) +
-               vec * (N / m) * (2 * k + 2.0 * (k - 1) + 1);
+               vec * (N / m) * (2 + 2.0 * k + 6.0 * (k - 1) + 3);
       };
       EXPECT_NEAR(p.forward_solve.total, solve(kf, tf), 1e-12);
       EXPECT_NEAR(p.adjoint_solve.total, solve(kb, ta), 1e-12);
@@ -514,7 +515,9 @@ TEST(PerfModel, MeasuredSerialTapesAndOptimizerReplaceTheirEstimates) {
   m.serial_forward_s = 1.5e-3;  // tapes from memory cost more than the cached calibration
   m.serial_backward_s = 3.0e-3;
   m.optimizer_per_param_s = 1e-9;
+  m.vector_op_s = 7e-6;
   model.set_measured(m);
+  EXPECT_DOUBLE_EQ(model.costs().vector_op_s, 7e-6);
   const SerialPrediction cold = model.serial();
   EXPECT_NEAR(cold.time.forward, 16 * 1.5e-3, 1e-12);
   EXPECT_NEAR(cold.time.adjoint + cold.time.param_grad, 16 * 3.0e-3, 1e-12);
@@ -527,7 +530,7 @@ TEST(PerfModel, MeasuredSerialTapesAndOptimizerReplaceTheirEstimates) {
   const std::string path = std::string(LPT_BINARY_DIR) + "/test_perfmodel_measured.json";
   std::ofstream(path) << R"({"batch":2,"seq":8,"d":16,"heads":2,"d_ff":64,"forward_s":1,
       "vjp_state_s":1,"param_grad_s":1,"serial_forward_s":2,"serial_backward_s":3,
-      "optimizer_per_param_s":1e-9})";
+      "optimizer_per_param_s":1e-9,"vector_op_s":2e-6})";
   EXPECT_DOUBLE_EQ(load_measured_times(path).serial_backward_s, 3);
   std::ofstream(path) << R"({"batch":2,"seq":8,"d":16,"heads":2,"d_ff":64,"forward_s":1,
       "vjp_state_s":1,"param_grad_s":1,"serial_fwd":2})";
