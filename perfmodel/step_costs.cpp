@@ -21,7 +21,7 @@ MeasuredLayerTimes load_measured_times(const std::string& path) {
   const std::vector<std::string> ints = {"batch", "seq", "d", "heads", "d_ff"};
   const std::vector<std::string> times = {"forward_s", "vjp_state_s", "param_grad_s"};
   const std::vector<std::string> optional = {"serial_forward_s", "serial_backward_s",
-                                             "optimizer_per_param_s"};
+                                             "optimizer_per_param_s", "vector_op_s"};
   require(j.is_object(), path, ": expected a JSON object");
   for (const auto& [k, v] : j.items()) {
     (void)v;
@@ -47,6 +47,7 @@ MeasuredLayerTimes load_measured_times(const std::string& path) {
   if (j.contains("serial_forward_s")) m.serial_forward_s = num("serial_forward_s");
   if (j.contains("serial_backward_s")) m.serial_backward_s = num("serial_backward_s");
   if (j.contains("optimizer_per_param_s")) m.optimizer_per_param_s = num("optimizer_per_param_s");
+  if (j.contains("vector_op_s")) m.vector_op_s = num("vector_op_s");
   return m;
 }
 
@@ -113,6 +114,7 @@ StepCosts step_costs(const ModelShape& s, const HardwareProfile& hw,
   // copy of w when activations are bf16.
   c.optimizer_bytes_per_param = 28 + (s.act_bytes == 2 ? 2 : 0);
   if (measured) c.optimizer_per_param_s = measured->optimizer_per_param_s;
+  if (measured && measured->vector_op_s > 0) c.vector_op_s = measured->vector_op_s;
   return c;
 }
 

@@ -19,9 +19,13 @@ struct MeasuredLayerTimes {
   // memory rather than cache: its forward writing a tape and its VJP + parameter gradient
   // reading one, measured that way. And the optimizer's time per parameter.
   double serial_forward_s = 0, serial_backward_s = 0, optimizer_per_param_s = 0;
+  // One axpy over a state as MGRIT's vector operations meet it (a state of a small model stays
+  // in cache, where the profile's memory bandwidth would overcharge it).
+  double vector_op_s = 0;
 };
 // JSON object with the keys batch, seq, d, heads, d_ff, forward_s, vjp_state_s, param_grad_s
-// and optionally serial_forward_s, serial_backward_s, optimizer_per_param_s; no other key.
+// and optionally serial_forward_s, serial_backward_s, optimizer_per_param_s, vector_op_s; no
+// other key.
 MeasuredLayerTimes load_measured_times(const std::string& path);
 
 struct StepCosts {

@@ -109,7 +109,7 @@ nlohmann::json Calibration::measured_times() const {
           {"d_ff", d_ff},           {"forward_s", forward_s},
           {"vjp_state_s", vjp_state_s}, {"param_grad_s", param_grad_s},
           {"serial_forward_s", serial_forward_s}, {"serial_backward_s", serial_backward_s},
-          {"optimizer_per_param_s", optimizer_per_param_s}};
+          {"optimizer_per_param_s", optimizer_per_param_s}, {"vector_op_s", axpy_s}};
 }
 
 Calibration calibrate(const RunConfig& cfg, int reps) {
