@@ -73,8 +73,9 @@ int run_calibrate(const std::vector<std::string>& args) {
   if (rank != 0) return 0;
   std::printf("shape: batch %d, seq %d, d %d, heads %d, d_ff %d; %d thread(s), median of %d\n",
               c.batch, c.seq, c.d, c.heads, c.d_ff, c.threads, reps);
-  std::printf("  layer forward (with tape)   %.4e s\n", c.forward_s);
-  std::printf("  layer state VJP             %.4e s\n", c.vjp_state_s);
+  std::printf("  layer forward (no tape)     %.4e s\n", c.forward_s);
+  std::printf("  layer state VJP from tape   %.4e s\n", c.vjp_state_s);
+  std::printf("  adjoint step (replays fwd)  %.4e s\n", c.adjoint_step_s);
   std::printf("  layer parameter gradient    %.4e s (on top of the VJP)\n", c.param_grad_s);
   std::printf("  serial layer, tape in memory: forward %.4e s, VJP + gradient %.4e s\n",
               c.serial_forward_s, c.serial_backward_s);

@@ -214,7 +214,7 @@ SimCosts sim_costs(const StepModel& m, const MgritSettings& s) {
     if (!adjoint) return k.forward[n];
     // Level-0 adjoint steps reuse the forward tapes when they were kept; coarse steps linearise
     // at restricted states and always replay the forward.
-    double t = k.vjp_state[n] + (level == 0 && tapes ? 0.0 : k.forward[n]);
+    double t = level == 0 && tapes ? k.vjp_state[n] : k.adjoint_step[n];
     if (final && level == 0) t += k.param_grad[n];
     return t;
   };

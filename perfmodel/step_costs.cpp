@@ -21,7 +21,8 @@ MeasuredLayerTimes load_measured_times(const std::string& path) {
   const std::vector<std::string> ints = {"batch", "seq", "d", "heads", "d_ff"};
   const std::vector<std::string> times = {"forward_s", "vjp_state_s", "param_grad_s"};
   const std::vector<std::string> optional = {"serial_forward_s", "serial_backward_s",
-                                             "optimizer_per_param_s", "vector_op_s"};
+                                             "optimizer_per_param_s", "vector_op_s",
+                                             "adjoint_step_s"};
   require(j.is_object(), path, ": expected a JSON object");
   for (const auto& [k, v] : j.items()) {
     (void)v;
@@ -48,6 +49,7 @@ MeasuredLayerTimes load_measured_times(const std::string& path) {
   if (j.contains("serial_backward_s")) m.serial_backward_s = num("serial_backward_s");
   if (j.contains("optimizer_per_param_s")) m.optimizer_per_param_s = num("optimizer_per_param_s");
   if (j.contains("vector_op_s")) m.vector_op_s = num("vector_op_s");
+  if (j.contains("adjoint_step_s")) m.adjoint_step_s = num("adjoint_step_s");
   return m;
 }
 
@@ -71,6 +73,7 @@ StepCosts step_costs(const ModelShape& s, const HardwareProfile& hw,
   c.vjp_state.resize(N);
   c.param_grad.resize(N);
   c.serial_forward.resize(N);
+  c.adjoint_step.resize(N);
   c.serial_backward.resize(N);
   c.params.resize(N);
   c.tape_bytes.resize(N);
@@ -94,6 +97,8 @@ StepCosts step_costs(const ModelShape& s, const HardwareProfile& hw,
     c.param_grad[n] = t[2];
     const bool cold = measured && measured->serial_forward_s > 0 && measured->serial_backward_s > 0;
     c.serial_forward[n] = cold ? measured->serial_forward_s : t[0];
+    c.adjoint_step[n] =
+        measured && measured->adjoint_step_s > 0 ? measured->adjoint_step_s : t[0] + t[1];
     c.serial_backward[n] = cold ? measured->serial_backward_s : t[1] + t[2];
     c.params[n] = l.params;
     c.tape_bytes[n] = l.tape_bytes;

@@ -22,16 +22,20 @@ struct MeasuredLayerTimes {
   // One axpy over a state as MGRIT's vector operations meet it (a state of a small model stays
   // in cache, where the profile's memory bandwidth would overcharge it).
   double vector_op_s = 0;
+  // One adjoint step as the solver runs it without stored tapes: the layer's forward replayed
+  // into a workspace, then the state VJP (0: forward_s + vjp_state_s).
+  double adjoint_step_s = 0;
 };
 // JSON object with the keys batch, seq, d, heads, d_ff, forward_s, vjp_state_s, param_grad_s
-// and optionally serial_forward_s, serial_backward_s, optimizer_per_param_s, vector_op_s; no
-// other key.
+// and optionally serial_forward_s, serial_backward_s, optimizer_per_param_s, vector_op_s,
+// adjoint_step_s; no other key.
 MeasuredLayerTimes load_measured_times(const std::string& path);
 
 struct StepCosts {
   std::vector<double> forward;     // s, per fine step n
   std::vector<double> vjp_state;   // s
   std::vector<double> param_grad;  // s, on top of vjp_state
+  std::vector<double> adjoint_step;  // s, state VJP with the forward replayed (no stored tape)
   // The serial step's layer with its tape kept in (uncached) memory: forward, VJP + gradient.
   std::vector<double> serial_forward, serial_backward;
   std::vector<double> params;      // parameter count of layer n

@@ -87,7 +87,7 @@ SerialPrediction StepModel::serial() const {
   t.param_grad = sum(c.param_grad);
   if (s.recompute) {  // only layer inputs kept: the tapes are rebuilt, one at a time, in cache
     t.forward = sum(c.forward);
-    t.adjoint = sum(c.vjp_state) + sum(c.forward);
+    t.adjoint = sum(c.adjoint_step);
   } else {  // every tape kept: written and read back through memory
     t.forward = sum(c.serial_forward);
     t.adjoint = sum(c.serial_backward) - t.param_grad;
@@ -117,8 +117,8 @@ Prediction StepModel::predict(int ranks, const MgritSettings& st) const {
   std::vector<double> adj_fine(N), adj_coarse(N), pgrad(N);
   for (int n = 0; n < N; ++n) {
     const int o = N - 1 - n;
-    adj_coarse[n] = c.vjp_state[o] + c.forward[o];
-    adj_fine[n] = c.vjp_state[o] + (st.store_tapes ? 0.0 : c.forward[o]);
+    adj_coarse[n] = c.adjoint_step[o];
+    adj_fine[n] = st.store_tapes ? c.vjp_state[o] : c.adjoint_step[o];
     pgrad[n] = c.param_grad[o];
   }
   pr.adjoint_solve = mgrit_solve_cost(adj_fine, adj_coarse, h, st, st.bwd_iters, net, c.vector_op_s);

@@ -516,8 +516,18 @@ TEST(PerfModel, MeasuredSerialTapesAndOptimizerReplaceTheirEstimates) {
   m.serial_backward_s = 3.0e-3;
   m.optimizer_per_param_s = 1e-9;
   m.vector_op_s = 7e-6;
+  m.adjoint_step_s = 2.5e-3;  // less than forward + VJP: the replay writes a cached workspace
   model.set_measured(m);
   EXPECT_DOUBLE_EQ(model.costs().vector_op_s, 7e-6);
+  MgritSettings st;
+  st.levels = 2;
+  st.cfactor = {4};
+  st.bwd_iters = 1;
+  const Prediction p = model.predict(1, st);
+  // One adjoint iteration on one rank: the coarse solve (4 steps) and the final sweep (16).
+  // Vector ops per interval (4 intervals): 2 skipped restriction, 1 coarse rhs, 1 injection,
+  // 3 final residual.
+  EXPECT_NEAR(p.adjoint_solve.total, (4 + 16) * 2.5e-3 + 4 * 7 * 7e-6, 1e-12);
   const SerialPrediction cold = model.serial();
   EXPECT_NEAR(cold.time.forward, 16 * 1.5e-3, 1e-12);
   EXPECT_NEAR(cold.time.adjoint + cold.time.param_grad, 16 * 3.0e-3, 1e-12);

@@ -109,7 +109,8 @@ nlohmann::json Calibration::measured_times() const {
           {"d_ff", d_ff},           {"forward_s", forward_s},
           {"vjp_state_s", vjp_state_s}, {"param_grad_s", param_grad_s},
           {"serial_forward_s", serial_forward_s}, {"serial_backward_s", serial_backward_s},
-          {"optimizer_per_param_s", optimizer_per_param_s}, {"vector_op_s", axpy_s}};
+          {"optimizer_per_param_s", optimizer_per_param_s}, {"vector_op_s", axpy_s},
+          {"adjoint_step_s", adjoint_step_s}};
 }
 
 Calibration calibrate(const RunConfig& cfg, int reps) {
@@ -152,7 +153,13 @@ Calibration calibrate(const RunConfig& cfg, int reps) {
   for (auto& x : lam) x = nd(rng);
   const float h = static_cast<float>(m.h);
   float* dtheta = params.grads() + steps.param_offset(0);
-  c.forward_s = median_time(reps, [&] { steps.forward(0, h, u.data(), out.data(), tape.data()); });
+  // MGRIT's steps keep no tape (the layer writes its intermediates to its own workspace, which
+  // stays in cache): 15 % cheaper here than writing them to a kept tape.
+  c.forward_s = median_time(reps, [&] { steps.forward(0, h, u.data(), out.data(), nullptr); });
+  c.adjoint_step_s = median_time(reps, [&] {
+    steps.backward(0, h, u.data(), nullptr, lam.data(), lam_out.data(), nullptr);
+  });
+  steps.forward(0, h, u.data(), out.data(), tape.data());  // the tape the VJP timings read
   c.vjp_state_s = median_time(reps, [&] {
     steps.backward(0, h, u.data(), tape.data(), lam.data(), lam_out.data(), nullptr);
   });

@@ -16,8 +16,9 @@ namespace lpt {
 
 struct Calibration {
   int batch = 0, seq = 0, d = 0, heads = 0, d_ff = 0;  // the shape measured
-  double forward_s = 0;     // median of one layer's forward step, keeping its tape
-  double vjp_state_s = 0;   // median of the state VJP from the tape
+  double forward_s = 0;     // median of one layer's forward step as MGRIT runs it (no tape kept)
+  double vjp_state_s = 0;   // median of the state VJP from a kept tape
+  double adjoint_step_s = 0;  // median of the state VJP replaying the forward (no tape kept)
   double param_grad_s = 0;  // median extra time of also accumulating dθ
   double axpy_s = 0;        // median of y = a·x + y over one state (float32)
   // The serial step's layer: forward writing, and VJP + parameter gradient reading, a tape in
