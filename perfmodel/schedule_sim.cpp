@@ -179,6 +179,10 @@ ScheduleSimulator::ScheduleSimulator(int N, int P, const MgritSettings& s) : n_(
   const std::string why = hierarchy_problem(N, s);
   require(why.empty(), "schedule simulator: ", why);
   require(P >= 1, "schedule simulator: ranks must be >= 1, got ", P);
+  const int nc = coarsest_steps(N, s);
+  require(P <= nc, "schedule simulator: ", s.describe(), " on ", N, " layers has ", nc,
+          " coarsest steps, and lpt's solver gives each rank whole coarsest steps; use fewer "
+          "ranks (at most ", nc, "), fewer levels or a smaller cfactor");
 }
 
 SimSolve ScheduleSimulator::run(bool adjoint, int iterations, const SimCosts& c) const {

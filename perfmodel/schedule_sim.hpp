@@ -46,7 +46,8 @@ class ScheduleSimulator {
 
 // The step costs of a StepModel as SimCosts: forward steps, adjoint steps (state VJP plus the
 // forward replay unless settings.store_tapes keeps level-0 tapes, plus the parameter gradient in
-// the final sweep), the model's vector-op time and network.
+// the final sweep), the model's vector-op time and network. The costs refer to m's step costs:
+// use them while m lives.
 SimCosts sim_costs(const StepModel& m, const MgritSettings& s);
 
 struct SimulatedStep {
