@@ -61,7 +61,7 @@ std::string hierarchy_problem(int N, const MgritSettings& s) {
   return "";
 }
 
-Hierarchy build_hierarchy(int N, int P, const MgritSettings& s) {
+Hierarchy build_hierarchy(int N, int P, const MgritSettings& s, bool ceil_split) {
   const std::string why = hierarchy_problem(N, s);
   require(why.empty(), "MGRIT hierarchy: ", why);
   require(P >= 1, "ranks must be >= 1, got ", P);
@@ -83,11 +83,13 @@ Hierarchy build_hierarchy(int N, int P, const MgritSettings& s) {
   const int unit = h.stride[a], units = h.steps[a];
   h.ranks = std::min(P, units);
   h.fine_owner.resize(N);
-  // Even split of the units, the first (units % ranks) ranks taking one more, as XBraid does.
-  const int base = units / h.ranks, extra = units % h.ranks;
+  // Where the solver's blocks begin (solver/grid.cpp); which ranks take the larger blocks
+  // matters, since the trailing steps also go to the last rank.
+  const long R = h.ranks;
+  auto first_unit = [&](long q) { return ceil_split ? (q * units + R - 1) / R : q * units / R; };
   std::vector<int> unit_owner(units);
-  for (int p = 0, u = 0; p < h.ranks; ++p)
-    for (int k = 0; k < base + (p < extra ? 1 : 0); ++k) unit_owner[u++] = p;
+  for (int p = 0; p < h.ranks; ++p)
+    for (long u = first_unit(p); u < first_unit(p + 1); ++u) unit_owner[u] = p;
   for (int n = 0; n < N; ++n) h.fine_owner[n] = unit_owner[std::min(n / unit, units - 1)];
   return h;
 }

@@ -49,7 +49,10 @@ int coarsest_steps(int N, const MgritSettings& s);
 std::string hierarchy_problem(int N, const MgritSettings& s);
 // Blocks are aligned to the coarsest level that still has >= P steps (at least to level 1), so
 // no F-interval on the finer levels spans two ranks. Ranks beyond the number of blocks stay idle.
-Hierarchy build_hierarchy(int N, int P, const MgritSettings& s);
+// The units are split as solver/grid.cpp splits them: rank q starts at floor(q·units/P) (the
+// forward solve), or at ceil(q·units/P) with `ceil_split` (the adjoint, in its reversed time);
+// steps past the last unit belong to the last rank.
+Hierarchy build_hierarchy(int N, int P, const MgritSettings& s, bool ceil_split = false);
 
 struct Network {
   Link intra, inter;

@@ -121,7 +121,9 @@ Prediction StepModel::predict(int ranks, const MgritSettings& st) const {
     adj_fine[n] = st.store_tapes ? c.vjp_state[o] : c.adjoint_step[o];
     pgrad[n] = c.param_grad[o];
   }
-  pr.adjoint_solve = mgrit_solve_cost(adj_fine, adj_coarse, h, st, st.bwd_iters, net, c.vector_op_s);
+  // The adjoint's reversed time is split as the solver splits it (rounding the other way).
+  const Hierarchy ha = build_hierarchy(N, ranks, st, /*ceil_split=*/true);
+  pr.adjoint_solve = mgrit_solve_cost(adj_fine, adj_coarse, ha, st, st.bwd_iters, net, c.vector_op_s);
 
   // Per-rank extras. Every fine step gets its parameter gradient inside the adjoint's final
   // sweep, which the solve cost already holds (the forward's final sweep keeps every tape).
