@@ -3,6 +3,8 @@
 
 Input: one or more JSON files written by `lpt predict --json FILE` (perfmodel/predict.cpp:
 report_to_json). Rows from all files are pooled; each file's profile name labels its curves.
+Rows made with `--simulate` also carry the schedule simulator's speedup, drawn as crosses on the
+model's curves (ranks plot). Measured points on this machine: analysis/validate_perfmodel.py.
 
     /usr/bin/python3 analysis/plot_speedup.py run.json [more.json ...] -o speedup.png
 """
@@ -29,6 +31,7 @@ def load_rows(paths):
             rows.append(dict(profile=profile, layers=r["layers"], ranks=r["ranks"],
                              speedup=r["speedup"], efficiency=r["efficiency"],
                              best=r["settings"]["describe"],
+                             sim=r.get("simulated", {}).get("speedup"),
                              crossover=None))
         for c in report.get("crossovers", []):
             rows.append(dict(profile=profile, crossover=c))
@@ -39,11 +42,16 @@ def plot_vs_ranks(ax, rows):
     curves = defaultdict(list)
     for r in rows:
         if r["crossover"] is None:
-            curves[(r["profile"], r["layers"])].append((r["ranks"], r["speedup"], r["best"]))
+            curves[(r["profile"], r["layers"])].append((r["ranks"], r["speedup"], r["best"],
+                                                        r["sim"]))
     for (profile, layers), pts in sorted(curves.items()):
-        pts.sort()
+        pts.sort(key=lambda p: p[0])
         x = [p[0] for p in pts]
-        ax.plot(x, [p[1] for p in pts], marker="o", label=f"{profile}, N={layers}")
+        line, = ax.plot(x, [p[1] for p in pts], marker="o", label=f"{profile}, N={layers}")
+        sim = [(p[0], p[3]) for p in pts if p[3] is not None]
+        if sim:
+            ax.scatter([p[0] for p in sim], [p[1] for p in sim], marker="x", s=60,
+                       color=line.get_color(), label=f"{profile}, N={layers}: simulator")
         ax.annotate(pts[-1][2], (x[-1], pts[-1][1]), fontsize=7, xytext=(4, 0),
                     textcoords="offset points")
     ranks = sorted({r["ranks"] for r in rows if r["crossover"] is None})

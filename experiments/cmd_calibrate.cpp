@@ -13,27 +13,46 @@ namespace lpt {
 namespace {
 
 const char* kUsage = R"(usage: lpt calibrate [--config RUN.json] [--set key=value ...] [--out FILE] [--reps N]
+                     [--profile-out FILE [--profile-base NAME|PATH]]
        mpirun -np 2 lpt calibrate ...      (adds MPI latency and bandwidth between two ranks)
 
 Measures on this machine, at the run's shape (train.batch, model.seq_len, d_model, heads, d_ff):
-the median time of one layer's forward step, its state VJP and its parameter gradient, and of one
+the median time of one layer's forward step, its state VJP and its parameter gradient, the same
+layer as the serial step meets it (tapes in memory, not cache), AdamW per parameter, and one
 vector update over a state; on two or more ranks also the MPI latency (8-byte half round trip)
 and bandwidth (state-sized messages) between ranks 0 and 1.
   --out FILE   per-layer times as JSON for `lpt predict --measured FILE` (default calibration.json)
   --reps N     repetitions per measurement, after one warm-up (default 20)
+  --profile-out FILE   also write a hardware profile of this machine for
+               `lpt predict --hardware FILE`: fp32 GEMM rate (512^3 GEMM), memory bandwidth
+               (out-of-cache axpy), element-wise rate (in-cache axpy), per-operation overhead
+               (1x1x1 GEMM), memory, ranks per node, and with 2 ranks the MPI latency and
+               bandwidth; what one node cannot measure (the inter-node link) comes from
+  --profile-base P     (default this_machine), and the profile's sources say so
 Threads: OMP_NUM_THREADS or train.threads.)";
 
 int run_calibrate(const std::vector<std::string>& args) {
   std::string out = "calibration.json";
   int reps = 20;
+  std::string profile_out, profile_base = "this_machine";
   std::vector<std::string> cfg_args;
   for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--out" || args[i] == "--reps") {
+    if (args[i] == "--out" || args[i] == "--reps" || args[i] == "--profile-out" ||
+        args[i] == "--profile-base") {
       require(i + 1 < args.size(), args[i], " needs a value");
       if (args[i] == "--out") {
         out = args[++i];
+      } else if (args[i] == "--profile-out") {
+        profile_out = args[++i];
+      } else if (args[i] == "--profile-base") {
+        profile_base = args[++i];
       } else {
-        reps = std::stoi(args[++i]);
+        try {
+          reps = std::stoi(args[i + 1]);
+        } catch (...) {
+          fail("--reps expects an integer, got '", args[i + 1], "'");
+        }
+        ++i;
       }
     } else {
       cfg_args.push_back(args[i]);
@@ -44,20 +63,38 @@ int run_calibrate(const std::vector<std::string>& args) {
   require(rest.empty(), "unknown argument '", rest.empty() ? "" : rest[0],
           "'; see lpt calibrate --help");
   if (cfg.train.threads > 0) omp_set_num_threads(cfg.train.threads);
+  // Load the base first: a bad name fails before minutes of measuring.
+  const perf::HardwareProfile base =
+      profile_out.empty() ? perf::HardwareProfile{}
+                          : perf::load_profile(perf::resolve_profile_path(profile_base));
   const Calibration c = calibrate(cfg, reps);
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
   if (rank != 0) return 0;
   std::printf("shape: batch %d, seq %d, d %d, heads %d, d_ff %d; %d thread(s), median of %d\n",
               c.batch, c.seq, c.d, c.heads, c.d_ff, c.threads, reps);
-  std::printf("  layer forward (with tape)   %.4e s\n", c.forward_s);
-  std::printf("  layer state VJP             %.4e s\n", c.vjp_state_s);
+  std::printf("  layer forward (no tape)     %.4e s\n", c.forward_s);
+  std::printf("  layer state VJP from tape   %.4e s\n", c.vjp_state_s);
+  std::printf("  adjoint step (replays fwd)  %.4e s\n", c.adjoint_step_s);
   std::printf("  layer parameter gradient    %.4e s (on top of the VJP)\n", c.param_grad_s);
+  std::printf("  serial layer, tape in memory: forward %.4e s, VJP + gradient %.4e s\n",
+              c.serial_forward_s, c.serial_backward_s);
+  std::printf("  AdamW per parameter         %.4e s\n", c.optimizer_per_param_s);
   std::printf("  axpy over one state         %.4e s (%zu floats)\n", c.axpy_s,
               std::size_t(c.batch) * c.seq * c.d);
   if (c.latency_s >= 0)
     std::printf("  MPI latency %.3e s, bandwidth %.3e B/s (ranks 0-1)\n", c.latency_s,
                 c.bandwidth_Bps);
+  std::printf("  GEMM %dx%dx%d fp32          %.3e FLOP/s\n", c.gemm_n, c.gemm_n, c.gemm_n,
+              c.gemm_flops);
+  std::printf("  memory bandwidth (axpy)     %.3e B/s\n", c.memory_bandwidth);
+  std::printf("  element-wise (in cache)     %.3e FLOP/s\n", c.vector_flops);
+  std::printf("  per-operation overhead      %.3e s\n", c.overhead_s);
+  if (!profile_out.empty()) {
+    perf::save_profile(calibrated_profile(c, base), profile_out);
+    std::printf("wrote %s (use: lpt predict --hardware %s ...)\n", profile_out.c_str(),
+                profile_out.c_str());
+  }
   std::ofstream f(out);
   require(f.good(), "cannot write '", out, "'; check the directory exists and is writable");
   f << c.measured_times().dump(2) << "\n";

@@ -32,6 +32,12 @@ std::string MgritSettings::describe() const {
   return os.str();
 }
 
+int coarsest_steps(int N, const MgritSettings& s) {
+  int n = N;
+  for (int l = 0; l + 1 < s.levels; ++l) n /= s.cf(l);
+  return n;
+}
+
 std::string hierarchy_problem(int N, const MgritSettings& s) {
   std::ostringstream os;
   if (N < 1) return "the chain needs at least one step";
@@ -55,7 +61,7 @@ std::string hierarchy_problem(int N, const MgritSettings& s) {
   return "";
 }
 
-Hierarchy build_hierarchy(int N, int P, const MgritSettings& s) {
+Hierarchy build_hierarchy(int N, int P, const MgritSettings& s, bool ceil_split) {
   const std::string why = hierarchy_problem(N, s);
   require(why.empty(), "MGRIT hierarchy: ", why);
   require(P >= 1, "ranks must be >= 1, got ", P);
@@ -77,11 +83,13 @@ Hierarchy build_hierarchy(int N, int P, const MgritSettings& s) {
   const int unit = h.stride[a], units = h.steps[a];
   h.ranks = std::min(P, units);
   h.fine_owner.resize(N);
-  // Even split of the units, the first (units % ranks) ranks taking one more, as XBraid does.
-  const int base = units / h.ranks, extra = units % h.ranks;
+  // Where the solver's blocks begin (solver/grid.cpp); which ranks take the larger blocks
+  // matters, since the trailing steps also go to the last rank.
+  const long R = h.ranks;
+  auto first_unit = [&](long q) { return ceil_split ? (q * units + R - 1) / R : q * units / R; };
   std::vector<int> unit_owner(units);
-  for (int p = 0, u = 0; p < h.ranks; ++p)
-    for (int k = 0; k < base + (p < extra ? 1 : 0); ++k) unit_owner[u++] = p;
+  for (int p = 0; p < h.ranks; ++p)
+    for (long u = first_unit(p); u < first_unit(p + 1); ++u) unit_owner[u] = p;
   for (int n = 0; n < N; ++n) h.fine_owner[n] = unit_owner[std::min(n / unit, units - 1)];
   return h;
 }
@@ -119,10 +127,15 @@ double max_of(const std::vector<double>& v) { return *std::max_element(v.begin()
 double sum_of(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0); }
 
 // Per-rank work and messages of the phases on level l (< levels-1).
+// Vector operations are counted as the solver performs them (solver/core.cpp), each one t_axpy.
 struct LevelPhases {
   double f = 0, c = 0, r = 0, interp = 0;            // slowest rank's compute
+  double inject = 0, fin = 0;  // level 0: correction of the C-points only; the final sweep
+  double skip_r = 0;           // the skipped first down-cycle's restriction (copies only)
+  double pack1 = 0, pack2 = 0; // packing and unpacking a sweep's boundary message of 1, 2 states
   double msg_f = 0, msg_c = 0, msg_r = 0;            // messages the phase waits for
   double work_f = 0, work_c = 0, work_r = 0, work_i = 0;  // summed over ranks
+  double work_inject = 0, work_fin = 0, work_skip_r = 0;
 };
 
 LevelPhases level_phases(const std::vector<double>& step_s, const std::vector<double>& coarse_s,
@@ -131,7 +144,7 @@ LevelPhases level_phases(const std::vector<double>& step_s, const std::vector<do
   const std::vector<double>& ts = l == 0 ? step_s : coarse_s;
   auto t_l = [&](int j) { return ts[static_cast<size_t>(j) * h.stride[l]]; };
   auto t_c = [&](int i) { return coarse_s[static_cast<size_t>(i) * h.stride[l + 1]]; };
-  std::vector<double> f(P, 0), c(P, 0), r(P, 0), ip(P, 0);
+  std::vector<double> f(P, 0), c(P, 0), r(P, 0), ip(P, 0), fin(P, 0), rs(P, 0);
   Crossings xc, xcoarse;
   double chain_msgs = 0;  // slowest F-interval's messages: one per rank change along it
   double interval_msgs = 0;
@@ -141,7 +154,7 @@ LevelPhases level_phases(const std::vector<double>& step_s, const std::vector<do
       // F-step. An interval that spans ranks is a chain through them: charge its whole work to
       // the rank of its C-point (same critical path) and one message per rank change.
       const int p = h.owner(l, (j / m) * m);
-      f[p] += t_l(j);
+      f[p] += t_l(j) + (l > 0 ? vec : 0.0);  // coarse levels add the FAS right-hand side
       if (j % m != 0 && h.owner(l, j) != h.owner(l, j - 1))
         interval_msgs += net.message(h.owner(l, j - 1), h.owner(l, j));
       chain_msgs = std::max(chain_msgs, interval_msgs);
@@ -150,19 +163,35 @@ LevelPhases level_phases(const std::vector<double>& step_s, const std::vector<do
       // balanced: q C-steps per rank); the result, and the residual there, go to the C-point's
       // owner when that is the next rank.
       const int p = h.owner(l, j);
-      c[p] += t_l(j);
-      r[p] += t_l(j) + vec;  // residual at the C-point
-      ip[p] += vec;          // correction at the C-point
+      c[p] += t_l(j) + (l > 0 ? 2 : 1) * vec;  // C-relaxation: copy Φ in (+ the FAS rhs)
+      // Restriction: inject the C-point, FAS rhs = copy Φ, subtract the coarse step (+ this
+      // level's rhs); on level 0 also the residual norm's copy, subtraction and norm.
+      r[p] += t_l(j) + (l == 0 ? 6 : 4) * vec;
+      rs[p] += 2 * vec;         // skipped down-cycle: inject, and copy (or zero) the rhs
+      ip[p] += vec;             // correction at the C-point
+      fin[p] += t_l(j) + 3 * vec;  // the final sweep's C-step and the final residual there
       xc.add(net, p, h.point_owner(l, j + 1));
     }
   }
   for (int i = 0; i < h.steps[l + 1]; ++i) {  // FAS right-hand side A_c(R u) on level l+1
     const int p = h.owner(l + 1, i);
-    r[p] += t_c(i) + vec;
+    r[p] += t_c(i);
     xcoarse.add(net, p, h.point_owner(l + 1, i + 1));
   }
-  for (int p = 0; p < P; ++p) ip[p] += f[p];
   LevelPhases ph;
+  const double pk = P > 1 ? vec : 0.0;  // a rank with neighbours packs and unpacks
+  ph.pack1 = 2 * pk;
+  ph.pack2 = 4 * pk;
+  ph.skip_r = max_of(rs);
+  ph.work_skip_r = sum_of(rs);
+  ph.inject = max_of(ip);
+  ph.work_inject = sum_of(ip);
+  for (int p = 0; p < P; ++p) {
+    fin[p] += f[p];
+    ip[p] += f[p];
+  }
+  ph.fin = max_of(fin);
+  ph.work_fin = sum_of(fin);
   ph.f = max_of(f);
   ph.c = max_of(c);
   ph.r = max_of(r);
@@ -200,9 +229,10 @@ SolveCost mgrit_solve_cost(const std::vector<double>& step_s, const std::vector<
   const std::vector<double>& tc = c == 0 ? step_s : coarse_s;
   double coarse_solve = 0;
   for (int j = 0; j < h.steps[c]; ++j) {
-    coarse_solve += tc[static_cast<size_t>(j) * h.stride[c]];
-    if (j > 0 && h.owner(c, j) != h.owner(c, j - 1))
-      coarse_solve += net.message(h.owner(c, j - 1), h.owner(c, j));
+    // Below level 0 every step adds its point's FAS right-hand side (one axpy).
+    coarse_solve += tc[static_cast<size_t>(j) * h.stride[c]] + (c > 0 ? vector_op_s : 0.0);
+    if (j > 0 && h.owner(c, j) != h.owner(c, j - 1))  // + pack and unpack of the state
+      coarse_solve += net.message(h.owner(c, j - 1), h.owner(c, j)) + 2 * vector_op_s;
   }
   std::vector<LevelPhases> ph;
   for (int l = 0; l + 1 < L; ++l)
@@ -218,27 +248,47 @@ SolveCost mgrit_solve_cost(const std::vector<double>& step_s, const std::vector<
         pt.comm += p.msg_f;
         sc.work += p.work_f;
         if (s.rx(l) == Relax::FCF) {  // then C and F again
-          pt.relax += p.c + p.f;
+          pt.relax += p.pack1 + p.c + p.f;
           pt.comm += p.msg_c + p.msg_f;
           sc.work += p.work_c + p.work_f;
         }
+        pt.relax += p.pack2;  // the sweep before restriction sends Φ and the coarse step
         pt.restrict_ += p.r;
         pt.comm += p.msg_r;
         sc.work += p.work_r;
         if (l == 0) sc.reductions += net.allreduce_scalar(h.ranks);  // residual norm
       }
+    } else {
+      for (int l = 0; l + 1 < L; ++l) {
+        sc.levels[l].restrict_ += ph[l].skip_r;
+        sc.work += ph[l].work_skip_r;
+      }
     }
     sc.coarsest += coarse_solve;
     for (int l = L - 2; l >= 0; --l) {
+      if (l == 0) {
+        // Level 0 only takes the corrected C-points: its F-points are refreshed by the next
+        // relaxation or by the final sweep (as solver/core.cpp does; docs/mgrit.md).
+        sc.levels[0].interp += ph[0].inject;
+        sc.work += ph[0].work_inject;
+        continue;
+      }
       sc.levels[l].interp += ph[l].interp;
       sc.levels[l].comm += ph[l].msg_f;
       sc.work += ph[l].work_i;
     }
   }
+  if (L > 1) {
+    // Final sweep: every level-0 step once (F-steps and the steps into the C-points, where the
+    // final residual is taken), its message to the next rank, and that residual's allreduce.
+    sc.final_sweep = ph[0].fin + ph[0].pack1 + ph[0].msg_c;
+    sc.work += ph[0].work_fin;
+    sc.reductions += net.allreduce_scalar(h.ranks);
+  }
   double coarse_work = 0;
   for (int j = 0; j < h.steps[c]; ++j) coarse_work += tc[static_cast<size_t>(j) * h.stride[c]];
   sc.work += coarse_work * sc.iterations;
-  sc.total = sc.coarsest + sc.reductions;
+  sc.total = sc.coarsest + sc.reductions + sc.final_sweep;
   for (const auto& pt : sc.levels) sc.total += pt.relax + pt.restrict_ + pt.interp + pt.comm;
   return sc;
 }

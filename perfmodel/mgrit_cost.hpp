@@ -42,11 +42,17 @@ struct Hierarchy {
   int point_owner(int l, int i) const { return owner(l, i < steps[l] ? i : steps[l] - 1); }
 };
 
+// Steps on the coarsest level (N with its coarsenings applied): lpt's solver can split the chain
+// over at most this many ranks (solver/grid.hpp aligns every block to coarsest-level steps).
+int coarsest_steps(int N, const MgritSettings& s);
 // Empty string when (N, settings) gives a usable hierarchy, else why not.
 std::string hierarchy_problem(int N, const MgritSettings& s);
 // Blocks are aligned to the coarsest level that still has >= P steps (at least to level 1), so
 // no F-interval on the finer levels spans two ranks. Ranks beyond the number of blocks stay idle.
-Hierarchy build_hierarchy(int N, int P, const MgritSettings& s);
+// The units are split as solver/grid.cpp splits them: rank q starts at floor(q·units/P) (the
+// forward solve), or at ceil(q·units/P) with `ceil_split` (the adjoint, in its reversed time);
+// steps past the last unit belong to the last rank.
+Hierarchy build_hierarchy(int N, int P, const MgritSettings& s, bool ceil_split = false);
 
 struct Network {
   Link intra, inter;
@@ -67,6 +73,7 @@ struct SolveCost {
   double total = 0;        // critical path, s
   double coarsest = 0;     // serial coarsest-level solves incl. their chain of messages
   double reductions = 0;   // residual-norm allreduces
+  double final_sweep = 0;  // the level-0 sweep after the last iteration (tapes, gradients)
   std::vector<PhaseTimes> levels;  // per level < levels-1, summed over iterations
   double work = 0;         // all step evaluations on all ranks, s (for overhead factors)
 };

@@ -13,7 +13,8 @@ const char* const kPredictUsage =
     "Predicts the time of one training step, layer-parallel (MGRIT over layers) on P ranks\n"
     "against serial on one rank, from the model shape and a hardware profile; searches the\n"
     "best (levels, cfactor) per (N, P). Formulas: docs/perfmodel.md.\n"
-    "  --profile NAME|PATH    perfmodel/profiles/NAME.json or a file (default h100_sxm)\n"
+    "  --profile NAME|PATH    perfmodel/profiles/NAME.json or a file (default h100_sxm);\n"
+    "                         --hardware is the same option (a calibrated profile)\n"
     "  --family F             gpt | bert | vit | translation (default gpt)\n"
     "  --batch B --seq T --d D --heads H --dff F --vocab V   (default 8 1024 768 12 3072 50257)\n"
     "  --enc-layers E --src-seq S             translation: encoder steps, source length\n"
@@ -35,6 +36,11 @@ const char* const kPredictUsage =
     "                         all tapes kept, memory ignored; auto: checkpoint when that fits)\n"
     "  --measured FILE        measured per-layer times replace the FLOP-derived ones\n"
     "  --no-crossover         skip the search for the depth where layer-parallel wins\n"
+    "  --any-layout           also search layouts lpt's solver cannot run (coarse levels with\n"
+    "                         fewer steps than ranks, F-intervals across ranks, as XBraid);\n"
+    "                         default: at most coarsest-steps ranks get layers, others idle\n"
+    "  --simulate             replay each best setting with the schedule simulator (the\n"
+    "                         solver's own cycle on P virtual ranks): sim_ms, sim/model columns\n"
     "  --json FILE            write the table as JSON (for analysis/plot_speedup.py)";
 
 namespace {
@@ -89,10 +95,12 @@ PredictOptions parse_predict_args(const std::vector<std::string>& args) {
     if (a == "--store-tapes") { o.grid.store_tapes = true; continue; }
     if (a == "--require-fit") { o.grid.require_fit = true; continue; }
     if (a == "--no-crossover") { o.crossover = false; continue; }
+    if (a == "--simulate") { o.simulate = true; continue; }
+    if (a == "--any-layout") { o.grid.solver_layout = false; continue; }
     require(a.rfind("--", 0) == 0, "predict: unexpected argument '", a, "'; see lpt predict --help");
     require(i + 1 < args.size(), "predict: option ", a, " needs a value");
     const std::string k = a.substr(2), v = args[++i];
-    if (k == "profile") o.profile = v;
+    if (k == "profile" || k == "hardware") o.profile = v;
     else if (k == "family") s.family = parse_family(v);
     else if (k == "batch") s.batch = one_int(k, v);
     else if (k == "seq") s.seq = one_int(k, v);
@@ -136,8 +144,9 @@ PredictOptions parse_predict_args(const std::vector<std::string>& args) {
   return o;
 }
 
-Prediction best_prediction(const PredictOptions& o, const HardwareProfile& hw, int N, int P,
-                           int* tried) {
+namespace {
+
+StepModel step_model_for(const PredictOptions& o, const HardwareProfile& hw, int N) {
   ModelShape s = o.shape;
   s.layers = N;
   if (s.family == Family::Translation && s.enc_layers == 0) s.enc_layers = N / 2;
@@ -145,6 +154,15 @@ Prediction best_prediction(const PredictOptions& o, const HardwareProfile& hw, i
   if (!o.measured.empty()) model.set_measured(load_measured_times(o.measured));
   model.set_replicas(o.replicas);
   model.set_serial_mode(o.serial_mode);
+  return model;
+}
+
+
+}  // namespace
+
+Prediction best_prediction(const PredictOptions& o, const HardwareProfile& hw, int N, int P,
+                           int* tried) {
+  const StepModel model = step_model_for(o, hw, N);
   ConvergenceTable table;
   SearchGrid grid = o.grid;
   if (!o.convergence.empty()) {
@@ -196,12 +214,21 @@ PredictReport run_prediction(const PredictOptions& o) {
   PredictReport r;
   r.hw = load_profile(resolve_profile_path(o.profile));
   r.shape = o.shape;
+  r.simulate = o.simulate;
   for (int N : o.layers)
     for (int P : o.ranks) {
       PredictRow row;
       row.layers = N;
       row.ranks = P;
       row.best = best_prediction(o, r.hw, N, P, &row.tried);
+      // The simulator runs the solver, which splits the chain only into blocks of coarsest-level
+      // steps: rows of the relaxed layout (--any-layout) beyond that have no simulation.
+      const int used = row.best.ranks_used;
+      if (o.simulate && used <= coarsest_steps(N, row.best.settings)) {
+        row.sim = simulate_step(step_model_for(o, r.hw, N), used, row.best.settings);
+        row.sim.speedup = row.best.serial.time.total / row.sim.total;
+        row.simulated = true;
+      }
       r.rows.push_back(row);
     }
   if (o.crossover)
@@ -214,25 +241,36 @@ void print_report(const PredictReport& r, std::FILE* out) {
   std::fprintf(out, "profile %s; %s B=%d T=%d d=%d H=%d d_ff=%d vocab=%d %s%s\n", r.hw.name.c_str(),
                family_name(s.family), s.batch, s.tokens(), s.d, s.heads, s.d_ff, s.vocab,
                s.act_bytes == 2 ? "bf16" : "fp32", s.flash_attention ? " flash" : "");
-  std::fprintf(out, "%6s %5s %5s %-22s %10s %10s %9s %9s %9s %9s %8s %6s %7s %4s %7s\n", "N",
+  const bool sim = r.simulate;
+  std::fprintf(out, "%6s %5s %5s %-22s %10s %10s %9s %9s %9s %9s %8s %6s %7s %4s %7s", "N",
                "P", "used", "best", "serial_ms", "lp_ms", "fwd_ms", "adj_ms", "grad_ms",
                "other_ms", "speedup", "eff", "mem_GB", "fit", "ser_GB");
+  if (sim) std::fprintf(out, " %10s %9s", "sim_ms", "sim/model");
+  std::fprintf(out, "\n");
   for (const auto& row : r.rows) {
     const Prediction& p = row.best;
     const StepBreakdown& t = p.time;
     const double other = t.total - t.forward - t.adjoint - t.param_grad;
     std::fprintf(out,
                  "%6d %5d %5d %-22s %10.2f %10.2f %9.2f %9.2f %9.2f %9.2f %8.2f %6.3f %7.1f %4s "
-                 "%6.0f%s\n",
+                 "%6.0f%1s",
                  row.layers, row.ranks, p.ranks_used, p.settings.describe().c_str(),
                  ms(p.serial.time.total), ms(t.total), ms(t.forward), ms(t.adjoint),
                  ms(t.param_grad), ms(other), p.speedup, p.efficiency, gb(p.memory.total),
                  p.memory.fits ? "yes" : "no", gb(p.serial.memory.total),
                  p.serial.memory.fits ? "" : "*");
+    if (sim && row.simulated)
+      std::fprintf(out, " %10.2f %9.3f", ms(row.sim.total), row.sim.total / t.total);
+    else if (sim)
+      std::fprintf(out, " %10s %9s", "-", "-");
+    std::fprintf(out, "\n");
   }
   std::fprintf(out,
                "(used: ranks that own layers; ser_GB: the serial reference's memory on one rank, "
                "* = does not fit, its time is then hypothetical)\n");
+  if (sim)
+    std::fprintf(out, "(sim_ms: the schedule simulator's step; '-' where P exceeds the coarsest "
+                      "level's steps, which the solver cannot split)\n");
   if (!r.crossovers.empty()) {
     std::fprintf(out, "\ndepth at which layer-parallel beats serial:\n");
     for (const auto& c : r.crossovers) {
@@ -266,6 +304,7 @@ nlohmann::json prediction_to_json(const Prediction& p) {
                         {"comm", l.comm}});
     return nlohmann::json{{"iterations", sc.iterations}, {"total", sc.total},
                           {"coarsest", sc.coarsest},     {"reductions", sc.reductions},
+                          {"final_sweep", sc.final_sweep},
                           {"work", sc.work},             {"levels", levels}};
   };
   nlohmann::json j;
@@ -303,6 +342,15 @@ nlohmann::json report_to_json(const PredictReport& r) {
     e["layers"] = row.layers;
     e["ranks"] = row.ranks;
     e["grid_points_tried"] = row.tried;
+    if (row.simulated) {
+      e["simulated"] = {{"total_s", row.sim.total},
+                        {"speedup", row.sim.speedup},
+                        {"forward_s", row.sim.forward.makespan},
+                        {"adjoint_s", row.sim.adjoint.makespan},
+                        {"busy_fwd_s", row.sim.forward.busy},
+                        {"busy_adj_s", row.sim.adjoint.busy},
+                        {"messages", row.sim.forward.messages + row.sim.adjoint.messages}};
+    }
     j["rows"].push_back(e);
   }
   j["crossovers"] = nlohmann::json::array();

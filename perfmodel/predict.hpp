@@ -10,6 +10,7 @@
 
 #include <nlohmann/json_fwd.hpp>
 
+#include "perfmodel/schedule_sim.hpp"
 #include "perfmodel/search.hpp"
 
 namespace lpt::perf {
@@ -30,6 +31,7 @@ struct PredictOptions {
   bool crossover = true;
   int crossover_max_depth = 1 << 16;
   std::string json_out;
+  bool simulate = false;  // also replay the best setting with the schedule simulator
 };
 
 PredictOptions parse_predict_args(const std::vector<std::string>& args);  // throws lpt::Error
@@ -39,6 +41,8 @@ struct PredictRow {
   int ranks = 0;
   Prediction best;
   int tried = 0;
+  bool simulated = false;  // the simulator ran (P <= the coarsest level's steps)
+  SimulatedStep sim;
 };
 
 struct Crossover {
@@ -52,6 +56,7 @@ struct PredictReport {
   ModelShape shape;
   std::vector<PredictRow> rows;
   std::vector<Crossover> crossovers;
+  bool simulate = false;  // rows carry simulator results where the solver can split the chain
 };
 
 // Best settings for depth N on P ranks under the options (search grid or the fixed setting).

@@ -88,7 +88,12 @@ SearchResult search_best(const StepModel& model, int ranks, const SearchGrid& gr
         ++r.skipped;
         continue;
       }
-      Prediction p = model.predict(ranks, s);
+      // Under the solver's layout a setting with fewer coarsest steps than ranks runs on as
+      // many ranks as it has coarsest steps; the others idle but were still booked.
+      const int used = grid.solver_layout ? std::min(ranks, coarsest_steps(N, s)) : ranks;
+      Prediction p = model.predict(used, s);
+      p.ranks_requested = ranks;
+      p.efficiency = p.speedup / ranks;
       if (grid.require_fit && !p.memory.fits) {
         ++r.skipped;
         continue;

@@ -45,6 +45,11 @@ struct SearchGrid {
   std::vector<Relax> relax;                      // as MgritSettings::relax
   bool store_tapes = false;
   bool require_fit = false;  // skip settings whose memory per rank exceeds the profile's
+  // Only layouts lpt's solver runs: blocks of coarsest-level steps, so a setting uses at most
+  // coarsest_steps(N) of the ranks (the rest idle). false: the model's relaxed layout as well
+  // (blocks aligned to a finer level, F-intervals of coarse levels spanning ranks, as XBraid
+  // allows), which lpt's solver refuses.
+  bool solver_layout = true;
 };
 
 struct SearchResult {

@@ -20,11 +20,15 @@ MeasuredLayerTimes load_measured_times(const std::string& path) {
   }
   const std::vector<std::string> ints = {"batch", "seq", "d", "heads", "d_ff"};
   const std::vector<std::string> times = {"forward_s", "vjp_state_s", "param_grad_s"};
+  const std::vector<std::string> optional = {"serial_forward_s", "serial_backward_s",
+                                             "optimizer_per_param_s", "vector_op_s",
+                                             "adjoint_step_s"};
   require(j.is_object(), path, ": expected a JSON object");
   for (const auto& [k, v] : j.items()) {
     (void)v;
     const bool known = std::find(ints.begin(), ints.end(), k) != ints.end() ||
-                       std::find(times.begin(), times.end(), k) != times.end();
+                       std::find(times.begin(), times.end(), k) != times.end() ||
+                       std::find(optional.begin(), optional.end(), k) != optional.end();
     require(known, path, ": unknown key '", k, "'");
   }
   auto num = [&](const std::string& k) {
@@ -41,6 +45,11 @@ MeasuredLayerTimes load_measured_times(const std::string& path) {
   m.forward_s = num("forward_s");
   m.vjp_state_s = num("vjp_state_s");
   m.param_grad_s = num("param_grad_s");
+  if (j.contains("serial_forward_s")) m.serial_forward_s = num("serial_forward_s");
+  if (j.contains("serial_backward_s")) m.serial_backward_s = num("serial_backward_s");
+  if (j.contains("optimizer_per_param_s")) m.optimizer_per_param_s = num("optimizer_per_param_s");
+  if (j.contains("vector_op_s")) m.vector_op_s = num("vector_op_s");
+  if (j.contains("adjoint_step_s")) m.adjoint_step_s = num("adjoint_step_s");
   return m;
 }
 
@@ -63,6 +72,9 @@ StepCosts step_costs(const ModelShape& s, const HardwareProfile& hw,
   c.forward.resize(N);
   c.vjp_state.resize(N);
   c.param_grad.resize(N);
+  c.serial_forward.resize(N);
+  c.adjoint_step.resize(N);
+  c.serial_backward.resize(N);
   c.params.resize(N);
   c.tape_bytes.resize(N);
   // Layers of one kind cost the same: evaluate each kind once.
@@ -83,6 +95,11 @@ StepCosts step_costs(const ModelShape& s, const HardwareProfile& hw,
     c.forward[n] = t[0];
     c.vjp_state[n] = t[1];
     c.param_grad[n] = t[2];
+    const bool cold = measured && measured->serial_forward_s > 0 && measured->serial_backward_s > 0;
+    c.serial_forward[n] = cold ? measured->serial_forward_s : t[0];
+    c.adjoint_step[n] =
+        measured && measured->adjoint_step_s > 0 ? measured->adjoint_step_s : t[0] + t[1];
+    c.serial_backward[n] = cold ? measured->serial_backward_s : t[1] + t[2];
     c.params[n] = l.params;
     c.tape_bytes[n] = l.tape_bytes;
   }
@@ -101,6 +118,8 @@ StepCosts step_costs(const ModelShape& s, const HardwareProfile& hw,
   // AdamW on fp32 master weights: read w, g, m, v and write w, m, v (7 × 4 bytes), plus the bf16
   // copy of w when activations are bf16.
   c.optimizer_bytes_per_param = 28 + (s.act_bytes == 2 ? 2 : 0);
+  if (measured) c.optimizer_per_param_s = measured->optimizer_per_param_s;
+  if (measured && measured->vector_op_s > 0) c.vector_op_s = measured->vector_op_s;
   return c;
 }
 

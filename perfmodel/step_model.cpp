@@ -18,7 +18,9 @@ void StepModel::set_replicas(int r) {
 }
 
 double StepModel::optimizer_time(double params, int tensors) const {
-  // One fused multi-tensor AdamW launch per layer (or end layer).
+  // Measured (a CPU's AdamW is bound by its square roots and divisions, not by memory), else
+  // one fused multi-tensor AdamW launch per layer (or end layer) streaming its bytes.
+  if (costs_.optimizer_per_param_s > 0) return params * costs_.optimizer_per_param_s;
   return params * costs_.optimizer_bytes_per_param / hw_.memory_bandwidth +
          tensors * hw_.kernel_overhead_s;
 }
@@ -81,10 +83,15 @@ SerialPrediction StepModel::serial() const {
 
   StepBreakdown& t = s.time;
   t.opening = c.opening_fwd + c.opening_bwd;
-  t.forward = sum(c.forward);
   t.closing = c.closing_fwd + c.closing_bwd;
-  t.adjoint = sum(c.vjp_state) + (s.recompute ? sum(c.forward) : 0.0);
   t.param_grad = sum(c.param_grad);
+  if (s.recompute) {  // only layer inputs kept: the tapes are rebuilt, one at a time, in cache
+    t.forward = sum(c.forward);
+    t.adjoint = sum(c.adjoint_step);
+  } else {  // every tape kept: written and read back through memory
+    t.forward = sum(c.serial_forward);
+    t.adjoint = sum(c.serial_backward) - t.param_grad;
+  }
   t.optimizer = optimizer_time(params, N + 2);
   t.data_parallel = ring_allreduce(params * 4, 1);
   finish(t);
@@ -96,7 +103,7 @@ Prediction StepModel::predict(int ranks, const MgritSettings& st) const {
   const int N = shape_.layers;
   const Hierarchy h = build_hierarchy(N, ranks, st);
   const Network net = network();
-  const int P = h.ranks, L = st.levels, m0 = L > 1 ? h.cfactor[0] : 1;
+  const int P = h.ranks, L = st.levels;
   Prediction pr;
   pr.ranks_requested = ranks;
   pr.ranks_used = P;
@@ -110,23 +117,23 @@ Prediction StepModel::predict(int ranks, const MgritSettings& st) const {
   std::vector<double> adj_fine(N), adj_coarse(N), pgrad(N);
   for (int n = 0; n < N; ++n) {
     const int o = N - 1 - n;
-    adj_coarse[n] = c.vjp_state[o] + c.forward[o];
-    adj_fine[n] = c.vjp_state[o] + (st.store_tapes ? 0.0 : c.forward[o]);
+    adj_coarse[n] = c.adjoint_step[o];
+    adj_fine[n] = st.store_tapes ? c.vjp_state[o] : c.adjoint_step[o];
     pgrad[n] = c.param_grad[o];
   }
-  pr.adjoint_solve = mgrit_solve_cost(adj_fine, adj_coarse, h, st, st.bwd_iters, net, c.vector_op_s);
+  // The adjoint's reversed time is split as the solver splits it (rounding the other way).
+  const Hierarchy ha = build_hierarchy(N, ranks, st, /*ceil_split=*/true);
+  pr.adjoint_solve = mgrit_solve_cost(adj_fine, adj_coarse, ha, st, st.bwd_iters, net, c.vector_op_s);
 
-  // Per-rank extras. F-steps get their parameter gradient inside the final F-relaxation of the
-  // adjoint; the C-steps (and with store_tapes the forward tapes of C-steps) need one more step.
-  std::vector<double> grad(P, 0), tape_fill(P, 0), params(P, 0), tapes(P, 0), states(P, 0);
+  // Per-rank extras. Every fine step gets its parameter gradient inside the adjoint's final
+  // sweep, which the solve cost already holds (the forward's final sweep keeps every tape).
+  std::vector<double> grad(P, 0), params(P, 0), tapes(P, 0), states(P, 0);
   std::vector<int> tensors(P, 0);
   // Index n is read twice with the same layout: as step n of the reversed (adjoint) chain for the
   // gradient sweep, and as forward layer n for ownership, tapes and parameters.
   for (int n = 0; n < N; ++n) {
     const int p = h.fine_owner[n];
-    const bool c_step = L > 1 && (n + 1) % m0 == 0;
-    grad[p] += pgrad[n] + (c_step ? adj_fine[n] : 0.0);
-    if (st.store_tapes && c_step) tape_fill[p] += c.forward[n];
+    grad[p] += pgrad[n];
     params[p] += c.params[n];
     tapes[p] += c.tape_bytes[n];
     tensors[p] += 1;
@@ -147,7 +154,7 @@ Prediction StepModel::predict(int ranks, const MgritSettings& st) const {
 
   StepBreakdown& t = pr.time;
   t.opening = c.opening_fwd + c.opening_bwd;
-  t.forward = pr.forward_solve.total + *std::max_element(tape_fill.begin(), tape_fill.end());
+  t.forward = pr.forward_solve.total;
   t.closing = c.closing_fwd + c.closing_bwd;
   t.adjoint = pr.adjoint_solve.total;
   t.param_grad = *std::max_element(grad.begin(), grad.end());

@@ -66,11 +66,12 @@ class StepModel {
   SerialPrediction serial() const;
   // Iteration counts from settings.fwd_iters / bwd_iters.
   Prediction predict(int ranks, const MgritSettings& settings) const;
+  // Links, ranks per node and message size (one state) of the profile, as the solves see them.
+  Network network() const;
 
  private:
   double optimizer_time(double params, int tensors) const;
   double ring_allreduce(double bytes, int ranks_per_replica) const;
-  Network network() const;
 
   ModelShape shape_;
   HardwareProfile hw_;

@@ -18,6 +18,16 @@ Comm::Comm(MPI_Comm comm, bool mirrored) : comm_(comm), mirrored_(mirrored) {
   pos_ = mirrored_ ? size_ - 1 - rank_ : rank_;
 }
 
+Comm Comm::simulated(int pos, int size, bool mirrored) {
+  require(size >= 1 && pos >= 0 && pos < size, "simulated Comm: position ", pos,
+          " is not in 0..", size - 1);
+  Comm c(MPI_COMM_NULL, mirrored);
+  c.size_ = size;
+  c.pos_ = pos;
+  c.rank_ = c.rank_of(pos);
+  return c;
+}
+
 double Comm::ordered_sum(const std::vector<double>& local, double* wait_time) const {
   std::vector<double> all = local;
   if (mpi_) {

@@ -1,7 +1,8 @@
 #pragma once
 // The solver's view of MPI: positions in time order (the adjoint runs time backwards, so it
 // mirrors positions onto ranks), neighbours, and an order-fixed sum. Without MPI_Init (serial
-// tests and tools), it is a single position and makes no MPI call.
+// tests and tools), it is a single position and makes no MPI call. A simulated Comm is one
+// position of many with no MPI at all: the schedule simulator runs each virtual rank's Core on it.
 #include <mpi.h>
 
 #include <vector>
@@ -12,7 +13,12 @@ class Comm {
  public:
   explicit Comm(MPI_Comm comm = MPI_COMM_WORLD, bool mirrored = false);
 
+  // Position `pos` of `size` for the schedule simulator: the Core behaves as on `size` ranks but
+  // makes no MPI call (its messages go only to its Trace).
+  static Comm simulated(int pos, int size, bool mirrored);
+
   bool mpi() const { return mpi_; }   // MPI calls are made (initialised and > 1 rank)
+  bool parallel() const { return size_ > 1; }  // neighbours exist (real or simulated)
   int rank() const { return rank_; }
   int size() const { return size_; }
   int pos() const { return pos_; }    // position in time order

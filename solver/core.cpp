@@ -52,6 +52,12 @@ Core::~Core() {
   for (auto* p : tally_) delete p;
 }
 
+void Core::set_trace(Trace* t) {
+  require(!t || threads_ == 1, "MGRIT: a Trace needs threads = 1 (events must come in order), got ",
+          threads_, " threads");
+  trace_ = t;
+}
+
 long Core::n_intervals(int l) const {
   const Level& L = *lv_[l];
   return (L.hi - L.lo + L.m - 1) / L.m;
@@ -115,6 +121,7 @@ void Core::eval(int tid, int level, long i, const Vector& in, Vector& out, bool 
   const double t0 = omp_get_wtime();
   prop_.step(level, i * s, (i + 1) * s, in, out, final);
   t.t_eval += omp_get_wtime() - t0;
+  if (trace_) trace_->step(level, i * s, (i + 1) * s, final);
   ++t.evals[level];
   if (final && level == 0 && prop_.adjoint()) ++t.grads;
 }
@@ -154,6 +161,7 @@ void Core::sweep_interval(int tid, int l, long i, bool want_out, bool want_cstep
       const double t0 = omp_get_wtime();
       app_.axpby(1.0, *L.g[j + 1 - L.lo], 1.0, *dst);
       t.t_vec += omp_get_wtime() - t0;
+      note_vec(1);
     }
     x = dst;
   }
@@ -167,7 +175,7 @@ void Core::sweep_interval(int tid, int l, long i, bool want_out, bool want_cstep
 void Core::sweep(int l, bool want_out, bool want_cstep, bool final) {
   Level& L = *lv_[l];
   const long ni = n_intervals(l);
-  const bool talk = comm_.mpi() && want_out;
+  const bool talk = comm_.parallel() && want_out;
   const bool send = talk && L.hi <= L.n;
   const bool recv = talk && L.lo > 0;
   const int nmsg = want_cstep ? 2 : 1;
@@ -175,10 +183,11 @@ void Core::sweep(int l, bool want_out, bool want_cstep, bool final) {
   std::vector<char>& rbuf = rbuf_;
   MPI_Request req[2];
   int nreq = 0;
-  if (recv) {
+  const int left = comm_.rank_of(comm_.pos() - 1), right = comm_.rank_of(comm_.pos() + 1);
+  if (recv && comm_.mpi()) {
     rbuf.resize(bytes_ * nmsg);
-    MPI_Irecv(rbuf.data(), int(rbuf.size()), MPI_BYTE, comm_.rank_of(comm_.pos() - 1),
-              kTagSweep + l, comm_.comm(), &req[nreq++]);
+    MPI_Irecv(rbuf.data(), int(rbuf.size()), MPI_BYTE, left, kTagSweep + l, comm_.comm(),
+              &req[nreq++]);
   }
   long end = ni;
   if (send) {
@@ -188,8 +197,11 @@ void Core::sweep(int l, bool want_out, bool want_cstep, bool final) {
     app_.pack(*L.out[ni - 1], sbuf.data());
     if (want_cstep) app_.pack(*L.cstep[ni - 1], sbuf.data() + bytes_);
     pack_time_ += omp_get_wtime() - t0;
-    MPI_Isend(sbuf.data(), int(sbuf.size()), MPI_BYTE, comm_.rank_of(comm_.pos() + 1),
-              kTagSweep + l, comm_.comm(), &req[nreq++]);
+    note_vec(nmsg);
+    if (comm_.mpi())
+      MPI_Isend(sbuf.data(), int(sbuf.size()), MPI_BYTE, right, kTagSweep + l, comm_.comm(),
+                &req[nreq++]);
+    if (trace_) trace_->send(right, bytes_ * nmsg, kTagSweep + l);
     end = ni - 1;
   }
 #pragma omp parallel for num_threads(threads_) schedule(static) if (threads_ > 1 && end > 1)
@@ -200,10 +212,14 @@ void Core::sweep(int l, bool want_out, bool want_cstep, bool final) {
     mpi_wait_ += omp_get_wtime() - t0;
   }
   if (recv) {
+    if (trace_) trace_->wait_recv(left, bytes_ * nmsg, kTagSweep + l);
     const double t0 = omp_get_wtime();
-    app_.unpack(rbuf.data(), *L.in_out);
-    if (want_cstep) app_.unpack(rbuf.data() + bytes_, *L.in_cstep);
+    if (comm_.mpi()) {  // simulated: nothing arrived, and the states' values do not matter
+      app_.unpack(rbuf.data(), *L.in_out);
+      if (want_cstep) app_.unpack(rbuf.data() + bytes_, *L.in_cstep);
+    }
     pack_time_ += omp_get_wtime() - t0;
+    note_vec(nmsg);
   }
 }
 
@@ -221,6 +237,7 @@ void Core::c_update(int l) {
     app_.copy(out_of(l, c), u);
     if (l > 0) app_.axpby(1.0, *L.g[c - L.lo], 1.0, u);
     t.t_vec += omp_get_wtime() - t0;
+    note_vec(l > 0 ? 2 : 1);
   }
 }
 
@@ -236,6 +253,7 @@ void Core::restrict_to(int l, bool skip) {
     const double t0 = omp_get_wtime();
     const long c = i * F.m;
     app_.copy(*F.u[c - F.lo], *C.u[i - C.lo]);
+    int ops = 1;
     if (i >= 1) {
       Vector& g = *C.g[i - C.lo];
       if (skip) {
@@ -243,13 +261,16 @@ void Core::restrict_to(int l, bool skip) {
           app_.copy(*F.g[c - F.lo], g);
         else
           app_.axpby(0.0, g, 0.0, g);
+        ops += 1;
       } else {
         app_.copy(out_of(l, c), g);
         app_.axpby(-1.0, cstep_of(l, c), 1.0, g);
         if (l > 0) app_.axpby(1.0, *F.g[c - F.lo], 1.0, g);
+        ops += l > 0 ? 3 : 2;
       }
     }
     t.t_vec += omp_get_wtime() - t0;
+    note_vec(ops);
   }
 }
 
@@ -268,7 +289,9 @@ double Core::residual_norm() {
     app_.axpby(-1.0, *L.u[c - L.lo], 1.0, *t.tmp);
     sq[k] = app_.norm_sq(*t.tmp);
     t.t_vec += omp_get_wtime() - t0;
+    note_vec(3);
   }
+  if (trace_) trace_->reduce();
   return std::sqrt(comm_.ordered_sum(sq, &mpi_wait_));
 }
 
@@ -285,6 +308,7 @@ void Core::interpolate(int lc) {
     const double t0 = omp_get_wtime();
     app_.copy(*C.u[i - C.lo], *F.u[i * F.m - F.lo]);
     t.t_vec += omp_get_wtime() - t0;
+    note_vec(1);
   }
 }
 
@@ -300,30 +324,40 @@ void Core::coarsest_solve(bool final) {
     const double t0 = omp_get_wtime();
     app_.axpby(1.0, *L.g[j - L.lo], 1.0, *L.u[j - L.lo]);
     t.t_vec += omp_get_wtime() - t0;
+    note_vec(1);
   };
-  if (comm_.mpi() && L.lo > 0) {
-    double t0 = omp_get_wtime();
-    MPI_Recv(buf.data(), int(bytes_), MPI_BYTE, comm_.rank_of(comm_.pos() - 1), kTagCoarsest,
-             comm_.comm(), MPI_STATUS_IGNORE);
-    mpi_wait_ += omp_get_wtime() - t0;
-    t0 = omp_get_wtime();
-    app_.unpack(buf.data(), *L.u[0]);
-    pack_time_ += omp_get_wtime() - t0;
+  if (comm_.parallel() && L.lo > 0) {
+    const int left = comm_.rank_of(comm_.pos() - 1);
+    if (trace_) trace_->wait_recv(left, bytes_, kTagCoarsest);
+    if (comm_.mpi()) {
+      double t0 = omp_get_wtime();
+      MPI_Recv(buf.data(), int(bytes_), MPI_BYTE, left, kTagCoarsest, comm_.comm(),
+               MPI_STATUS_IGNORE);
+      mpi_wait_ += omp_get_wtime() - t0;
+      t0 = omp_get_wtime();
+      app_.unpack(buf.data(), *L.u[0]);
+      pack_time_ += omp_get_wtime() - t0;
+    }
+    note_vec(1);
     add_g(L.lo);
   }
   for (long j = L.lo; j + 1 < L.hi; ++j) {
     eval(0, l, j, *L.u[j - L.lo], *L.u[j + 1 - L.lo], final);
     add_g(j + 1);
   }
-  if (comm_.mpi() && L.hi <= L.n) {
+  if (comm_.parallel() && L.hi <= L.n) {
+    const int right = comm_.rank_of(comm_.pos() + 1);
     eval(0, l, L.hi - 1, *L.u[L.hi - 1 - L.lo], *t.tmp, final);
     double t0 = omp_get_wtime();
     app_.pack(*t.tmp, buf.data());
     pack_time_ += omp_get_wtime() - t0;
-    t0 = omp_get_wtime();
-    MPI_Send(buf.data(), int(bytes_), MPI_BYTE, comm_.rank_of(comm_.pos() + 1), kTagCoarsest,
-             comm_.comm());
-    mpi_wait_ += omp_get_wtime() - t0;
+    note_vec(1);
+    if (trace_) trace_->send(right, bytes_, kTagCoarsest);
+    if (comm_.mpi()) {
+      t0 = omp_get_wtime();
+      MPI_Send(buf.data(), int(bytes_), MPI_BYTE, right, kTagCoarsest, comm_.comm());
+      mpi_wait_ += omp_get_wtime() - t0;
+    }
   }
 }
 
@@ -426,6 +460,7 @@ SolveStats Core::run(const std::vector<Monitor*>& mon) {
   std::vector<long> all = st.evals;
   all.push_back(st.param_grads);
   comm_.sum_longs(all);
+  if (trace_) trace_->reduce();
   st.param_grads_all_ranks = all.back();
   all.pop_back();
   st.evals_all_ranks = all;

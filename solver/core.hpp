@@ -10,6 +10,7 @@
 #include "solver/grid.hpp"
 #include "solver/options.hpp"
 #include "solver/stats.hpp"
+#include "solver/trace.hpp"
 
 namespace lpt::mgrit {
 
@@ -34,6 +35,9 @@ class Core {
   // and a previous solve left states. Every rank passes u0 (it is the shape template).
   void reset(const Vector& u0, const std::function<void(long, Vector&)>& guess, bool warm);
   SolveStats run(const std::vector<Monitor*>& monitors);
+  // Reports every event of the following runs to `t` (not owned; nullptr: off). Needs one thread,
+  // since the events must come in program order.
+  void set_trace(Trace* t);
 
   long lo() const { return grid_.lo(0, comm_.pos()); }
   long hi() const { return grid_.hi(0, comm_.pos()); }
@@ -60,6 +64,9 @@ class Core {
   const Vector& cstep_of(int l, long c) const;
   void allocate(const Vector& like);
   long n_intervals(int l) const;
+  void note_vec(int count) const {
+    if (trace_) trace_->vector_ops(count);
+  }
 
   App& app_;
   Propagator& prop_;
@@ -71,6 +78,7 @@ class Core {
   std::vector<Tally*> tally_;
   std::size_t bytes_ = 0;
   std::vector<char> sbuf_, rbuf_;  // message buffers, kept to avoid reallocating per sweep
+  Trace* trace_ = nullptr;
   bool have_states_ = false;
   double mpi_wait_ = 0, pack_time_ = 0, vec_time_ = 0;
 };

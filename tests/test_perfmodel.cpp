@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 #include <fstream>
+#include <numeric>
 #include <nlohmann/json.hpp>
 
 #include "perfmodel/predict.hpp"
@@ -69,10 +70,12 @@ MgritSettings two_level(int m, int kf, int kb) {
 }
 
 // Critical path of a 2-level F-relaxation solve with skip on P ranks holding q = N/(mP) intervals
-// each, ideal network: iteration 1 = coarse solve + interpolation, later iterations add
-// F-relaxation and restriction (one fine residual step + one coarse step per interval).
+// each, ideal network: every iteration solves the coarse level (N/m steps) and injects its
+// correction into the C-points; iterations 2..k add F-relaxation and restriction (one fine
+// residual step + one coarse step per interval); the final sweep steps all m points of each
+// interval once.
 double two_level_closed_form(double N, double m, double P, double k, double t) {
-  return k * N * t / m + (N * t / (m * P)) * ((2 * k - 1) * (m - 1) + 2 * (k - 1));
+  return k * N * t / m + (N * t / (m * P)) * ((k - 1) * (m + 1) + m);
 }
 
 }  // namespace
@@ -178,16 +181,19 @@ TEST(PerfModel, OneRankIsSerialPlusTheMgritOverhead) {
     for (int kb : {1, 2}) {
       const Prediction p = model.predict(1, two_level(m, kf, kb));
       const double ta = tb + tf;  // the adjoint replays the forward (no stored tapes)
-      // One solve with k iterations on one rank: k sweeps of N steps (coarse solve +
-      // interpolation) plus (k-1)·(F-relaxation + restriction) = (k-1)·N(1 + 1/m) steps, and
-      // N/m vector operations per coarse solve + 2N/m per restriction.
+      // One solve with k iterations on one rank: k coarse solves (N/m steps each), (k-1)·
+      // (F-relaxation + restriction) = (k-1)·N(1 + 1/m) steps, the final sweep's N steps. Vector
+      // operations per interval, as solver/core.cpp does them: 2 in the skipped restriction, 1
+      // per coarse solve (each coarse step's FAS rhs), 1 per injection, 6 per residual +
+      // restriction, 3 for the final residual.
       auto solve = [&](int k, double t) {
-        return t * N * (k + (k - 1) * (1.0 + 1.0 / m)) + vec * (N / m) * (k + 2.0 * (k - 1));
+        return t * N * (k / double(m) + (k - 1) * (1.0 + 1.0 / m) + 1) +
+               vec * (N / m) * (2 + 2.0 * k + 6.0 * (k - 1) + 3);
       };
       EXPECT_NEAR(p.forward_solve.total, solve(kf, tf), 1e-12);
       EXPECT_NEAR(p.adjoint_solve.total, solve(kb, ta), 1e-12);
-      // Parameter gradients: one per layer, and the C-steps replay their adjoint step.
-      const double grad = N * tg + (N / m) * ta;
+      // Parameter gradients: one per layer, taken in the adjoint's final sweep.
+      const double grad = N * tg;
       const double overhead = (solve(kf, tf) - N * tf) + (solve(kb, ta) - N * tb) + (grad - N * tg);
       EXPECT_NEAR(p.time.total, p.serial.time.total + overhead, 1e-9 * p.serial.time.total);
       EXPECT_NEAR(p.speedup * p.time.total, p.serial.time.total, 1e-12);
@@ -220,7 +226,7 @@ TEST(PerfModel, IdealNetworkGivesTheClosedFormCriticalPath) {
         EXPECT_NEAR(p.forward_solve.total, two_level_closed_form(N, m, P, kf, tf), 1e-12)
             << "m " << m << " P " << P << " k " << kf;
         EXPECT_NEAR(p.adjoint_solve.total, two_level_closed_form(N, m, P, 1, ta), 1e-12);
-        EXPECT_NEAR(p.time.param_grad, (N / P) * tg + (N / (m * P)) * ta, 1e-12);
+        EXPECT_NEAR(p.time.param_grad, (N / P) * tg, 1e-12);
       }
   // As P grows the forward solve's speedup tends to m/k: the coarse solve is left.
   const int m = 4, k = 2, P = 1024, N = m * P;
@@ -229,7 +235,7 @@ TEST(PerfModel, IdealNetworkGivesTheClosedFormCriticalPath) {
   model.set_measured(measured_for(s, tf, tb, tg));
   const Prediction p = model.predict(P, two_level(m, k, 1));
   const double fwd_speedup = N * tf / p.forward_solve.total;
-  const double closed = 1.0 / (double(k) / m + ((2 * k - 1) * (m - 1) + 2 * (k - 1)) / double(m * P));
+  const double closed = 1.0 / (double(k) / m + ((k - 1) * (m + 1) + m) / double(m * P));
   EXPECT_NEAR(fwd_speedup, closed, 1e-9);
   EXPECT_NEAR(fwd_speedup, double(m) / k, 0.02);
 }
@@ -247,9 +253,11 @@ TEST(PerfModel, ThreeLevelsMatchTheirClosedForm) {
     st.fwd_iters = k;
     const Prediction p = model.predict(P, st);
     const double q0 = double(N) / (m * P), q1 = double(N) / (m * m * P), coarse = double(N) / (m * m);
-    const double up = coarse + q1 * (m - 1) + q0 * (m - 1);
+    // Up: the coarse solve and level 1's F-sweep (level 0 only takes the injected C-points);
+    // down: level 0 F + restriction, level 1 FCF + restriction; then the final level-0 sweep.
+    const double up = coarse + q1 * (m - 1);
     const double down = q0 * (m - 1) + 2 * q0 + (2 * q1 * (m - 1) + q1) + 2 * q1;
-    EXPECT_NEAR(p.forward_solve.total, t * (k * up + (k - 1) * down), 1e-12) << "k " << k;
+    EXPECT_NEAR(p.forward_solve.total, t * (k * up + (k - 1) * down + q0 * m), 1e-12) << "k " << k;
   }
 }
 
@@ -315,8 +323,9 @@ TEST(PerfModel, MessagesAndReductionsCostWhatTheLinksSay) {
   const Prediction p = model.predict(P, two_level(m, 2, 1));
   // Coarse solve: 7 rank changes along the chain (one between nodes), twice (two iterations).
   EXPECT_NEAR(p.forward_solve.coarsest, 2 * (N / m * 1e-3 + 6 * 1e-6 + 1e-5), 1e-12);
-  // One residual-norm allreduce (iteration 2), across nodes: 2·log2(8) latencies.
-  EXPECT_NEAR(p.forward_solve.reductions, 6 * 1e-5, 1e-12);
+  // Two residual-norm allreduces (iteration 2 and the final residual), across nodes: 2·log2(8)
+  // latencies each.
+  EXPECT_NEAR(p.forward_solve.reductions, 2 * 6 * 1e-5, 1e-12);
   // Level 0 in iteration 2: restriction waits for one inter-node message; F-sweeps need none.
   EXPECT_NEAR(p.forward_solve.levels[0].comm, 1e-5, 1e-12);
 }
@@ -409,11 +418,38 @@ TEST(PerfModel, PredictCommandWritesItsTable) {
   EXPECT_GT(j["rows"][3]["speedup"].get<double>(), 0);
   // Per-level phase times travel along for comparison with the schedule simulator.
   const auto& fs = j["rows"][3]["forward_solve_s"];
-  double sum = fs["coarsest"].get<double>() + fs["reductions"].get<double>();
+  double sum = fs["coarsest"].get<double>() + fs["reductions"].get<double>() +
+               fs["final_sweep"].get<double>();
   for (const auto& l : fs["levels"])
     sum += l["relax"].get<double>() + l["restrict"].get<double>() + l["interp"].get<double>() +
            l["comm"].get<double>();
   EXPECT_NEAR(sum, fs["total"].get<double>(), 1e-12);
+  // --simulate adds the schedule simulator's step where the solver can split the chain.
+  const int rc2 = predict_main({"--layers", "64", "--ranks", "4,64", "--profile", "a100_sxm",
+                                "--levels", "2", "--cfactors", "4", "--no-search", "--simulate",
+                                "--json", out, "--no-crossover"});
+  EXPECT_EQ(rc2, 0);
+  std::ifstream in2(out);
+  nlohmann::json j2;
+  in2 >> j2;
+  ASSERT_EQ(j2["rows"].size(), 2u);
+  const auto& sim = j2["rows"][0]["simulated"];
+  EXPECT_NEAR(sim["total_s"].get<double>(), j2["rows"][0]["time_s"]["total"].get<double>(),
+              0.05 * sim["total_s"].get<double>());
+  EXPECT_EQ(sim["busy_fwd_s"].size(), 4u);
+  // 64 ranks, 16 coarse steps: the solver's layout gives 16 of them layers, and simulates them.
+  EXPECT_EQ(j2["rows"][1]["ranks_used"], 16);
+  EXPECT_EQ(j2["rows"][1]["simulated"]["busy_fwd_s"].size(), 16u);
+  // 3 levels of m 2: 16 coarsest steps but 32 on level 1. The relaxed layout aligns blocks to
+  // level 1 and uses all 32 ranks, which the solver (and so the simulator) cannot.
+  EXPECT_EQ(predict_main({"--layers", "64", "--ranks", "32", "--profile", "a100_sxm", "--levels",
+                          "3", "--cfactors", "2", "--no-search", "--simulate", "--any-layout",
+                          "--json", out, "--no-crossover"}), 0);
+  std::ifstream in3(out);
+  nlohmann::json j3;
+  in3 >> j3;
+  EXPECT_EQ(j3["rows"][0]["ranks_used"], 32);
+  EXPECT_FALSE(j3["rows"][0].contains("simulated"));
   EXPECT_THROW(parse_predict_args({"--bogus", "1"}), lpt::Error);
   EXPECT_THROW(parse_predict_args({"--relax", "G"}), lpt::Error);
 }
@@ -468,4 +504,64 @@ TEST(PerfModel, DataParallelReplicasAddARingAllreduce) {
   EXPECT_NEAR(p4.time.total - p4.time.data_parallel, p1.time.total, 1e-15);
   EXPECT_GT(p4.serial.time.data_parallel, 0.0);
   EXPECT_THROW(four.set_replicas(0), lpt::Error);
+}
+
+TEST(PerfModel, MeasuredSerialTapesAndOptimizerReplaceTheirEstimates) {
+  const ModelShape s = small_gpt(16);
+  StepModel model(s, shipped("h100_sxm"));
+  MeasuredLayerTimes m = measured_for(s, 1e-3, 2e-3, 0.5e-3);
+  model.set_measured(m);
+  const SerialPrediction hot = model.serial();
+  m.serial_forward_s = 1.5e-3;  // tapes from memory cost more than the cached calibration
+  m.serial_backward_s = 3.0e-3;
+  m.optimizer_per_param_s = 1e-9;
+  m.vector_op_s = 7e-6;
+  m.adjoint_step_s = 2.5e-3;  // less than forward + VJP: the replay writes a cached workspace
+  model.set_measured(m);
+  EXPECT_DOUBLE_EQ(model.costs().vector_op_s, 7e-6);
+  MgritSettings st;
+  st.levels = 2;
+  st.cfactor = {4};
+  st.bwd_iters = 1;
+  const Prediction p = model.predict(1, st);
+  // One adjoint iteration on one rank: the coarse solve (4 steps) and the final sweep (16).
+  // Vector ops per interval (4 intervals): 2 skipped restriction, 1 coarse rhs, 1 injection,
+  // 3 final residual.
+  EXPECT_NEAR(p.adjoint_solve.total, (4 + 16) * 2.5e-3 + 4 * 7 * 7e-6, 1e-12);
+  const SerialPrediction cold = model.serial();
+  EXPECT_NEAR(cold.time.forward, 16 * 1.5e-3, 1e-12);
+  EXPECT_NEAR(cold.time.adjoint + cold.time.param_grad, 16 * 3.0e-3, 1e-12);
+  EXPECT_NEAR(hot.time.forward, 16 * 1e-3, 1e-12);
+  const double params = std::accumulate(model.costs().params.begin(), model.costs().params.end(),
+                                        0.0) + model.costs().opening_params +
+                        model.costs().closing_params;
+  EXPECT_NEAR(cold.time.optimizer, params * 1e-9, 1e-12);
+  // A file with the optional keys loads; an unknown key is still refused.
+  const std::string path = std::string(LPT_BINARY_DIR) + "/test_perfmodel_measured.json";
+  std::ofstream(path) << R"({"batch":2,"seq":8,"d":16,"heads":2,"d_ff":64,"forward_s":1,
+      "vjp_state_s":1,"param_grad_s":1,"serial_forward_s":2,"serial_backward_s":3,
+      "optimizer_per_param_s":1e-9,"vector_op_s":2e-6})";
+  EXPECT_DOUBLE_EQ(load_measured_times(path).serial_backward_s, 3);
+  std::ofstream(path) << R"({"batch":2,"seq":8,"d":16,"heads":2,"d_ff":64,"forward_s":1,
+      "vjp_state_s":1,"param_grad_s":1,"serial_fwd":2})";
+  EXPECT_THROW(load_measured_times(path), lpt::Error);
+  std::remove(path.c_str());
+}
+
+TEST(PerfModel, SearchKeepsToLayoutsTheSolverRuns) {
+  ModelShape s;  // GPT-2 small
+  s.layers = 1024;
+  StepModel model(s, shipped("h100_sxm"));
+  for (int P : {8, 64, 512}) {
+    SearchGrid g;
+    const SearchResult solver = search_best(model, P, g);
+    for (const auto& p : solver.tried) {
+      EXPECT_LE(p.ranks_used, coarsest_steps(1024, p.settings)) << p.settings.describe();
+      EXPECT_EQ(p.ranks_requested, P);
+    }
+    g.solver_layout = false;
+    const SearchResult any = search_best(model, P, g);
+    // The relaxed layouts are a superset: never slower, and here strictly faster somewhere.
+    EXPECT_LE(any.best.time.total, solver.best.time.total * (1 + 1e-12)) << "P " << P;
+  }
 }
