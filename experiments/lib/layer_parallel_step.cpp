@@ -78,6 +78,8 @@ void LayerParallelStep::build(std::size_t n) {
   tapes_.clear();
   tapes_.resize(steps.num_steps());
   tape_ptr_.assign(steps.num_steps(), nullptr);
+  u0_.reset();
+  lam_.reset();
   float* grads = model_.params().grads();
   app_ = std::make_unique<mgrit::FlatApp<float>>(
       n,
@@ -120,16 +122,20 @@ double LayerParallelStep::forward_backward() {
   times_ = LayerParallelTimes{};
 
   Timer t;
-  auto u0 = app_->make();
-  model_.open_forward(u0->v.data());  // every rank: position 0's is used, the rest give the shape
+  // u0, u_N and λ_N live across steps: after the first step a solve allocates only inside the
+  // solver's own per-level storage.
+  if (!u0_) u0_ = app_->make();
+  if (!lam_) lam_ = app_->make();
+  model_.open_forward(u0_->v.data());  // every rank: position 0's is used, the rest give the shape
   times_.open = t.lap();
 
-  solver_->solve(*u0);
+  solver_->solve(*u0_);
   times_.forward = t.lap();
 
   // u_N lives on the last rank; the loss and the closing gradients are computed on rank 0.
   const int last = size_ - 1;
-  std::vector<float> uN(n);
+  std::vector<float>& uN = uN_;
+  uN.resize(n);
   lamN_.assign(n, 0.f);
   if (solver_->owns_final()) {
     const auto& v = mgrit::flat<float>(*solver_->final_state()).v;
@@ -158,8 +164,8 @@ double LayerParallelStep::forward_backward() {
   norm_lamN_ = norms[2];
   times_.close = t.lap();
 
-  auto lam = app_->make(lamN_.data());
-  solver_->solve_adjoint(solver_->owns_final() ? lam.get() : nullptr);
+  std::copy(lamN_.begin(), lamN_.end(), lam_->v.begin());
+  solver_->solve_adjoint(solver_->owns_final() ? lam_.get() : nullptr);
   times_.adjoint = t.lap();
 
   // λ_0 sits with the rank that owns forward point 0 (rank 0: the adjoint mirrors positions).

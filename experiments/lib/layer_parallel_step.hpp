@@ -91,7 +91,8 @@ class LayerParallelStep {
   std::unique_ptr<mgrit::Solver> solver_;
   std::vector<Arena<float>> tapes_;  // per layer, allocated when this rank first keeps one
   std::vector<float*> tape_ptr_;
-  std::vector<float> lamN_;
+  std::unique_ptr<mgrit::FlatVector<float>> u0_, lam_;
+  std::vector<float> uN_, lamN_;
   LayerParallelTimes times_;
   double norm_uN_ = 0, norm_lamN_ = 0;
 };
