@@ -5,11 +5,14 @@ solver modes (serial, parallel, adaptive), as experiments/bias_experiment.sh mak
     /usr/bin/python3 analysis/plot_bias.py A.h5 B.h5 C.h5 --labels serial,parallel,adaptive \\
         -o bias.png [--smooth 25] [--title NAME]
     /usr/bin/python3 analysis/plot_bias.py A.h5 B.h5 C.h5 --labels ... --summary
+    /usr/bin/python3 analysis/plot_bias.py B.h5 --labels parallel --layers -o layers.png
 
 Panels: (1) training loss (moving average) and validation loss; (2) the measured relative error
 ‖ĝ−g‖/‖g‖ of the layer-parallel gradient and the bias estimate ‖mean(ĝ−g)‖/‖mean g‖ at every
 check, with the controller's η; (3) the cosine between ĝ and g; vertical lines where a
-controller raised iterations (dashed) or switched to serial (solid). --summary prints, per run:
+controller raised iterations (dashed) or switched to serial (solid). --layers draws, for the
+first record, per-layer heatmaps of the cosine and the norm ratio over the checks. --summary
+prints, per run:
 final validation loss and its difference to the first run's, best validation loss, wall time,
 the largest relative difference of its training losses to the first run's (step by step), checks,
 mean and last measured error, and the controller's actions.
@@ -101,6 +104,43 @@ def plot(recs, labels, out, window, title):
     print(f"wrote {out}")
 
 
+def plot_layers(rec, label, out):
+    """Per parameter group (opening, layer.0 ... layer.N-1, closing) over the checks: the cosine
+    between ĝ and g and log10 of the norm ratio ‖ĝ‖/‖g‖, to see where in depth the error sits."""
+    import h5py
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    with h5py.File(rec.path, "r") as f:
+        if "monitor/segment_cosine" not in f:
+            raise SystemExit(f"{rec.path}: no gradient checks recorded (monitor.every = 0?)")
+        cols = [c.decode() if isinstance(c, bytes) else str(c)
+                for c in f["monitor/segment_cosine"].attrs["columns"]]
+        cos = f["monitor/segment_cosine"][...]
+        ratio = f["monitor/segment_norm_ratio"][...]
+    steps = rec.series("/monitor/step")
+    fig, ax = plt.subplots(1, 2, figsize=(14, 4.8), sharey=True)
+    ext = [-0.5, len(cols) - 0.5, steps[-1] if len(steps) else 1, steps[0] if len(steps) else 0]
+    im0 = ax[0].imshow(cos, aspect="auto", cmap="RdBu", vmin=-1, vmax=1, extent=ext)
+    fig.colorbar(im0, ax=ax[0], label="cosine(ĝ, g)")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lr = np.log10(ratio)
+    im1 = ax[1].imshow(lr, aspect="auto", cmap="PuOr", vmin=-1, vmax=1, extent=ext)
+    fig.colorbar(im1, ax=ax[1], label="log10 ‖ĝ‖/‖g‖")
+    ticks = list(range(0, len(cols), max(1, len(cols) // 12)))
+    for a in ax:
+        a.set_xticks(ticks)
+        a.set_xticklabels([cols[i] for i in ticks], rotation=60, fontsize=7)
+        a.set_xlabel("parameter group")
+    ax[0].set_ylabel("step")
+    fig.suptitle(f"{label}: per-layer gradient agreement at every check", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(out, dpi=110)
+    print(f"wrote {out}")
+
+
 def main(argv=None):
     p = argparse.ArgumentParser(description=__doc__,
                                 formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -110,12 +150,16 @@ def main(argv=None):
     p.add_argument("--smooth", type=int, default=25)
     p.add_argument("--title", default="")
     p.add_argument("--summary", action="store_true", help="print the table instead of plotting")
+    p.add_argument("--layers", action="store_true",
+                   help="per-layer heatmaps (cosine, norm ratio) of the first record instead")
     a = p.parse_args(argv)
     recs = [Record(f) for f in a.records]
     labels = a.labels.split(",") if a.labels else [r.label for r in recs]
     if len(labels) != len(recs):
         p.error(f"{len(labels)} labels for {len(recs)} records")
-    if a.summary:
+    if a.layers:
+        plot_layers(recs[0], labels[0], a.output)
+    elif a.summary:
         summary(recs, labels)
     else:
         plot(recs, labels, a.output, a.smooth, a.title)

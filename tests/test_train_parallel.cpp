@@ -174,6 +174,9 @@ TEST_F(TrainParallel, LowEtaMakesAnAdaptiveRunRaiseThenSwitchToSerial) {
   const std::string text((std::istreambuf_iterator<char>(t)), std::istreambuf_iterator<char>());
   EXPECT_NE(text.find("raise@2; serial@6"), std::string::npos) << text;
   ASSERT_EQ(std::system((script + " -o " + png + " > /dev/null").c_str()), 0);
+  const std::string layers = dir_ + "/layers.png";
+  ASSERT_EQ(std::system((script + " --layers -o " + layers + " > /dev/null").c_str()), 0);
+  EXPECT_TRUE(std::ifstream(layers).good());
   std::ifstream p(png, std::ios::binary);
   char magic[4] = {};
   p.read(magic, 4);
