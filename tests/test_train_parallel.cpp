@@ -102,6 +102,21 @@ TEST_F(TrainParallel, SolverThreadsGiveTheSameRun) {
     EXPECT_EQ(read_series(a.output.file, d), read_series(b.output.file, d)) << d;
 }
 
+TEST_F(TrainParallel, WarmStartChangesOnlyTheSolvesAfterTheFirst) {
+  const std::vector<std::string> sets = {"solver.mode=parallel", "model.layers=8",
+                                         "solver.mgrit.forward.iterations=1"};
+  auto warm = sets;
+  warm.push_back("solver.warm_start=true");
+  const auto c = config("gpt", "cold", sets), w = config("gpt", "warm", warm);
+  run(c);
+  run(w);
+  const auto lc = read_series(c.output.file, "/train/loss");
+  const auto lw = read_series(w.output.file, "/train/loss");
+  EXPECT_EQ(lc[0], lw[0]);  // nothing to start from at step 0
+  EXPECT_NE(lc[1], lw[1]);  // then the previous step's states are the initial guess
+  EXPECT_NE(log_.str().find("warm start"), std::string::npos);
+}
+
 TEST_F(TrainParallel, ExactForwardGivesSerialFirstLossBitForBit) {
   const auto ser = config("gpt", "ser");
   const auto sf = config("gpt", "sf", {"solver.mode=serial_forward"});

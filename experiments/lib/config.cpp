@@ -160,6 +160,7 @@ void fill_rest(const json& r, RunConfig& c) {
   c.solver.mode = choice_of(s.at("mode"), {SolverMode::serial, SolverMode::parallel,
                                            SolverMode::serial_forward, SolverMode::adaptive});
   c.solver.threads = s.at("threads").get<int>();
+  c.solver.warm_start = s.at("warm_start").get<bool>();
   c.solver.forward = mgrit_of(s.at("mgrit").at("forward"));
   c.solver.backward = mgrit_of(s.at("mgrit").at("backward"));
 

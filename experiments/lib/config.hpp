@@ -90,6 +90,7 @@ struct MgritConfig {
 struct SolverConfig {
   SolverMode mode = SolverMode::serial;
   int threads = 1;  // OpenMP threads over F-intervals inside a rank
+  bool warm_start = false;  // initial guess: the previous step's solve (docs/controller.md)
   MgritConfig forward{2, 4, Relax::F, 2};
   MgritConfig backward{2, 4, Relax::F, 1};
 };

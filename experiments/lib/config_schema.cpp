@@ -139,6 +139,9 @@ std::vector<KeySpec> build_schema() {
                      "switches)"));
   s.push_back(integer("solver.threads", 1, 1,
                       "OpenMP threads over MGRIT F-intervals inside one rank (1 = none)"));
+  s.push_back(make("solver.warm_start", Kind::boolean, false,
+                   "start each step's MGRIT solves from the previous step's states (as "
+                   "TorchBraid does) instead of from u0 and zero"));
   add_mgrit(s, "forward", 2);
   add_mgrit(s, "backward", 1);
 
@@ -293,6 +296,8 @@ std::string expectation(const KeySpec& k) {
       return "an array of " + std::to_string(k.array_len) + " numbers" + range_text(k, false);
     case Kind::step_size:
       return "a positive number or the string \"T/N\"";
+    case Kind::boolean:
+      return "true or false";
   }
   return "?";
 }
@@ -318,6 +323,8 @@ bool value_ok(const KeySpec& k, const json& v) {
     case Kind::step_size:
       if (v.is_string()) return v == "T/N" || v == "1/N";
       return v.is_number() && v.get<double>() > 0 && std::isfinite(v.get<double>());
+    case Kind::boolean:
+      return v.is_boolean();
   }
   return false;
 }

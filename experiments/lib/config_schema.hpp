@@ -20,6 +20,7 @@ enum class Kind {
   int_array,  // array of `array_len` integers, each in range
   num_array,  // array of `array_len` numbers, each in range
   step_size,  // a positive number or the string "T/N" (alias "1/N")
+  boolean,    // true or false
 };
 
 constexpr unsigned kAllFamilies = 0xF;

@@ -49,6 +49,7 @@ void LayerParallelStep::configure(const SolverConfig& s, bool forward_exact) {
   fwd_ = s.forward;
   bwd_ = s.backward;
   threads_ = s.threads;
+  warm_ = s.warm_start;
   forward_exact_ = forward_exact;
   options_dirty_ = true;
 }
@@ -109,6 +110,7 @@ void LayerParallelStep::apply_options() {
   set_cycle(solver_->forward_options(), f);
   set_cycle(solver_->adjoint_options(), bwd_);
   solver_->set_threads(threads_);
+  solver_->set_warm_start(warm_);
   model_.steps().reserve_threads(threads_);  // the solver's team may exceed OpenMP's default
   options_dirty_ = false;
 }

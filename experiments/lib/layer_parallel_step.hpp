@@ -84,6 +84,7 @@ class LayerParallelStep {
   int rank_ = 0, size_ = 1;
   MgritConfig fwd_, bwd_;
   int threads_ = 1;
+  bool warm_ = false;
   bool forward_exact_ = false;
   bool options_dirty_ = true;
   std::size_t state_size_ = 0;

@@ -123,6 +123,9 @@ class Run {
     out << "solver: " << describe_solver() << "\n";
     if (!o_.resume.empty())
       out << "resumed from " << o_.resume << " at step " << state.step << "\n";
+    if (!o_.resume.empty() && cfg_.solver.warm_start && cfg_.solver.mode != SolverMode::serial)
+      out << "note: solver.warm_start states are not in checkpoints; the first step after the "
+             "resume starts its solves cold\n";
     return loop(state.step, wall);
   }
 
@@ -143,6 +146,7 @@ class Run {
     }
     m << "; backward MGRIT ";
     mg(cfg_.solver.backward);
+    if (cfg_.solver.warm_start) m << "; warm start";
     m << "; " << ranks_ << " rank" << (ranks_ == 1 ? "" : "s") << " x " << cfg_.solver.threads
       << " solver thread" << (cfg_.solver.threads == 1 ? "" : "s");
     if (cfg_.monitor.every > 0)

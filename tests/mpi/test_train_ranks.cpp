@@ -96,6 +96,10 @@ TEST_F(TrainRanks, ParallelGptIsBitIdenticalOnEveryRankCount) {
   expect_rank_independent("gpt", {"solver.mode=parallel"});
 }
 
+TEST_F(TrainRanks, WarmStartedParallelGptIsBitIdenticalOnEveryRankCount) {
+  expect_rank_independent("gpt", {"solver.mode=parallel", "solver.warm_start=true"});
+}
+
 TEST_F(TrainRanks, AdaptiveDecisionsAreTheSameOnEveryRankCount) {
   expect_rank_independent("gpt", {"solver.mode=adaptive", "control.eta=1e-9",
                                   "control.patience=1", "control.max_forward_iterations=2",
