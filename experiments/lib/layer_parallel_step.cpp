@@ -10,12 +10,6 @@ namespace {
 
 mgrit::Relax solver_relax(Relax r) { return r == Relax::F ? mgrit::Relax::F : mgrit::Relax::FCF; }
 
-double sq_norm(const float* x, std::size_t n) {
-  double s = 0;
-  for (std::size_t i = 0; i < n; ++i) s += double(x[i]) * double(x[i]);
-  return s;
-}
-
 // A fixed number of cycles: tolerances off, so the work per step is the same on every step and
 // every rank count (what the cost model and the controller's raise reason about).
 void set_cycle(mgrit::CycleOptions& o, const MgritConfig& m) {
@@ -80,6 +74,7 @@ void LayerParallelStep::build(std::size_t n) {
   tapes_.resize(steps.num_steps());
   tape_ptr_.assign(steps.num_steps(), nullptr);
   u0_.reset();
+  uN_.reset();
   lam_.reset();
   float* grads = model_.params().grads();
   app_ = std::make_unique<mgrit::FlatApp<float>>(
@@ -127,6 +122,7 @@ double LayerParallelStep::forward_backward() {
   // u0, u_N and λ_N live across steps: after the first step a solve allocates only inside the
   // solver's own per-level storage.
   if (!u0_) u0_ = app_->make();
+  if (!uN_) uN_ = app_->make();
   if (!lam_) lam_ = app_->make();
   model_.open_forward(u0_->v.data());  // every rank: position 0's is used, the rest give the shape
   times_.open = t.lap();
@@ -136,37 +132,31 @@ double LayerParallelStep::forward_backward() {
 
   // u_N lives on the last rank; the loss and the closing gradients are computed on rank 0.
   const int last = size_ - 1;
-  std::vector<float>& uN = uN_;
-  uN.resize(n);
-  lamN_.assign(n, 0.f);
-  if (solver_->owns_final()) {
-    const auto& v = mgrit::flat<float>(*solver_->final_state()).v;
-    std::copy(v.begin(), v.end(), uN.begin());
-  }
+  float* uN = uN_->v.data();
+  float* lamN = lam_->v.data();
+  if (solver_->owns_final()) app_->copy(*solver_->final_state(), *uN_);
   if (mpi_ && last != 0) {
-    if (rank_ == last) MPI_Send(uN.data(), int(n), MPI_FLOAT, 0, 11, comm_);
-    if (rank_ == 0) MPI_Recv(uN.data(), int(n), MPI_FLOAT, last, 11, comm_, MPI_STATUS_IGNORE);
+    if (rank_ == last) MPI_Send(uN, int(n), MPI_FLOAT, 0, 11, comm_);
+    if (rank_ == 0) MPI_Recv(uN, int(n), MPI_FLOAT, last, 11, comm_, MPI_STATUS_IGNORE);
   }
-  double loss = 0, norms[3] = {0, 0, 0};
+  double norms[3] = {0, 0, 0};  // loss, ||u_N||, ||λ_N||
   if (rank_ == 0) {
-    loss = model_.close(uN.data(), lamN_.data());
-    norms[0] = loss;
-    norms[1] = std::sqrt(sq_norm(uN.data(), n));
-    norms[2] = std::sqrt(sq_norm(lamN_.data(), n));
+    norms[0] = model_.close(uN, lamN);
+    norms[1] = std::sqrt(app_->norm_sq(*uN_));
+    norms[2] = std::sqrt(app_->norm_sq(*lam_));
   }
   if (mpi_) {
     if (last != 0) {
-      if (rank_ == 0) MPI_Send(lamN_.data(), int(n), MPI_FLOAT, last, 12, comm_);
-      if (rank_ == last) MPI_Recv(lamN_.data(), int(n), MPI_FLOAT, 0, 12, comm_, MPI_STATUS_IGNORE);
+      if (rank_ == 0) MPI_Send(lamN, int(n), MPI_FLOAT, last, 12, comm_);
+      if (rank_ == last) MPI_Recv(lamN, int(n), MPI_FLOAT, 0, 12, comm_, MPI_STATUS_IGNORE);
     }
     MPI_Bcast(norms, 3, MPI_DOUBLE, 0, comm_);
   }
-  loss = norms[0];
+  const double loss = norms[0];
   norm_uN_ = norms[1];
   norm_lamN_ = norms[2];
   times_.close = t.lap();
 
-  std::copy(lamN_.begin(), lamN_.end(), lam_->v.begin());
   solver_->solve_adjoint(solver_->owns_final() ? lam_.get() : nullptr);
   times_.adjoint = t.lap();
 

@@ -92,8 +92,7 @@ class LayerParallelStep {
   std::unique_ptr<mgrit::Solver> solver_;
   std::vector<Arena<float>> tapes_;  // per layer, allocated when this rank first keeps one
   std::vector<float*> tape_ptr_;
-  std::unique_ptr<mgrit::FlatVector<float>> u0_, lam_;
-  std::vector<float> uN_, lamN_;
+  std::unique_ptr<mgrit::FlatVector<float>> u0_, uN_, lam_;  // λ_N in lam_
   LayerParallelTimes times_;
   double norm_uN_ = 0, norm_lamN_ = 0;
 };
