@@ -6,6 +6,7 @@
 #include <sstream>
 
 #include "experiments/lib/config_schema.hpp"
+#include "solver/grid.hpp"
 #include "util/error.hpp"
 
 namespace lpt {
@@ -221,11 +222,12 @@ void check_model(const ModelSection& m, const std::string& data_name) {
 // two halves of the stacked state evolve under different equations), so the boundary must be a
 // C-point on every level: enc_layers divisible by the coarsest stride.
 void check_mt_boundary(const RunConfig& c, const MgritConfig& m, const char* dir) {
-  long stride = 1, steps = c.model.total_layers();
-  for (int l = 1; l < m.levels && steps / m.cfactor >= 1; ++l) {
-    stride *= m.cfactor;
-    steps /= m.cfactor;
-  }
+  // The solver's own level hierarchy (one rank: the stride does not depend on the split).
+  mgrit::CycleOptions o;
+  o.set_max_levels(m.levels);
+  o.set_cfactor(m.cfactor);
+  const mgrit::Grid grid(c.model.total_layers(), o, 1);
+  const long stride = grid.level(grid.levels() - 1).stride;
   require(c.model.enc_layers % stride == 0, "solver.mgrit.", dir, ": with levels ", m.levels,
           " and cfactor ", m.cfactor, " the coarsest level steps over ", stride,
           " layers, so a coarse step would straddle the encoder/decoder boundary at layer ",
