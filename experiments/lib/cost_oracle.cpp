@@ -49,7 +49,7 @@ std::function<bool(int, int)> make_cost_oracle(const RunConfig& cfg, const Model
   const int ranks = cfg.control.cost_ranks > 0 ? cfg.control.cost_ranks : run_ranks;
   auto model = std::make_shared<perf::StepModel>(
       shape_of(cfg, dims), perf::load_profile(perf::resolve_profile_path(cfg.control.cost_model)));
-  const double serial = model->serial().time.total;
+  const perf::StepBreakdown serial = model->serial().time;
   perf::MgritSettings base;
   base.levels = cfg.solver.forward.levels;
   base.cfactor = {cfg.solver.forward.cfactor};
@@ -60,9 +60,8 @@ std::function<bool(int, int)> make_cost_oracle(const RunConfig& cfg, const Model
     const perf::Prediction p = model->predict(ranks, s);
     // fwd == 0: serial_forward, whose forward is plain stepping (passed from rank to rank, so it
     // costs what the serial forward costs).
-    const double t = fwd == 0 ? p.time.total - p.time.forward + model->serial().time.forward
-                              : p.time.total;
-    return t < serial;
+    const double t = fwd == 0 ? p.time.total - p.time.forward + serial.forward : p.time.total;
+    return t < serial.total;
   };
 }
 

@@ -95,7 +95,8 @@ int mode_code(mgrit::TrainMode m) {
 void record_mode(H5Record* rec, mgrit::TrainMode mode, int fwd_iters, int bwd_iters) {
   if (!rec) return;
   rec->append("/solver/mode", static_cast<std::int64_t>(mode_code(mode)));
-  rec->set_attr("/solver/mode", "codes", "0 serial, 1 parallel, 2 serial_forward");
+  if (rec->rows("/solver/mode") == 1)  // once, not a write per step
+    rec->set_attr("/solver/mode", "codes", "0 serial, 1 parallel, 2 serial_forward");
   const bool exact = mode == mgrit::TrainMode::serial;
   rec->append_row("/solver/configured_iterations",
                   {exact || mode == mgrit::TrainMode::serial_forward ? 0.0 : double(fwd_iters),

@@ -276,9 +276,7 @@ class Run {
     m << " -> " << d.action_name();
     if (d.kind != mgrit::ControlDecision::Kind::hold) m << ": " << d.reason;
     progress_->message(m.str());
-    control_ = controller_->state();
-    if (control_.mode != mgrit::TrainMode::serial)
-      lp_->set_iterations(control_.fwd_iters, control_.bwd_iters);
+    control_ = controller_->state();  // gradient() applies it from the next step
   }
 
   // The step's gradient in the mode in force; records the solves.
