@@ -1,9 +1,7 @@
 #include "model/family_bert.hpp"
 
-#include "model/block_dropout.hpp"
 #include "model/ops/cross_entropy.hpp"
 #include "model/ops/elementwise.hpp"
-#include "model/ops/embedding.hpp"
 #include "model/ops/gelu.hpp"
 #include "model/ops/layernorm.hpp"
 #include "model/ops/linear.hpp"
@@ -56,11 +54,8 @@ void BertModel<T>::set_batch(const BertBatch& b) {
 template <class T>
 void BertModel<T>::open_forward(T* u0) {
   require(batch_, "bert: open_forward() before set_batch()");
-  const auto& p = this->params_;
-  const int d = this->cfg_.d_model;
-  ops::embedding_forward(u0, batch_->tokens.data(), p.value("wte"), p.value("wpe"), batch_->B,
-                         batch_->T, d, this->cfg_.vocab);
-  dropout_inplace(u0, std::size_t(N_) * d, this->embedding_key(), this->dropout_now());
+  token_open_forward(this->params_, this->cfg_, batch_->tokens.data(), batch_->B, batch_->T,
+                     this->embedding_key(), this->dropout_now(), u0);
 }
 
 template <class T>
@@ -99,17 +94,8 @@ double BertModel<T>::close(const T* uN, T* lamN) {
 
 template <class T>
 void BertModel<T>::open_backward(const T* lam0) {
-  auto& p = this->params_;
-  const int d = this->cfg_.d_model;
-  const std::size_t n = std::size_t(N_) * d;
-  const T* g = lam0;
-  if (this->dropout_now() > 0) {
-    ops::copy(dscratch_, lam0, n);
-    dropout_inplace(dscratch_, n, this->embedding_key(), this->dropout_now());
-    g = dscratch_;
-  }
-  ops::embedding_backward(p.grad("wte"), p.grad("wpe"), g, batch_->tokens.data(), batch_->B,
-                          batch_->T, d, this->cfg_.vocab);
+  token_open_backward(this->params_, this->cfg_, batch_->tokens.data(), batch_->B, batch_->T,
+                      this->embedding_key(), this->dropout_now(), lam0, dscratch_);
 }
 
 template <class T>

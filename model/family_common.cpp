@@ -11,6 +11,7 @@
 #include "model/model.hpp"
 #include "model/ops/cross_entropy.hpp"
 #include "model/ops/elementwise.hpp"
+#include "model/ops/embedding.hpp"
 #include "model/ops/layernorm.hpp"
 #include "model/ops/linear.hpp"
 
@@ -84,6 +85,38 @@ void register_token_lm_params(ParamStore<T>& p, const ModelConfig& cfg) {
 }
 template void register_token_lm_params<float>(ParamStore<float>&, const ModelConfig&);
 template void register_token_lm_params<double>(ParamStore<double>&, const ModelConfig&);
+
+template <class T>
+void token_open_forward(const ParamStore<T>& p, const ModelConfig& cfg, const token_t* tokens,
+                        int B, int len, std::uint64_t key, double dropout, T* u0) {
+  const int d = cfg.d_model;
+  ops::embedding_forward(u0, tokens, p.value("wte"), p.value("wpe"), B, len, d, cfg.vocab);
+  dropout_inplace(u0, std::size_t(B) * len * d, key, dropout);
+}
+
+template <class T>
+void token_open_backward(ParamStore<T>& p, const ModelConfig& cfg, const token_t* tokens, int B,
+                         int len, std::uint64_t key, double dropout, const T* lam0, T* dscratch) {
+  const int d = cfg.d_model;
+  const std::size_t n = std::size_t(B) * len * d;
+  const T* g = lam0;
+  if (dropout > 0) {
+    ops::copy(dscratch, lam0, n);
+    dropout_inplace(dscratch, n, key, dropout);
+    g = dscratch;
+  }
+  ops::embedding_backward(p.grad("wte"), p.grad("wpe"), g, tokens, B, len, d, cfg.vocab);
+}
+
+template void token_open_forward<float>(const ParamStore<float>&, const ModelConfig&,
+                                        const token_t*, int, int, std::uint64_t, double, float*);
+template void token_open_forward<double>(const ParamStore<double>&, const ModelConfig&,
+                                         const token_t*, int, int, std::uint64_t, double, double*);
+template void token_open_backward<float>(ParamStore<float>&, const ModelConfig&, const token_t*,
+                                         int, int, std::uint64_t, double, const float*, float*);
+template void token_open_backward<double>(ParamStore<double>&, const ModelConfig&, const token_t*,
+                                          int, int, std::uint64_t, double, const double*,
+                                          double*);
 
 TransformerStepsConfig token_lm_steps_config(const ModelConfig& cfg, bool causal) {
   TransformerStepsConfig sc;

@@ -44,6 +44,15 @@ struct LmHead {
 // lnf_w, lnf_b (docs/parameters.md); the caller adds its head and finalizes.
 template <class T>
 void register_token_lm_params(ParamStore<T>& p, const ModelConfig& cfg);
+// Their opening layer on a token batch [B, T]: u0 = dropout(wte[tokens] + wpe[positions]) with
+// the embedding's dropout key and probability, and its backward into wte and wpe (dscratch:
+// B·T·d elements, used only when dropout > 0).
+template <class T>
+void token_open_forward(const ParamStore<T>& p, const ModelConfig& cfg, const token_t* tokens,
+                        int B, int len, std::uint64_t key, double dropout, T* u0);
+template <class T>
+void token_open_backward(ParamStore<T>& p, const ModelConfig& cfg, const token_t* tokens, int B,
+                         int len, std::uint64_t key, double dropout, const T* lam0, T* dscratch);
 // The step chain of GPT (causal) or BERT (key padding) for those layers.
 TransformerStepsConfig token_lm_steps_config(const ModelConfig& cfg, bool causal);
 // Checks of a token batch: B, T >= 1, T <= max_len, tokens/targets of B*T entries, ids in
