@@ -32,12 +32,19 @@ ControlMetrics bias(double b) {
   return m;
 }
 
+// The level rule alone (tests/test_controller_trend.cpp has the trend, the alarm, the recheck
+// and the raise order): no trend, raises to both counts, and a raise judged only by the next
+// trigger (gain 1: any bias not above the one that prompted it passes the recheck).
 ControllerOptions options(double eta, int patience,
                           ControlAction a = ControlAction::raise_iterations) {
   ControllerOptions o;
   o.set_eta(eta);
   o.set_patience(patience);
   o.set_action(a);
+  o.set_trend(0, 3, 4, 0.01);
+  o.set_raise_order(RaiseOrder::both);
+  o.set_recheck(1, 1.0);
+  o.set_alarm_growth(0);
   return o;
 }
 
@@ -106,6 +113,7 @@ TEST(Controller, ActsExactlyWhenARunReachesPatience) {
       // This test counts triggers; whether a raise helped is RaiseThatDoesNotHelpGoesSerial's.
       ControlState st = c.state();
       st.raise_bias = 0;
+      st.verify = false;
       c.set_state(st);
     }
     EXPECT_GT(actions, 10);
@@ -228,12 +236,15 @@ TEST(Controller, RaiseThatDoesNotHelpGoesSerial) {
   d = run_until_action(c, 0.7, step);
   EXPECT_EQ(d.kind, Kind::raise);
   EXPECT_EQ(d.after.fwd_iters, 4);
-  // The next trigger reads more bias than the one that prompted the last raise: MGRIT does not
+  // The recheck reads more bias than the one that prompted the last raise: MGRIT does not
   // converge at these settings, so more iterations are not tried (caps 8 are far).
   d = run_until_action(c, 1.3, step);
   EXPECT_EQ(d.kind, Kind::to_serial);
+  EXPECT_EQ(d.trigger, "verify");
   EXPECT_EQ(d.after.fwd_iters, 4);
-  EXPECT_NE(d.reason.find("did not lower the bias (1.3 >= 0.7)"), std::string::npos) << d.reason;
+  EXPECT_NE(d.reason.find("bias 1.3 > 1 x 0.7 before the raise"), std::string::npos) << d.reason;
+  EXPECT_NE(d.reason.find("did not lower the bias enough -> serial"), std::string::npos)
+      << d.reason;
   // A raise after a non-finite trigger is judged by the next trigger being finite.
   Controller n(o, parallel(2, 1));
   step = 0;

@@ -172,7 +172,15 @@ void fill_rest(const json& r, RunConfig& c) {
   c.control.eta = ct.at("eta").get<double>();
   c.control.patience = ct.at("patience").get<int>();
   c.control.action = ct.at("action").get<std::string>();
+  c.control.raise_order = ct.at("raise_order").get<std::string>();
   c.control.iteration_step = ct.at("iteration_step").get<int>();
+  c.control.trend_horizon = ct.at("trend_horizon").get<long>();
+  c.control.trend_window = ct.at("trend_window").get<int>();
+  c.control.trend_growth = ct.at("trend_growth").get<double>();
+  c.control.trend_floor = ct.at("trend_floor").get<double>();
+  c.control.recheck = ct.at("recheck").get<long>();
+  c.control.raise_gain = ct.at("raise_gain").get<double>();
+  c.control.alarm_growth = ct.at("alarm_growth").get<double>();
   c.control.max_forward_iterations = ct.at("max_forward_iterations").get<int>();
   c.control.max_backward_iterations = ct.at("max_backward_iterations").get<int>();
   c.control.cost_model = ct.at("cost_model").get<std::string>();
@@ -246,6 +254,9 @@ void check_solver(const RunConfig& c) {
   require(c.solver.mode != SolverMode::adaptive || c.monitor.every > 0,
           "monitor.every: solver.mode \"adaptive\" decides from the measured gradient error, "
           "so monitor.every must be > 0 (e.g. 50)");
+  require(c.control.alarm_growth == 0 || c.control.alarm_growth > 1,
+          "control.alarm_growth: ", c.control.alarm_growth, " would check at every step (a "
+          "residual is always at least its own size); use a factor > 1 (e.g. 10) or 0 for off");
   require(c.control.max_forward_iterations >= c.solver.forward.iterations,
           "control.max_forward_iterations (", c.control.max_forward_iterations,
           ") is below solver.mgrit.forward.iterations (", c.solver.forward.iterations,

@@ -106,7 +106,15 @@ struct ControlConfig {
   double eta = 0.5;
   int patience = 3;
   std::string action = "raise";  // raise | serial
+  std::string raise_order = "backward_first";  // backward_first | both
   int iteration_step = 1;
+  long trend_horizon = 50;  // steps; 0 = off
+  int trend_window = 3;     // checks
+  double trend_growth = 4;
+  double trend_floor = 0.01;
+  long recheck = 5;         // steps after a raise
+  double raise_gain = 0.5;
+  double alarm_growth = 10;  // 0 = off
   int max_forward_iterations = 8;
   int max_backward_iterations = 8;
   std::string cost_model;  // hardware profile; empty = off

@@ -157,7 +157,29 @@ std::vector<KeySpec> build_schema() {
                       "adaptive: consecutive measurements above eta before acting"));
   s.push_back(choice("control.action", "raise", {"raise", "serial"},
                      "adaptive: raise MGRIT iterations (then serial at the cap), or go serial"));
+  s.push_back(choice("control.raise_order", "backward_first", {"backward_first", "both"},
+                     "adaptive: a raise adds to the backward count alone while it trails the "
+                     "forward one (backward_first), or to both"));
   s.push_back(integer("control.iteration_step", 1, 1, "adaptive: iterations added per raise"));
+  s.push_back(integer("control.trend_horizon", 50, 0,
+                      "adaptive: act when the bias's log-linear trend over the last checks "
+                      "projects above eta this many steps ahead; 0 = level rule only"));
+  s.push_back(integer("control.trend_window", 3, 2,
+                      "adaptive: checks the trend is fitted over", kAllFamilies, 64));
+  s.push_back(number("control.trend_growth", 4, 1, true, kInf, true,
+                     "adaptive: least growth of the bias across the trend window for the trend "
+                     "to count (guards against noise)"));
+  s.push_back(number("control.trend_floor", 0.01, 0, false, 1, true,
+                     "adaptive: the trend counts only once the bias is at least this"));
+  s.push_back(integer("control.recheck", 5, 1,
+                      "adaptive: steps after a raise at which the next check judges it"));
+  s.push_back(number("control.raise_gain", 0.5, 0, true, 1, false,
+                     "adaptive: a raise helped when it cut the bias to at most this fraction; "
+                     "otherwise switch to serial"));
+  s.push_back(number("control.alarm_growth", 10, 0, false, kInf, true,
+                     "adaptive: check early when a solve's relative residual grows this many "
+                     "times over its value at the last check; 0 = off (values in (0, 1] are "
+                     "rejected)"));
   s.push_back(integer("control.max_forward_iterations", 8, 1,
                       "adaptive: cap of forward iterations before switching to serial"));
   s.push_back(integer("control.max_backward_iterations", 8, 1,

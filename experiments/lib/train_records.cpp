@@ -158,7 +158,9 @@ void record_decision(H5Record* rec, const mgrit::ControlDecision& d, const Gradi
                       {"mode", mgrit::to_string(d.after.mode)},
                       {"fwd_iters", d.after.fwd_iters},
                       {"bwd_iters", d.after.bwd_iters},
-                      {"strikes", d.after.strikes}};
+                      {"strikes", d.after.strikes},
+                      {"trigger", d.trigger},
+                      {"next_check", d.after.next_check}};
   rec->append_event("/control/events", d.step, d.action_name(), d.reason, m.dump());
 }
 

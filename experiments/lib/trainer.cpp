@@ -43,14 +43,32 @@ mgrit::TrainMode start_mode(SolverMode m) {
   return mgrit::TrainMode::serial;
 }
 
-mgrit::ControllerOptions controller_options(const ControlConfig& c) {
+mgrit::ControllerOptions controller_options(const ControlConfig& c, long every) {
   mgrit::ControllerOptions o;
   o.set_eta(c.eta);
   o.set_patience(c.patience);
   o.set_action(mgrit::parse_control_action(c.action));
+  o.set_raise_order(mgrit::parse_raise_order(c.raise_order));
   o.set_iteration_step(c.iteration_step);
   o.set_max_iterations(c.max_forward_iterations, c.max_backward_iterations);
+  o.set_check_every(every);
+  o.set_trend(c.trend_horizon, c.trend_window, c.trend_growth, c.trend_floor);
+  o.set_recheck(c.recheck, c.raise_gain);
+  o.set_alarm_growth(c.alarm_growth);
   return o;
+}
+
+double relative(double residual, double scale) {
+  return scale > 0 && residual >= 0 ? residual / scale : 0.0;
+}
+
+// The cheap numbers of the last layer-parallel step the controller watches between checks.
+mgrit::SolveIndicators solve_indicators(const LayerParallelStep& lp) {
+  mgrit::SolveIndicators x;
+  if (!lp.forward_exact())
+    x.fwd = relative(lp.forward_stats().final_residual, lp.final_state_norm());
+  x.adj = relative(lp.adjoint_stats().final_residual, lp.final_adjoint_norm());
+  return x;
 }
 
 std::unique_ptr<Optimizer<float>> make_optimizer(const TrainConfig& t,
@@ -154,7 +172,9 @@ class Run {
         << cfg_.monitor.batches << " batches";
     if (controller_)
       m << "; adaptive: eta " << cfg_.control.eta << ", patience " << cfg_.control.patience
-        << ", action " << cfg_.control.action;
+        << ", trend horizon " << cfg_.control.trend_horizon << " steps, alarm x"
+        << cfg_.control.alarm_growth << ", action " << cfg_.control.action << " ("
+        << cfg_.control.raise_order << ")";
     return m.str();
   }
 
@@ -169,7 +189,7 @@ class Run {
     if (cfg_.monitor.every > 0)
       monitor_ = std::make_unique<GradientMonitor>(model, cfg_.monitor.batches);
     if (cfg_.solver.mode == SolverMode::adaptive) {
-      controller_ = std::make_unique<mgrit::Controller>(controller_options(cfg_.control), control_);
+      controller_ = std::make_unique<mgrit::Controller>(controller_options(cfg_.control, cfg_.monitor.every), control_);
       auto oracle = make_cost_oracle(cfg_, model.config(), ranks_);
       if (oracle) controller_->set_cost_oracle(oracle);
     }
@@ -256,6 +276,17 @@ class Run {
     fail(m.str());
   }
 
+  // Whether step s gets a gradient check: the controller's schedule (and its alarm) when
+  // adaptive, every monitor.every steps otherwise.
+  bool check_due(long s) {
+    if (!monitor_) return false;
+    if (!controller_) return s % cfg_.monitor.every == 0;
+    const mgrit::CheckRequest q = controller_->wants_check(s, indicators_);
+    if (q.now && q.why != "scheduled") progress_->message("early check at step " +
+                                                          std::to_string(s) + ": " + q.why);
+    return q.now;
+  }
+
   // Gradient check and, when adaptive, the controller's decision; effective from the next step.
   void monitor_and_control(long s) {
     const GradientCheck c = monitor_->check(s, *task_, *step_, *lp_);
@@ -270,8 +301,9 @@ class Run {
       progress_->message(m.str());
       return;
     }
-    const mgrit::ControlDecision d = controller_->check(s, mgrit::ControlMetrics{
-        c.bias.bias_ratio, c.first.rel_error, c.first.cosine, c.bias.bias_vs_spread});
+    const mgrit::ControlDecision d = controller_->check(
+        s, mgrit::ControlMetrics{c.bias.bias_ratio, c.first.rel_error, c.first.cosine,
+                                 c.bias.bias_vs_spread, indicators_});
     record_decision(record_.get(), d, c);
     m << " -> " << d.action_name();
     if (d.kind != mgrit::ControlDecision::Kind::hold) m << ": " << d.reason;
@@ -292,7 +324,8 @@ class Run {
     ph.forward = t.open + t.forward + t.close;
     ph.backward = t.adjoint + t.reduce;
     record_solves(record_.get(), s, *lp_, o_.comm);
-    if (monitor_ && s % cfg_.monitor.every == 0 && std::isfinite(loss)) monitor_and_control(s);
+    indicators_ = solve_indicators(*lp_);  // before a check's extra solves overwrite the stats
+    if (std::isfinite(loss) && check_due(s)) monitor_and_control(s);
     return loss;
   }
 
@@ -385,6 +418,7 @@ class Run {
   std::unique_ptr<GradientMonitor> monitor_;
   std::unique_ptr<mgrit::Controller> controller_;
   mgrit::ControlState control_;
+  mgrit::SolveIndicators indicators_;  // of the step's own layer-parallel solves
   GradientCheck last_check_;
   bool have_check_ = false;
   std::unique_ptr<H5Record> record_;
