@@ -24,7 +24,7 @@ import numpy as np  # noqa: E402
 
 from lpt_record import Record  # noqa: E402
 
-ORDER = ["serial", "serial_t2", "parallel", "adaptive", "adaptive_serial", "level", "eta03", "eta08", "h25",
+ORDER = ["serial", "serial_t2", "parallel", "adaptive_raise", "adaptive_serial", "level", "eta03", "eta08", "h25",
          "h100"]
 PATTERN = re.compile(r"^(?P<name>.+)_(?P<variant>" + "|".join(ORDER) + r")_s(?P<seed>\d+)\.h5$")
 

@@ -6,11 +6,12 @@
 # a run whose record says it finished is skipped, so the script can be rerun to fill in.
 #
 # Usage: bash experiments/controller_experiment.sh CONFIG.json NAME [--set key=value ...]
-#   SEEDS="1 2 3" (default)   VARIANTS="serial parallel adaptive adaptive_serial level" (default)
+#   SEEDS="1 2 3" (default)   VARIANTS="serial parallel adaptive_raise adaptive_serial level" (default)
 #   JOBS=2 runs at a time (one thread each), OUT=runs/controller
 # Variants: serial; serial_t2 (serial on two OpenMP threads: the same run up to the ops' summation
 #   order, so its gap to serial is how far rounding alone moves the final loss); parallel (fixed iterations, no checks: the same trajectory as with them);
-#   adaptive (the default rule); adaptive_serial (action serial); level (the earlier rule: level
+#   adaptive_raise (the rule with action raise; "adaptive" is an alias); adaptive_serial (the rule
+#   with action serial, the default); level (the earlier rule: level
 #   only, no trend, no alarm, action serial); tradeoff variants eta03, eta08, h25, h100 (action
 #   serial with another eta or trend horizon).
 set -euo pipefail
@@ -19,7 +20,7 @@ cfg=$1 name=$2; shift 2
 out=${OUT:-runs/controller}
 jobs=${JOBS:-2}
 seeds=${SEEDS:-1 2 3}
-variants=${VARIANTS:-serial parallel adaptive adaptive_serial level}
+variants=${VARIANTS:-serial parallel adaptive_raise adaptive_serial level}
 mkdir -p "$out"
 
 variant_args() {
@@ -27,7 +28,7 @@ variant_args() {
     serial) echo "--set solver.mode=serial" ;;
     serial_t2) echo "--set solver.mode=serial --set train.threads=2" ;;
     parallel) echo "--set solver.mode=parallel --set monitor.every=0" ;;
-    adaptive) echo "--set solver.mode=adaptive" ;;
+    adaptive|adaptive_raise) echo "--set solver.mode=adaptive --set control.action=raise" ;;
     adaptive_serial) echo "--set solver.mode=adaptive --set control.action=serial" ;;
     level) echo "--set solver.mode=adaptive --set control.action=serial --set control.trend_horizon=0 --set control.alarm_growth=0" ;;
     eta03) echo "--set solver.mode=adaptive --set control.action=serial --set control.eta=0.3" ;;

@@ -40,7 +40,7 @@ class ControllerOptions {
  public:
   void set_eta(double eta);                   // 0 < eta < 1, default 0.5
   void set_patience(int checks);              // >= 1, default 3
-  void set_action(ControlAction a);           // default raise_iterations
+  void set_action(ControlAction a);           // default serial (docs/controller.md: why)
   void set_raise_order(RaiseOrder o);         // default backward_first
   void set_iteration_step(int k);             // >= 1, default 1 (added per raise)
   void set_max_iterations(int fwd, int bwd);  // caps, each >= 1, default 8, 8
@@ -76,7 +76,7 @@ class ControllerOptions {
  private:
   double eta_ = 0.5;
   int patience_ = 3;
-  ControlAction action_ = ControlAction::raise_iterations;
+  ControlAction action_ = ControlAction::serial;
   RaiseOrder order_ = RaiseOrder::backward_first;
   int iteration_step_ = 1;
   int max_fwd_ = 8, max_bwd_ = 8;

@@ -477,7 +477,7 @@ TEST(ControllerOptions, DefaultsAndValidation) {
   ControllerOptions o;
   EXPECT_EQ(o.eta(), 0.5);
   EXPECT_EQ(o.patience(), 3);
-  EXPECT_EQ(o.action(), ControlAction::raise_iterations);
+  EXPECT_EQ(o.action(), ControlAction::serial);
   EXPECT_EQ(o.iteration_step(), 1);
   EXPECT_EQ(o.max_forward_iterations(), 8);
   EXPECT_EQ(o.max_backward_iterations(), 8);
@@ -505,13 +505,13 @@ TEST(ControllerOptions, DefaultsAndValidation) {
   o.set_patience(1);
   o.set_iteration_step(4);
   o.set_max_iterations(10, 6);
-  o.set_action(ControlAction::serial);
+  o.set_action(ControlAction::raise_iterations);
   EXPECT_EQ(o.eta(), 0.25);
   EXPECT_EQ(o.patience(), 1);
   EXPECT_EQ(o.iteration_step(), 4);
   EXPECT_EQ(o.max_forward_iterations(), 10);
   EXPECT_EQ(o.max_backward_iterations(), 6);
-  EXPECT_EQ(o.action(), ControlAction::serial);
+  EXPECT_EQ(o.action(), ControlAction::raise_iterations);
 }
 
 TEST(ControllerOptions, NamesRoundTrip) {

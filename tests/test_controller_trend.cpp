@@ -33,9 +33,12 @@ ControlState start(int fwd = 2, int bwd = 1) {
   return s;
 }
 
+// The default rule with action raise: most of these tests follow a raise and what comes after it
+// (with the default action serial every trigger simply ends parallel training).
 ControllerOptions defaults(long every = 25) {
   ControllerOptions o;
   o.set_check_every(every);
+  o.set_action(ControlAction::raise_iterations);
   return o;
 }
 
@@ -85,6 +88,14 @@ TEST(ControllerTrend, MeasuredGptStreamTriggersBeforeTheJump) {
   EXPECT_EQ(d.after.bwd_iters, 2);
   EXPECT_NE(d.reason.find("trend x"), std::string::npos) << d.reason;
   EXPECT_NE(d.reason.find("fwd 2, bwd 1->2; recheck at step 80"), std::string::npos) << d.reason;
+  // With the default action the same check ends parallel training.
+  ControllerOptions plain;
+  plain.set_check_every(25);
+  Controller s(plain, start());
+  for (std::size_t k = 0; k < 4; ++k) d = s.check(long(k) * 25, bias(measured[k]));
+  EXPECT_EQ(d.kind, Kind::to_serial);
+  EXPECT_EQ(d.trigger, "trend");
+  EXPECT_NE(d.reason.find("action serial -> serial"), std::string::npos) << d.reason;
 }
 
 TEST(ControllerTrend, SlowlyRisingBiasUnderEtaTriggersBeforeCrossing) {

@@ -162,6 +162,7 @@ TEST_F(TrainParallel, LowEtaMakesAnAdaptiveRunRaiseThenSwitchToSerial) {
                          "monitor.every=2",
                          "monitor.batches=2", "control.eta=1e-9", "control.patience=2",
                          "control.recheck=1", "control.raise_order=both", "control.alarm_growth=0",
+                         "control.action=raise",
                          "solver.mgrit.forward.iterations=1", "control.max_forward_iterations=2",
                          "control.max_backward_iterations=2"});
   const auto s = run(c);
@@ -209,7 +210,7 @@ TEST_F(TrainParallel, AdaptiveRunResumesBitIdentically) {
       "monitor.batches=2",
       "control.eta=1e-9", "control.patience=2", "solver.mgrit.forward.iterations=1",
       "control.max_forward_iterations=2", "control.max_backward_iterations=2",
-      "control.recheck=1", "output.checkpoint_every=2"};
+      "control.recheck=1", "control.action=raise", "output.checkpoint_every=2"};
   auto whole = config("gpt", "whole", sets);
   auto part = config("gpt", "part", sets);
   whole.output.checkpoint = dir_ + "/whole.ckpt.h5";

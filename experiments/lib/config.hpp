@@ -105,7 +105,7 @@ struct MonitorConfig {
 struct ControlConfig {
   double eta = 0.5;
   int patience = 3;
-  std::string action = "raise";  // raise | serial
+  std::string action = "serial";  // serial | raise
   std::string raise_order = "backward_first";  // backward_first | both
   int iteration_step = 1;
   long trend_horizon = 50;  // steps; 0 = off

@@ -155,8 +155,9 @@ std::vector<KeySpec> build_schema() {
                      "adaptive: act when the gradient bias exceeds eta times the gradient"));
   s.push_back(integer("control.patience", 3, 1,
                       "adaptive: consecutive measurements above eta before acting"));
-  s.push_back(choice("control.action", "raise", {"raise", "serial"},
-                     "adaptive: raise MGRIT iterations (then serial at the cap), or go serial"));
+  s.push_back(choice("control.action", "serial", {"serial", "raise"},
+                     "adaptive: go serial, or first raise MGRIT iterations (then serial at the cap "
+                     "or when a raise does not hold the bias down)"));
   s.push_back(choice("control.raise_order", "backward_first", {"backward_first", "both"},
                      "adaptive: a raise adds to the backward count alone while it trails the "
                      "forward one (backward_first), or to both"));
