@@ -2,6 +2,7 @@
 // and gradient norm written out, so that the PyTorch reference can train the same model from the
 // same weights on the same batches (tests/torch_ref/trajectory_ref.py, bench/torch_trajectory.sh).
 #include <cstdio>
+#include <cstdlib>
 
 #include "experiments/command.hpp"
 #include "experiments/lib/config.hpp"
@@ -12,23 +13,32 @@ namespace lpt {
 namespace {
 
 const char* kUsage = R"(usage: lpt trajectory [--config FILE.json] [--set key=value ...]
-                      [--dtype float32|float64] --out FILE.h5
+                      [--dtype float32|float64] [--stop S] --out FILE.h5
 
 Trains the config's GPT serially for train.steps steps (as `lpt train` does in serial mode; no
 record, no evaluation) and writes the initial parameters, each step's batch and learning rate,
 and lpt's loss and gradient norm per step to FILE.h5 (layout: experiments/lib/trajectory.hpp).
   --dtype   float32 (default; the same losses as lpt train) or float64 (from the float32
             initial weights, upcast)
+  --stop S  train only the first S steps (the learning-rate schedule still spans train.steps)
 Then: /usr/bin/python3 tests/torch_ref/trajectory_ref.py FILE.h5 TORCH.h5 trains the same in
 PyTorch and prints how far the two loss curves are apart. Needs model.dropout = 0 and AdamW.)";
 
 int run_trajectory(const std::vector<std::string>& args) {
   std::vector<std::string> cfg_args, rest;
   std::string out, dtype = "float32";
+  long stop = 0;
   for (std::size_t i = 0; i < args.size(); ++i) {
     if (args[i] == "--out") {
       require(i + 1 < args.size(), "--out needs a file path");
       out = args[++i];
+    } else if (args[i] == "--stop") {
+      require(i + 1 < args.size(), "--stop needs a step count");
+      const std::string v = args[++i];
+      char* end = nullptr;
+      stop = std::strtol(v.c_str(), &end, 10);
+      require(!v.empty() && *end == '\0' && stop >= 1, "--stop must be a step count >= 1, got '",
+              v, "'");
     } else if (args[i] == "--dtype") {
       require(i + 1 < args.size(), "--dtype needs float32 or float64");
       dtype = args[++i];
@@ -42,7 +52,7 @@ int run_trajectory(const std::vector<std::string>& args) {
   const RunConfig cfg = config_from_args(cfg_args, &rest);
   require(rest.empty(), "unknown argument '", rest.empty() ? "" : rest[0],
           "'; see lpt trajectory --help");
-  const Trajectory t = export_trajectory(cfg, dtype == "float64", out);
+  const Trajectory t = export_trajectory(cfg, dtype == "float64", out, stop);
   std::printf("trajectory: %zu steps (%s), first loss %.6f, last loss %.6f; written to %s\n",
               t.loss.size(), dtype.c_str(), t.loss.empty() ? 0.0 : t.loss.front(),
               t.loss.empty() ? 0.0 : t.loss.back(), out.c_str());

@@ -45,7 +45,7 @@ void write_doubles(hid_t loc, const std::string& name, const std::vector<double>
 }
 
 template <class T>
-Trajectory run(const RunConfig& cfg, const std::string& out) {
+Trajectory run(const RunConfig& cfg, const std::string& out, long stop) {
   require(cfg.model.family == Family::gpt, "trajectory: model.family must be \"gpt\" (the "
           "PyTorch trajectory reference trains GPT), got \"", to_string(cfg.model.family), "\"");
   require(cfg.model.dropout == 0, "trajectory: model.dropout is ", cfg.model.dropout,
@@ -114,7 +114,7 @@ Trajectory run(const RunConfig& cfg, const std::string& out) {
     h5::write_attr(f, "lpt_config", cfg.resolved_string());
   }
 
-  const long S = cfg.train.steps;
+  const long S = stop > 0 && stop < cfg.train.steps ? stop : cfg.train.steps;
   Trajectory tr;
   std::vector<long long> tokens, targets;
   LmBatch b;
@@ -144,8 +144,9 @@ Trajectory run(const RunConfig& cfg, const std::string& out) {
 
 }  // namespace
 
-Trajectory export_trajectory(const RunConfig& cfg, bool float64, const std::string& out) {
-  return float64 ? run<double>(cfg, out) : run<float>(cfg, out);
+Trajectory export_trajectory(const RunConfig& cfg, bool float64, const std::string& out,
+                             long stop) {
+  return float64 ? run<double>(cfg, out, stop) : run<float>(cfg, out, stop);
 }
 
 }  // namespace lpt

@@ -24,9 +24,11 @@ struct Trajectory {
   std::vector<double> loss, grad_norm, lr;
 };
 
-// Trains cfg (family gpt, optimizer adamw, dropout 0) for cfg.train.steps steps in float64 or
-// float32 and writes the file above to `out`; returns the per-step series. Throws lpt::Error
-// naming the key for a config the reference cannot follow.
-Trajectory export_trajectory(const RunConfig& cfg, bool float64, const std::string& out);
+// Trains cfg (family gpt, optimizer adamw, dropout 0) in float64 or float32 for cfg.train.steps
+// steps, or only the first `stop` of them when 0 < stop < train.steps (the schedule still spans
+// train.steps, as in a run interrupted there), and writes the file above to `out`; returns the
+// per-step series. Throws lpt::Error naming the key for a config the reference cannot follow.
+Trajectory export_trajectory(const RunConfig& cfg, bool float64, const std::string& out,
+                             long stop = 0);
 
 }  // namespace lpt
