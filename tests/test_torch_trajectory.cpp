@@ -94,6 +94,21 @@ TEST_F(TorchTrajectory, Float32LossCurvesStayClose) {
   }
 }
 
+// --from: the reference continues lpt's own parameters and AdamW moments at a mid-run step (how
+// the spike of docs/experiments.md was replayed), and lpt's exported steps are the full run's.
+TEST_F(TorchTrajectory, ContinuesFromAMidRunStateWithTheOptimizerState) {
+  const lpt::RunConfig c = config(0.0);
+  const lpt::Trajectory full = lpt::export_trajectory(c, true, dir_ + "/full.h5");
+  const std::string in = dir_ + "/from.h5";
+  const lpt::Trajectory part = lpt::export_trajectory(c, true, in, 0, 60);
+  ASSERT_EQ(part.loss.size(), full.loss.size() - 60);
+  for (std::size_t s = 0; s < part.loss.size(); ++s) EXPECT_EQ(part.loss[s], full.loss[60 + s]);
+  const std::vector<double> ref = torch_losses(in);
+  std::printf("float64 from step 60: max relative loss difference %.3g over %zu steps\n",
+              max_rel(part.loss, ref), ref.size());
+  EXPECT_LT(max_rel(part.loss, ref), 1e-12);
+}
+
 TEST_F(TorchTrajectory, ExportedFloat32RunIsLptTrainsOwn) {
   const lpt::RunConfig c = config(1.0, 40);
   const lpt::Trajectory t = lpt::export_trajectory(c, false, dir_ + "/same.h5");

@@ -45,7 +45,7 @@ void write_doubles(hid_t loc, const std::string& name, const std::vector<double>
 }
 
 template <class T>
-Trajectory run(const RunConfig& cfg, const std::string& out, long stop) {
+Trajectory run(const RunConfig& cfg, const std::string& out, long stop, long from) {
   require(cfg.model.family == Family::gpt, "trajectory: model.family must be \"gpt\" (the "
           "PyTorch trajectory reference trains GPT), got \"", to_string(cfg.model.family), "\"");
   require(cfg.model.dropout == 0, "trajectory: model.dropout is ", cfg.model.dropout,
@@ -87,6 +87,19 @@ Trajectory run(const RunConfig& cfg, const std::string& out, long stop) {
   TrainStep<T> ts(model, &opt);
   ts.set_max_grad_norm(cfg.train.clip);
 
+  const long S = stop > 0 && stop < cfg.train.steps ? stop : cfg.train.steps;
+  require(from >= 0 && from < S, "trajectory: --from ", from, " must lie in [0, ", S, ")");
+  LmBatch b;
+  auto step = [&](long s) {
+    const double lr = sched.lr(s);
+    opt.set_lr(lr);
+    loader.next(b);
+    model.set_batch(b);
+    model.set_dropout_key(cfg.train.seed, std::uint64_t(s));
+    return std::make_pair(ts.step(), lr);
+  };
+  for (long s = 0; s < from; ++s) step(s);
+
   const bool f64 = std::is_same<T, double>::value;
   const hid_t ft = f64 ? H5T_IEEE_F64LE : H5T_IEEE_F32LE;
   const hid_t mt = f64 ? H5T_NATIVE_DOUBLE : H5T_NATIVE_FLOAT;
@@ -98,6 +111,16 @@ Trajectory run(const RunConfig& cfg, const std::string& out, long stop) {
       std::vector<hsize_t> dims(e.shape.begin(), e.shape.end());
       write_ds(g, e.name, dims, ft, mt, p.values() + e.offset);
       if (exempt_from_decay(e.name, e.shape)) exempt.push_back(e.name);
+    }
+    if (from > 0) {  // AdamW's moments and step count, so the reference continues the same run
+      h5::write_attr(f, "start_step", static_cast<long long>(from));
+      for (const char* which : {"m", "v"}) {
+        h5::Handle a = h5::open_or_create_group(f, std::string("/adam_") + which);
+        for (const ParamEntry& e : p.entries()) {
+          std::vector<hsize_t> dims(e.shape.begin(), e.shape.end());
+          write_ds(a, e.name, dims, ft, mt, opt.state(which) + e.offset);
+        }
+      }
     }
     const nlohmann::json c = {{"d_model", mc.d_model}, {"heads", mc.heads}, {"d_ff", mc.d_ff},
                               {"layers", mc.layers},   {"vocab", mc.vocab}, {"max_len", mc.max_len},
@@ -114,17 +137,10 @@ Trajectory run(const RunConfig& cfg, const std::string& out, long stop) {
     h5::write_attr(f, "lpt_config", cfg.resolved_string());
   }
 
-  const long S = stop > 0 && stop < cfg.train.steps ? stop : cfg.train.steps;
   Trajectory tr;
   std::vector<long long> tokens, targets;
-  LmBatch b;
-  for (long s = 0; s < S; ++s) {
-    const double lr = sched.lr(s);
-    opt.set_lr(lr);
-    loader.next(b);
-    model.set_batch(b);
-    model.set_dropout_key(cfg.train.seed, std::uint64_t(s));
-    const StepStats st = ts.step();
+  for (long s = from; s < S; ++s) {
+    const auto [st, lr] = step(s);
     tr.loss.push_back(st.loss);
     tr.grad_norm.push_back(st.grad_norm);
     tr.lr.push_back(lr);
@@ -132,7 +148,7 @@ Trajectory run(const RunConfig& cfg, const std::string& out, long stop) {
     targets.insert(targets.end(), b.targets.begin(), b.targets.end());
   }
   h5::Handle g = h5::open_or_create_group(f, "/batches");
-  const std::vector<hsize_t> dims{hsize_t(S), hsize_t(b.B), hsize_t(b.T)};
+  const std::vector<hsize_t> dims{hsize_t(S - from), hsize_t(b.B), hsize_t(b.T)};
   write_ds(g, "tokens", dims, H5T_STD_I64LE, H5T_NATIVE_LLONG, tokens.data());
   write_ds(g, "targets", dims, H5T_STD_I64LE, H5T_NATIVE_LLONG, targets.data());
   write_doubles(f, "lr", tr.lr);
@@ -145,8 +161,8 @@ Trajectory run(const RunConfig& cfg, const std::string& out, long stop) {
 }  // namespace
 
 Trajectory export_trajectory(const RunConfig& cfg, bool float64, const std::string& out,
-                             long stop) {
-  return float64 ? run<double>(cfg, out, stop) : run<float>(cfg, out, stop);
+                             long stop, long from) {
+  return float64 ? run<double>(cfg, out, stop, from) : run<float>(cfg, out, stop, from);
 }
 
 }  // namespace lpt

@@ -5,7 +5,8 @@ groups and gradient clipping, and compares the loss curves.
 
     /usr/bin/python3 trajectory_ref.py IN.h5 OUT.h5 [--threads N]
 
-IN.h5: written by `lpt trajectory` (layout in experiments/lib/trajectory.hpp). OUT.h5: /loss [S]
+IN.h5: written by `lpt trajectory` (layout in experiments/lib/trajectory.hpp; with --from, the
+run continues from lpt's parameters and AdamW moments at that step). OUT.h5: /loss [S]
 and /grad_norm [S] of PyTorch. Prints one JSON line: the largest relative loss difference over
 all steps and over the first 10/50/100, the first step where it exceeds 1e-6 and 1e-2, and both
 curves' spikes (steps whose loss exceeds 1.5 times the lowest loss so far). Exit 0 on success,
@@ -43,6 +44,12 @@ def read(path):
         targets = torch.from_numpy(np.array(f["batches/targets"][()]).astype(np.int64))
         lrs = np.array(f["lr"][()], dtype=np.float64)
         lpt_loss = np.array(f["lpt/loss"][()], dtype=np.float64)
+        start = int(f.attrs["start_step"]) if "start_step" in f.attrs else 0
+        adam = None
+        if start > 0:
+            adam = {which: {n: torch.from_numpy(np.array(ds[()])) for n, ds in f[which].items()}
+                    for which in ("adam_m", "adam_v")}
+    opt["start_step"], opt["adam"] = start, adam
     cfg = R.normalize_config(family, cfg, params)
     R.require(tokens.shape[0] == len(lrs) == len(lpt_loss),
               f"{path}: {tokens.shape[0]} batches, {len(lrs)} rates, {len(lpt_loss)} losses")
@@ -58,6 +65,11 @@ def train(cfg, opt, no_decay, params, tokens, targets, lrs):
         [{"params": decay, "weight_decay": opt["weight_decay"]},
          {"params": exempt, "weight_decay": 0.0}],
         lr=float(lrs[0]), betas=tuple(opt["betas"]), eps=opt["eps"])
+    if opt["adam"] is not None:  # continue lpt's run: its moments and step count (torch 1.13 keys)
+        for k, p in P.items():
+            adamw.state[p] = {"step": torch.tensor(float(opt["start_step"])),
+                              "exp_avg": opt["adam"]["adam_m"][k].to(dtype).clone(),
+                              "exp_avg_sq": opt["adam"]["adam_v"][k].to(dtype).clone()}
     losses, norms = [], []
     for s in range(len(lrs)):
         for g in adamw.param_groups:
