@@ -71,6 +71,9 @@ class Model {
 
   // Dropout masks of the next step: a pure function of (seed, step); set before open_forward.
   void set_dropout_key(std::uint64_t seed, std::uint64_t step);
+  // The key last set, so that a copy of the model in another precision draws the same masks.
+  std::uint64_t dropout_seed() const { return sb_.dropout_seed; }
+  std::uint64_t dropout_step() const { return sb_.dropout_step; }
   // Training (dropout on) or evaluation (off). Takes effect at the next set_batch.
   void set_train(bool train) { train_ = train; }
   bool train() const { return train_; }

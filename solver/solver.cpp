@@ -200,8 +200,15 @@ const SolveStats& Solver::solve_adjoint(const Vector* lam_N) {
   const bool owner = acore_->lo() == 0;
   require(!owner || lam_N, "MGRIT: solve_adjoint needs lam_N on the rank that owns point N");
   gather_trajectory();
-  auto zero = [&](long, Vector& v) { app_.axpby(0.0, v, 0.0, v); };
-  acore_->reset(lam_N ? *lam_N : *like_, zero, warm_);
+  require(guess_ != AdjointGuess::terminal || lam_N,
+          "MGRIT: the terminal adjoint guess needs lam_N on every rank");
+  auto cold = [&](long, Vector& v) {
+    if (guess_ == AdjointGuess::terminal)
+      app_.copy(*lam_N, v);
+    else
+      app_.axpby(0.0, v, 0.0, v);
+  };
+  acore_->reset(lam_N ? *lam_N : *like_, cold, warm_ || guess_ == AdjointGuess::previous);
   adj_stats_ = acore_->run(monitors_);
   return adj_stats_;
 }

@@ -19,6 +19,14 @@
 
 namespace lpt::mgrit {
 
+// Where the adjoint solve starts at the points it does not know (every point but λ_N):
+//  zero      λ[n] = 0 (the linear problem's natural start);
+//  terminal  λ[n] = λ_N: with small h each adjoint step is λ + O(h), so λ_N is the zeroth-order
+//            solution; needs λ_N on every rank (solve_adjoint's argument);
+//  previous  the last adjoint solve's states (zero when there are none: the first solve, or
+//            after options changed), as warm start does for both solves.
+enum class AdjointGuess { zero, terminal, previous };
+
 class Solver {
  public:
   Solver(App& app, long n_steps);
@@ -31,14 +39,19 @@ class Solver {
   void set_comm(MPI_Comm comm);      // default MPI_COMM_WORLD (ignored if MPI is not initialised)
   void set_threads(int n);           // OpenMP threads over F-intervals inside a rank (default 1)
   void set_warm_start(bool on);      // keep the previous solve's states as initial guess
+  // The adjoint's start where warm start has no states to keep (default zero). Under warm start
+  // the adjoint always keeps its states when it has them, so this chooses only the cold start.
+  void set_adjoint_guess(AdjointGuess g) { guess_ = g; }
+  AdjointGuess adjoint_guess() const { return guess_; }
   void set_param_policy(ParamPolicy p);
   void add_monitor(Monitor* m);      // not owned; called for forward and adjoint solves
 
   // Forward solve from u0 (every rank passes a vector of the right shape; position 0's is used).
   const SolveStats& solve(const Vector& u0);
   // Adjoint solve around the last forward solve's stored states: λ[N] = *lam_N (needed on the
-  // rank that owns point N, may be null elsewhere), λ[n] = Φ_n'(u[n])^T λ[n+1]; the app's
-  // parameter gradients are accumulated in the final sweep. Needs Storage::All forward.
+  // rank that owns point N, may be null elsewhere; needed on every rank with
+  // AdjointGuess::terminal), λ[n] = Φ_n'(u[n])^T λ[n+1]; the app's parameter gradients are
+  // accumulated in the final sweep. Needs Storage::All forward.
   const SolveStats& solve_adjoint(const Vector* lam_N);
 
   const SolveStats& forward_stats() const { return fwd_stats_; }
@@ -73,6 +86,7 @@ class Solver {
   MPI_Comm comm_ = MPI_COMM_WORLD;
   int threads_ = 1;
   bool warm_ = false;
+  AdjointGuess guess_ = AdjointGuess::zero;
   ParamPolicy policy_ = inject_left;
   std::vector<Monitor*> monitors_;
   CycleOptions fopt_, aopt_;

@@ -8,6 +8,7 @@
 #include <random>
 
 #include "experiments/lib/layer_parallel_step.hpp"
+#include "experiments/lib/config.hpp"
 #include "model/family_gpt.hpp"
 #include "model/family_mt.hpp"
 #include "model/family_vit.hpp"
@@ -127,6 +128,78 @@ TEST(LayerParallelStep, IterationsCanChangeBetweenSteps) {
   EXPECT_EQ(lp.forward_stats().iterations, 8);
   const double e8 = rel_diff(m->params().grads(), ser.g.data(), ser.g.size());
   EXPECT_LT(e8, e1 / 10);
+}
+
+SolverConfig with_guess(SolverConfig s, AdjointGuess g) {
+  s.adjoint_guess = g;
+  return s;
+}
+
+// Two-level F-relaxation is exact after N/m iterations whatever the adjoint starts from.
+TEST(LayerParallelStep, EveryAdjointGuessConvergesToTheSerialGradient) {
+  auto m = gpt(16);
+  const Grad ser = serial(*m);
+  for (AdjointGuess g : {AdjointGuess::zero, AdjointGuess::terminal, AdjointGuess::previous}) {
+    SCOPED_TRACE(to_string(g));
+    const Grad par = layer_parallel(*m, with_guess(mgrit(2, 4, 4, 4), g), false);
+    EXPECT_LT(rel_diff(par.g.data(), ser.g.data(), ser.g.size()), 2e-5);
+  }
+}
+
+TEST(LayerParallelStep, AdjointGuessChangesTheInexactGradient) {
+  auto m = gpt(16);
+  const Grad ser = serial(*m);
+  const Grad zero = layer_parallel(*m, mgrit(2, 4, 2, 1), false);
+  const Grad term = layer_parallel(*m, with_guess(mgrit(2, 4, 2, 1), AdjointGuess::terminal), false);
+  EXPECT_GT(rel_diff(term.g.data(), zero.g.data(), ser.g.size()), 1e-4);
+  EXPECT_LT(rel_diff(term.g.data(), ser.g.data(), ser.g.size()), 0.5);
+
+  // previous: the first solve has no states and starts from zero; a second solve of the same
+  // batch continues from the first one's adjoint, i.e. one more iteration of the same problem.
+  LayerParallelStep lp(*m);
+  lp.configure(with_guess(mgrit(2, 4, 2, 1), AdjointGuess::previous), false);
+  lp.forward_backward();
+  const std::vector<float> first(m->params().grads(), m->params().grads() + ser.g.size());
+  EXPECT_EQ(first, zero.g);
+  lp.forward_backward();
+  const double e1 = rel_diff(first.data(), ser.g.data(), ser.g.size());
+  const double e2 = rel_diff(m->params().grads(), ser.g.data(), ser.g.size());
+  EXPECT_LT(e2, e1 / 2);
+}
+
+// The float64 instance (what monitor.precision = float64 runs): exact to float64 rounding with
+// N/m iterations, and with few iterations the same inexact gradient as float32's to float32
+// precision.
+TEST(LayerParallelStep, Float64InstanceIsExactToItsRoundingAndMatchesFloat32) {
+  auto m = gpt(16);
+  GptModel<double> d(m->config());
+  std::copy(m->params().values(), m->params().values() + m->params().size(),
+            d.params().values());
+  GptBatch b;
+  b.shape(3, 8);
+  std::mt19937 rng(2);  // the batch gpt() draws
+  for (auto& t : b.tokens) t = rng() % 13;
+  for (auto& t : b.targets) t = rng() % 13;
+  d.set_batch(b);
+  TrainStep<double> ts(d, nullptr);
+  ts.forward_backward();
+  const std::vector<double> g(d.params().grads(), d.params().grads() + d.params().size());
+  auto rel64 = [&](const double* a) {
+    double e = 0, n = 0;
+    for (std::size_t i = 0; i < g.size(); ++i) e += (a[i] - g[i]) * (a[i] - g[i]), n += g[i] * g[i];
+    return std::sqrt(e / n);
+  };
+  BasicLayerParallelStep<double> lp(d);
+  lp.configure(mgrit(2, 4, 4, 4), false);
+  lp.forward_backward();
+  EXPECT_LT(rel64(d.params().grads()), 1e-12);
+
+  lp.set_iterations(2, 1);
+  lp.forward_backward();
+  const Grad few32 = layer_parallel(*m, mgrit(2, 4, 2, 1), false);
+  std::vector<float> few64(d.params().grads(), d.params().grads() + g.size());
+  EXPECT_LT(rel_diff(few32.g.data(), few64.data(), g.size()), 1e-5);
+  EXPECT_GT(rel64(d.params().grads()), 1e-4) << "two/one iterations are not exact";
 }
 
 }  // namespace

@@ -42,6 +42,17 @@ const char* to_string(SolverMode m) {
   return "?";
 }
 const char* to_string(Relax r) { return r == Relax::F ? "F" : "FCF"; }
+const char* to_string(AdjointGuess g) {
+  switch (g) {
+    case AdjointGuess::zero: return "zero";
+    case AdjointGuess::terminal: return "terminal";
+    case AdjointGuess::previous: return "previous";
+  }
+  return "?";
+}
+const char* to_string(MonitorPrecision p) {
+  return p == MonitorPrecision::float32 ? "float32" : "float64";
+}
 
 namespace {
 
@@ -162,12 +173,16 @@ void fill_rest(const json& r, RunConfig& c) {
                                            SolverMode::serial_forward, SolverMode::adaptive});
   c.solver.threads = s.at("threads").get<int>();
   c.solver.warm_start = s.at("warm_start").get<bool>();
+  c.solver.adjoint_guess = choice_of(
+      s.at("adjoint_guess"), {AdjointGuess::zero, AdjointGuess::terminal, AdjointGuess::previous});
   c.solver.forward = mgrit_of(s.at("mgrit").at("forward"));
   c.solver.backward = mgrit_of(s.at("mgrit").at("backward"));
 
   const json& mo = r.at("monitor");
   c.monitor.every = mo.at("every").get<long>();
   c.monitor.batches = mo.at("batches").get<int>();
+  c.monitor.precision =
+      choice_of(mo.at("precision"), {MonitorPrecision::float32, MonitorPrecision::float64});
   const json& ct = r.at("control");
   c.control.eta = ct.at("eta").get<double>();
   c.control.patience = ct.at("patience").get<int>();

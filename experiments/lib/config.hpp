@@ -21,12 +21,18 @@ enum class Schedule { constant, cosine, linear };
 enum class OptimizerKind { adamw, sgd };
 enum class SolverMode { serial, parallel, serial_forward, adaptive };
 enum class Relax { F, FCF };
+// The adjoint solve's initial guess (solver.adjoint_guess; mgrit::AdjointGuess says what each is).
+enum class AdjointGuess { zero, terminal, previous };
+// Precision of the gradient monitor's g and ĝ (monitor.precision; docs/controller.md).
+enum class MonitorPrecision { float32, float64 };
 
 const char* to_string(Family f);
 const char* to_string(Schedule s);
 const char* to_string(OptimizerKind o);
 const char* to_string(SolverMode m);
 const char* to_string(Relax r);
+const char* to_string(AdjointGuess g);
+const char* to_string(MonitorPrecision p);
 
 struct ModelSection {
   Family family = Family::gpt;
@@ -91,6 +97,7 @@ struct SolverConfig {
   SolverMode mode = SolverMode::serial;
   int threads = 1;  // OpenMP threads over F-intervals inside a rank
   bool warm_start = false;  // initial guess: the previous step's solve (docs/controller.md)
+  AdjointGuess adjoint_guess = AdjointGuess::zero;  // the adjoint's cold start
   MgritConfig forward{2, 4, Relax::F, 2};
   MgritConfig backward{2, 4, Relax::F, 1};
 };
@@ -99,6 +106,7 @@ struct SolverConfig {
 struct MonitorConfig {
   long every = 50;  // 0 = never
   int batches = 4;
+  MonitorPrecision precision = MonitorPrecision::float32;
 };
 
 // The adaptive controller's rule (docs/controller.md).

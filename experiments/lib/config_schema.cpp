@@ -142,6 +142,10 @@ std::vector<KeySpec> build_schema() {
   s.push_back(make("solver.warm_start", Kind::boolean, false,
                    "start each step's MGRIT solves from the previous step's states (as "
                    "TorchBraid does) instead of from u0 and zero"));
+  s.push_back(choice("solver.adjoint_guess", "zero", {"zero", "terminal", "previous"},
+                     "the adjoint solve's start where warm start keeps no states: zero, terminal "
+                     "(lambda_N at every point) or previous (the last adjoint solve's states, as "
+                     "warm start for the adjoint alone)"));
   add_mgrit(s, "forward", 2);
   add_mgrit(s, "backward", 1);
 
@@ -150,6 +154,10 @@ std::vector<KeySpec> build_schema() {
                       "(not in serial mode); 0 = never"));
   s.push_back(integer("monitor.batches", 4, 1,
                       "batches M per measurement (the bias estimate averages over them)"));
+  s.push_back(choice("monitor.precision", "float32", {"float32", "float64"},
+                     "precision of the check's g and g-hat: float64 computes both on a float64 "
+                     "copy of the model, so the error's floor is not float32 rounding; the update "
+                     "still uses the float32 layer-parallel gradient"));
 
   s.push_back(number("control.eta", 0.5, 0, true, 1, true,
                      "adaptive: act when the gradient bias exceeds eta times the gradient"));

@@ -32,8 +32,8 @@ double error_indicator(const LayerParallelStep& lp) {
   return f + relative(lp.adjoint_stats().final_residual, lp.final_adjoint_norm());
 }
 
-GradientMonitor::GradientMonitor(Model<float>& model, int batches)
-    : model_(model), batches_(batches) {
+GradientMonitor::GradientMonitor(Model<float>& model, int batches, MonitorPrecision precision)
+    : model_(model), batches_(batches), precision_(precision) {
   require(batches >= 1, "monitor.batches must be >= 1, got ", batches);
   OdeStep<float>& st = model.steps();
   const std::size_t total = model.params().size();
@@ -72,6 +72,13 @@ GradientCheck GradientMonitor::check(long step, Task& task, TrainStep<float>& se
   c.predicted = predictor_.predict(c.indicator);
 
   ghat0_.assign(p.grads(), p.grads() + n);
+  if (precision_ == MonitorPrecision::float64) {
+    measure64(c, task, lp);
+    task.bind_lookahead(0);
+    std::copy(ghat0_.begin(), ghat0_.end(), p.grads());
+    c.seconds = t.seconds();
+    return c;
+  }
   serial.forward_backward();
   g_.assign(p.grads(), p.grads() + n);
   c.first = mgrit::compare_gradients(ghat0_.data(), g_.data(), n, segments_);
@@ -91,6 +98,37 @@ GradientCheck GradientMonitor::check(long step, Task& task, TrainStep<float>& se
   std::copy(ghat0_.begin(), ghat0_.end(), p.grads());
   c.seconds = t.seconds();
   return c;
+}
+
+void GradientMonitor::measure64(GradientCheck& c, Task& task, const LayerParallelStep& lp) {
+  Model<double>& m = task.model64();
+  ParamStore<double>& q = m.params();
+  const ParamStore<float>& p = model_.params();
+  require(q.size() == p.size(), "float64 monitor: the twin has ", q.size(),
+          " parameters, the model ", p.size(), " (internal error)");
+  const std::size_t n = q.size();
+  if (!lp64_) {
+    serial64_ = std::make_unique<TrainStep<double>>(m, nullptr);
+    lp64_ = std::make_unique<BasicLayerParallelStep<double>>(m, lp.comm());
+    lp64_->configure(lp.solver_config(), lp.forward_exact());
+  }
+  // Iterations follow the controller; the rest of the settings never change during a run.
+  lp64_->set_iterations(lp.forward_iterations(), lp.backward_iterations());
+  std::copy(p.values(), p.values() + n, q.values());  // float -> double is exact
+  m.set_h(model_.config().h);
+  m.set_train(model_.train());
+  m.set_dropout_key(model_.dropout_seed(), model_.dropout_step());
+  bias_.reset(n);
+  for (int k = 0; k < batches_; ++k) {
+    task.bind_lookahead(k);  // binds the twin too
+    lp64_->forward_backward();
+    ghat64_.assign(q.grads(), q.grads() + n);
+    serial64_->forward_backward();
+    if (k == 0) c.first = mgrit::compare_gradients(ghat64_.data(), q.grads(), n, segments_);
+    bias_.add(ghat64_.data(), q.grads());
+  }
+  c.bias = bias_.estimate();
+  predictor_.add(c.indicator, c.first.rel_error);
 }
 
 }  // namespace lpt

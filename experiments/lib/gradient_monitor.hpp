@@ -6,9 +6,16 @@
 // the M batches (solver/grad_error.hpp) and the cheap indicator the MGRIT residuals give, with
 // what a fit of past measurements predicts from it (solver/error_predictor.hpp).
 //
+// Precision (monitor.precision): float32 compares the training model's own ĝ and g, so the error
+// it reads has float32 rounding's floor (1e-7 to 1e-6). float64 copies the parameters into a
+// float64 twin of the model (Task::model64, bound to the same batches, with the same dropout key)
+// and computes both g and ĝ there with the same solver settings: the error is then the solver's
+// alone down to ~1e-12. The update always uses the training step's float32 ĝ.
+//
 // Every rank runs the same check (the layer-parallel solves are collective; the serial gradient
 // is recomputed on each rank), so every rank sees the same numbers and the controller decides the
 // same on all of them.
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -35,7 +42,8 @@ class GradientMonitor {
  public:
   // batches: M >= 1. Segments: "opening", one per layer ("layer.N"), "closing", from the
   // model's parameter layout.
-  GradientMonitor(Model<float>& model, int batches);
+  GradientMonitor(Model<float>& model, int batches,
+                  MonitorPrecision precision = MonitorPrecision::float32);
 
   // Call right after lp.forward_backward() on the step's batch, before the update. Leaves the
   // model bound to that batch with ĝ in its gradient, as found.
@@ -44,10 +52,18 @@ class GradientMonitor {
   const std::vector<mgrit::GradSegment>& segments() const { return segments_; }
   std::vector<std::string> segment_names() const;
   const mgrit::ErrorPredictor& predictor() const { return predictor_; }
+  MonitorPrecision precision() const { return precision_; }
 
  private:
+  // float64: the check's comparison and bias estimate from the M pairs on the twin.
+  void measure64(GradientCheck& c, Task& task, const LayerParallelStep& lp);
+
   Model<float>& model_;
   int batches_;
+  MonitorPrecision precision_;
+  std::unique_ptr<TrainStep<double>> serial64_;
+  std::unique_ptr<BasicLayerParallelStep<double>> lp64_;
+  std::vector<double> ghat64_;
   std::vector<mgrit::GradSegment> segments_;
   std::vector<float> ghat0_, ghat_, g_;
   mgrit::BiasEstimator bias_;

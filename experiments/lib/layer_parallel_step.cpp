@@ -10,6 +10,22 @@ namespace {
 
 mgrit::Relax solver_relax(Relax r) { return r == Relax::F ? mgrit::Relax::F : mgrit::Relax::FCF; }
 
+mgrit::AdjointGuess solver_guess(AdjointGuess g) {
+  switch (g) {
+    case AdjointGuess::zero: return mgrit::AdjointGuess::zero;
+    case AdjointGuess::terminal: return mgrit::AdjointGuess::terminal;
+    case AdjointGuess::previous: return mgrit::AdjointGuess::previous;
+  }
+  return mgrit::AdjointGuess::zero;
+}
+
+template <class T>
+MPI_Datatype mpi_type();
+template <>
+MPI_Datatype mpi_type<float>() { return MPI_FLOAT; }
+template <>
+MPI_Datatype mpi_type<double>() { return MPI_DOUBLE; }
+
 // A fixed number of cycles: tolerances off, so the work per step is the same on every step and
 // every rank count (what the cost model and the controller's raise reason about).
 void set_cycle(mgrit::CycleOptions& o, const MgritConfig& m) {
@@ -25,7 +41,8 @@ void set_cycle(mgrit::CycleOptions& o, const MgritConfig& m) {
 
 }  // namespace
 
-LayerParallelStep::LayerParallelStep(Model<float>& model, MPI_Comm comm)
+template <class T>
+BasicLayerParallelStep<T>::BasicLayerParallelStep(Model<T>& model, MPI_Comm comm)
     : model_(model), comm_(comm) {
   int init = 0;
   MPI_Initialized(&init);
@@ -37,18 +54,33 @@ LayerParallelStep::LayerParallelStep(Model<float>& model, MPI_Comm comm)
   }
 }
 
-LayerParallelStep::~LayerParallelStep() = default;
+template <class T>
+BasicLayerParallelStep<T>::~BasicLayerParallelStep() = default;
 
-void LayerParallelStep::configure(const SolverConfig& s, bool forward_exact) {
+template <class T>
+void BasicLayerParallelStep<T>::configure(const SolverConfig& s, bool forward_exact) {
   fwd_ = s.forward;
   bwd_ = s.backward;
   threads_ = s.threads;
   warm_ = s.warm_start;
+  guess_ = s.adjoint_guess;
   forward_exact_ = forward_exact;
   options_dirty_ = true;
 }
 
-void LayerParallelStep::set_iterations(int forward, int backward) {
+template <class T>
+SolverConfig BasicLayerParallelStep<T>::solver_config() const {
+  SolverConfig s;
+  s.forward = fwd_;
+  s.backward = bwd_;
+  s.threads = threads_;
+  s.warm_start = warm_;
+  s.adjoint_guess = guess_;
+  return s;
+}
+
+template <class T>
+void BasicLayerParallelStep<T>::set_iterations(int forward, int backward) {
   require(forward >= 1 && backward >= 1, "MGRIT iterations must be >= 1, got forward ", forward,
           ", backward ", backward);
   if (forward == fwd_.iterations && backward == bwd_.iterations) return;
@@ -57,18 +89,20 @@ void LayerParallelStep::set_iterations(int forward, int backward) {
   options_dirty_ = true;
 }
 
-float* LayerParallelStep::tape_for(long layer) {
-  float*& t = tape_ptr_[layer];
+template <class T>
+T* BasicLayerParallelStep<T>::tape_for(long layer) {
+  T*& t = tape_ptr_[layer];
   if (!t) {
-    Arena<float>& a = tapes_[layer];
+    Arena<T>& a = tapes_[layer];
     a.reserve(model_.steps().tape_size(int(layer)));
     t = a.alloc(model_.steps().tape_size(int(layer)));
   }
   return t;
 }
 
-void LayerParallelStep::build(std::size_t n) {
-  OdeStep<float>& steps = model_.steps();
+template <class T>
+void BasicLayerParallelStep<T>::build(std::size_t n) {
+  OdeStep<T>& steps = model_.steps();
   state_size_ = n;
   tapes_.clear();
   tapes_.resize(steps.num_steps());
@@ -76,18 +110,18 @@ void LayerParallelStep::build(std::size_t n) {
   u0_.reset();
   uN_.reset();
   lam_.reset();
-  float* grads = model_.params().grads();
-  app_ = std::make_unique<mgrit::FlatApp<float>>(
+  T* grads = model_.params().grads();
+  app_ = std::make_unique<mgrit::FlatApp<T>>(
       n,
-      [this, &steps](const mgrit::StepInfo& s, const float* u, float* out) {
+      [this, &steps](const mgrit::StepInfo& s, const T* u, T* out) {
         // Only fine steps of the final sweep keep a tape: their states are the ones the adjoint
         // linearises at, and each layer's tape is then reused by its VJP instead of recomputed.
-        steps.forward(int(s.layer), float(s.h), u, out, s.keep_tape ? tape_for(s.layer) : nullptr);
+        steps.forward(int(s.layer), T(s.h), u, out, s.keep_tape ? tape_for(s.layer) : nullptr);
       },
-      [this, &steps, grads](const mgrit::StepInfo& s, const float* u, const float* lam_next,
-                            float* lam_out, bool g) {
-        const float* tape = s.tape_valid ? tape_ptr_[s.layer] : nullptr;
-        steps.backward(int(s.layer), float(s.h), u, tape, lam_next, lam_out,
+      [this, &steps, grads](const mgrit::StepInfo& s, const T* u, const T* lam_next, T* lam_out,
+                            bool g) {
+        const T* tape = s.tape_valid ? tape_ptr_[s.layer] : nullptr;
+        steps.backward(int(s.layer), T(s.h), u, tape, lam_next, lam_out,
                        g ? grads + steps.param_offset(int(s.layer)) : nullptr);
       });
   solver_ = std::make_unique<mgrit::Solver>(*app_, steps.num_steps());
@@ -96,7 +130,8 @@ void LayerParallelStep::build(std::size_t n) {
   options_dirty_ = true;
 }
 
-void LayerParallelStep::apply_options() {
+template <class T>
+void BasicLayerParallelStep<T>::apply_options() {
   MgritConfig f = fwd_;
   if (forward_exact_) {
     f.levels = 1;  // one level: exact stepping, passed from rank to rank
@@ -106,15 +141,17 @@ void LayerParallelStep::apply_options() {
   set_cycle(solver_->adjoint_options(), bwd_);
   solver_->set_threads(threads_);
   solver_->set_warm_start(warm_);
+  solver_->set_adjoint_guess(solver_guess(guess_));
   model_.steps().reserve_threads(threads_);  // the solver's team may exceed OpenMP's default
   options_dirty_ = false;
 }
 
-double LayerParallelStep::forward_backward() {
+template <class T>
+double BasicLayerParallelStep<T>::forward_backward() {
   const std::size_t n = model_.state_size();
   if (!solver_ || n != state_size_) build(n);
   if (options_dirty_) apply_options();
-  ParamStore<float>& p = model_.params();
+  ParamStore<T>& p = model_.params();
   p.zero_grads();
   times_ = LayerParallelTimes{};
 
@@ -132,12 +169,13 @@ double LayerParallelStep::forward_backward() {
 
   // u_N lives on the last rank; the loss and the closing gradients are computed on rank 0.
   const int last = size_ - 1;
-  float* uN = uN_->v.data();
-  float* lamN = lam_->v.data();
+  T* uN = uN_->v.data();
+  T* lamN = lam_->v.data();
+  const MPI_Datatype mt = mpi_type<T>();
   if (solver_->owns_final()) app_->copy(*solver_->final_state(), *uN_);
   if (mpi_ && last != 0) {
-    if (rank_ == last) MPI_Send(uN, int(n), MPI_FLOAT, 0, 11, comm_);
-    if (rank_ == 0) MPI_Recv(uN, int(n), MPI_FLOAT, last, 11, comm_, MPI_STATUS_IGNORE);
+    if (rank_ == last) MPI_Send(uN, int(n), mt, 0, 11, comm_);
+    if (rank_ == 0) MPI_Recv(uN, int(n), mt, last, 11, comm_, MPI_STATUS_IGNORE);
   }
   double norms[3] = {0, 0, 0};  // loss, ||u_N||, ||λ_N||
   if (rank_ == 0) {
@@ -145,10 +183,15 @@ double LayerParallelStep::forward_backward() {
     norms[1] = std::sqrt(app_->norm_sq(*uN_));
     norms[2] = std::sqrt(app_->norm_sq(*lam_));
   }
+  // The terminal guess starts every adjoint point at λ_N, so every rank needs it; otherwise only
+  // the last rank (point N's owner) does.
+  const bool everywhere = guess_ == AdjointGuess::terminal;
   if (mpi_) {
-    if (last != 0) {
-      if (rank_ == 0) MPI_Send(lamN, int(n), MPI_FLOAT, last, 12, comm_);
-      if (rank_ == last) MPI_Recv(lamN, int(n), MPI_FLOAT, 0, 12, comm_, MPI_STATUS_IGNORE);
+    if (everywhere) {
+      MPI_Bcast(lamN, int(n), mt, 0, comm_);
+    } else if (last != 0) {
+      if (rank_ == 0) MPI_Send(lamN, int(n), mt, last, 12, comm_);
+      if (rank_ == last) MPI_Recv(lamN, int(n), mt, 0, 12, comm_, MPI_STATUS_IGNORE);
     }
     MPI_Bcast(norms, 3, MPI_DOUBLE, 0, comm_);
   }
@@ -157,27 +200,31 @@ double LayerParallelStep::forward_backward() {
   norm_lamN_ = norms[2];
   times_.close = t.lap();
 
-  solver_->solve_adjoint(solver_->owns_final() ? lam_.get() : nullptr);
+  solver_->solve_adjoint(everywhere || solver_->owns_final() ? lam_.get() : nullptr);
   times_.adjoint = t.lap();
 
   // λ_0 sits with the rank that owns forward point 0 (rank 0: the adjoint mirrors positions).
   const mgrit::Vector* lam0 = solver_->gradient_u0();
   require(rank_ != 0 || lam0, "layer-parallel step: λ_0 is not on rank 0 (internal error)");
-  if (rank_ == 0) model_.open_backward(mgrit::flat<float>(*lam0).v.data());
-  if (mpi_)
-    MPI_Allreduce(MPI_IN_PLACE, p.grads(), int(p.size()), MPI_FLOAT, MPI_SUM, comm_);
+  if (rank_ == 0) model_.open_backward(mgrit::flat<T>(*lam0).v.data());
+  if (mpi_) MPI_Allreduce(MPI_IN_PLACE, p.grads(), int(p.size()), mt, MPI_SUM, comm_);
   times_.reduce = t.lap();
   return loss;
 }
 
-const mgrit::SolveStats& LayerParallelStep::forward_stats() const {
+template <class T>
+const mgrit::SolveStats& BasicLayerParallelStep<T>::forward_stats() const {
   require(bool(solver_), "layer-parallel step: no solve yet");
   return solver_->forward_stats();
 }
 
-const mgrit::SolveStats& LayerParallelStep::adjoint_stats() const {
+template <class T>
+const mgrit::SolveStats& BasicLayerParallelStep<T>::adjoint_stats() const {
   require(bool(solver_), "layer-parallel step: no solve yet");
   return solver_->adjoint_stats();
 }
+
+template class BasicLayerParallelStep<float>;
+template class BasicLayerParallelStep<double>;
 
 }  // namespace lpt

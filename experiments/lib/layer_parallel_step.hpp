@@ -15,6 +15,10 @@
 // allreduce adds exact zeros from the others. With the solver's rank-independent cycles (fixed-
 // order norms), every rank count gives the same bits for the same threads per rank.
 //
+// Training runs it in float32 (LayerParallelStep); the float64 gradient monitor runs the same
+// solves on a float64 copy of the model (BasicLayerParallelStep<double>), so that the error it
+// measures is the solver's and not float32 rounding.
+//
 // Usage:
 //   LayerParallelStep lp(model);  lp.configure(cfg.solver, /*forward_exact=*/false);
 //   task.next_batch();  double loss = lp.forward_backward();  ... optimizer on model.params()
@@ -41,22 +45,25 @@ struct LayerParallelTimes {
   double total() const { return open + forward + close + adjoint + reduce; }
 };
 
-class LayerParallelStep {
+template <class T>
+class BasicLayerParallelStep {
  public:
   // The model must outlive this. comm: the ranks that share the layers (MPI_COMM_WORLD when MPI
   // is initialised; one rank otherwise).
-  explicit LayerParallelStep(Model<float>& model, MPI_Comm comm = MPI_COMM_WORLD);
-  ~LayerParallelStep();
+  explicit BasicLayerParallelStep(Model<T>& model, MPI_Comm comm = MPI_COMM_WORLD);
+  ~BasicLayerParallelStep();
 
   // Levels, cfactor, relaxation and iterations of both solves, OpenMP threads over F-intervals;
   // forward_exact: the forward is plain stepping (serial_forward mode) and only the adjoint uses
-  // MGRIT. Takes effect at the next forward_backward.
+  // MGRIT; s.adjoint_guess: the adjoint's cold start (mgrit::AdjointGuess). Takes effect at the
+  // next forward_backward.
   void configure(const SolverConfig& s, bool forward_exact);
   // Iterations of the forward (ignored when exact) and adjoint solves.
   void set_iterations(int forward, int backward);
   int forward_iterations() const { return fwd_.iterations; }
   int backward_iterations() const { return bwd_.iterations; }
   bool forward_exact() const { return forward_exact_; }
+  AdjointGuess adjoint_guess() const { return guess_; }
 
   // The model must be bound to a batch (and its dropout key set). Fills model.params().grads()
   // on every rank; returns the loss (the same on every rank).
@@ -69,15 +76,18 @@ class LayerParallelStep {
   // residuals relative, for the cheap error indicator.
   double final_state_norm() const { return norm_uN_; }
   double final_adjoint_norm() const { return norm_lamN_; }
+  // The solver settings in force (iterations included), for a twin in another precision.
+  SolverConfig solver_config() const;
+  MPI_Comm comm() const { return comm_; }
   int ranks() const { return size_; }
   int rank() const { return rank_; }
 
  private:
   void build(std::size_t state_size);
   void apply_options();
-  float* tape_for(long layer);
+  T* tape_for(long layer);
 
-  Model<float>& model_;
+  Model<T>& model_;
   MPI_Comm comm_;
   bool mpi_init_ = false;  // MPI is initialised (the solver gets comm_)
   bool mpi_ = false;       // and comm_ has more than one rank
@@ -85,16 +95,22 @@ class LayerParallelStep {
   MgritConfig fwd_, bwd_;
   int threads_ = 1;
   bool warm_ = false;
+  AdjointGuess guess_ = AdjointGuess::zero;
   bool forward_exact_ = false;
   bool options_dirty_ = true;
   std::size_t state_size_ = 0;
-  std::unique_ptr<mgrit::FlatApp<float>> app_;
+  std::unique_ptr<mgrit::FlatApp<T>> app_;
   std::unique_ptr<mgrit::Solver> solver_;
-  std::vector<Arena<float>> tapes_;  // per layer, allocated when this rank first keeps one
-  std::vector<float*> tape_ptr_;
-  std::unique_ptr<mgrit::FlatVector<float>> u0_, uN_, lam_;  // λ_N in lam_
+  std::vector<Arena<T>> tapes_;  // per layer, allocated when this rank first keeps one
+  std::vector<T*> tape_ptr_;
+  std::unique_ptr<mgrit::FlatVector<T>> u0_, uN_, lam_;  // λ_N in lam_
   LayerParallelTimes times_;
   double norm_uN_ = 0, norm_lamN_ = 0;
 };
+
+using LayerParallelStep = BasicLayerParallelStep<float>;
+
+extern template class BasicLayerParallelStep<float>;
+extern template class BasicLayerParallelStep<double>;
 
 }  // namespace lpt

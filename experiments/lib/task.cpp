@@ -95,23 +95,30 @@ Options loader_options(const RunConfig& cfg) {
 
 // What every task shares: a loader (next, val_batch, state), a model bound batch by batch, and
 // the evaluation loop over the first validation batches.
-template <class Loader, class Batch, class M>
+template <class Loader, class Batch, class M, class M64>
 class LoaderTask : public Task {
  public:
   Model<float>& model() override { return *model_; }
   void next_batch() override {
     loader_->next(batch_);
     model_->set_batch(batch_);
+    if (model64_) model64_->set_batch(batch_);
   }
   void bind_lookahead(int k) override {
     if (k == 0) {
       model_->set_batch(batch_);
+      if (model64_) model64_->set_batch(batch_);
       return;
     }
     const std::vector<std::uint64_t> st = loader_->state();
     for (int i = 0; i < k; ++i) loader_->next(probe_);
     loader_->set_state(st);
     model_->set_batch(probe_);
+    if (model64_) model64_->set_batch(probe_);
+  }
+  Model<double>& model64() override {
+    if (!model64_) model64_ = std::make_unique<M64>(model_->config());
+    return *model64_;
   }
   std::vector<std::uint64_t> data_state() const override { return loader_->state(); }
   void set_data_state(const std::vector<std::uint64_t>& s) override { loader_->set_state(s); }
@@ -139,10 +146,11 @@ class LoaderTask : public Task {
 
   std::unique_ptr<Loader> loader_;
   std::unique_ptr<M> model_;
+  std::unique_ptr<M64> model64_;
   Batch batch_, val_, probe_;
 };
 
-class GptTask : public LoaderTask<GptLoader, LmBatch, GptModel<float>> {
+class GptTask : public LoaderTask<GptLoader, LmBatch, GptModel<float>, GptModel<double>> {
  public:
   explicit GptTask(const RunConfig& cfg) {
     require_family_data(cfg, {"english"});
@@ -172,7 +180,7 @@ class GptTask : public LoaderTask<GptLoader, LmBatch, GptModel<float>> {
   Tokenizer tok_;
 };
 
-class BertTask : public LoaderTask<BertLoader, MlmBatch, BertModel<float>> {
+class BertTask : public LoaderTask<BertLoader, MlmBatch, BertModel<float>, BertModel<double>> {
  public:
   explicit BertTask(const RunConfig& cfg) {
     require_family_data(cfg, {"english"});
@@ -206,7 +214,7 @@ class BertTask : public LoaderTask<BertLoader, MlmBatch, BertModel<float>> {
   Tokenizer tok_;
 };
 
-class VitTask : public LoaderTask<ImageLoader, ImageBatch, VitModel<float>> {
+class VitTask : public LoaderTask<ImageLoader, ImageBatch, VitModel<float>, VitModel<double>> {
  public:
   explicit VitTask(const RunConfig& cfg) : name_(cfg.data.name) {
     require_family_data(cfg, {"fashion_mnist", "digits"});
@@ -238,7 +246,7 @@ class VitTask : public LoaderTask<ImageLoader, ImageBatch, VitModel<float>> {
   std::string name_;
 };
 
-class MtTask : public LoaderTask<TranslationLoader, Seq2SeqBatch, MtModel<float>> {
+class MtTask : public LoaderTask<TranslationLoader, Seq2SeqBatch, MtModel<float>, MtModel<double>> {
  public:
   explicit MtTask(const RunConfig& cfg) : max_tgt_(cfg.model.tgt_len) {
     require_family_data(cfg, {"en_es"});

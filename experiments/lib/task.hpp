@@ -34,6 +34,11 @@ class Task {
   // the stream, so that the gradient monitor measures on batches of the training distribution at
   // the same parameters and the run's data order stays the same with and without monitoring.
   virtual void bind_lookahead(int k) = 0;
+  // A float64 model of the same family and sizes, built on the first call, that every later
+  // next_batch() and bind_lookahead() binds to the same batch as model(): the float64 gradient
+  // monitor computes g and ĝ on it. Its parameters, dropout key and train flag are the caller's
+  // to set.
+  virtual Model<double>& model64() = 0;
   // What one training batch holds, for the throughput on the progress line: tokens with a
   // target, or images; and the unit ("tok/s", "img/s").
   virtual double items_in_batch() const = 0;

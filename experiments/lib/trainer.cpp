@@ -141,7 +141,8 @@ class Run {
     out << "solver: " << describe_solver() << "\n";
     if (!o_.resume.empty())
       out << "resumed from " << o_.resume << " at step " << state.step << "\n";
-    if (!o_.resume.empty() && cfg_.solver.warm_start && cfg_.solver.mode != SolverMode::serial)
+    if (!o_.resume.empty() && cfg_.solver.mode != SolverMode::serial &&
+        (cfg_.solver.warm_start || cfg_.solver.adjoint_guess == AdjointGuess::previous))
       out << "note: solver.warm_start states are not in checkpoints; the first step after the "
              "resume starts its solves cold\n";
     return loop(state.step, wall);
@@ -187,7 +188,8 @@ class Run {
     lp_ = std::make_unique<LayerParallelStep>(model, o_.comm);
     lp_->configure(cfg_.solver, cfg_.solver.mode == SolverMode::serial_forward);
     if (cfg_.monitor.every > 0)
-      monitor_ = std::make_unique<GradientMonitor>(model, cfg_.monitor.batches);
+      monitor_ = std::make_unique<GradientMonitor>(model, cfg_.monitor.batches,
+                                                   cfg_.monitor.precision);
     if (cfg_.solver.mode == SolverMode::adaptive) {
       controller_ = std::make_unique<mgrit::Controller>(controller_options(cfg_.control, cfg_.monitor.every), control_);
       auto oracle = make_cost_oracle(cfg_, model.config(), ranks_);

@@ -100,6 +100,17 @@ TEST_F(TrainRanks, WarmStartedParallelGptIsBitIdenticalOnEveryRankCount) {
   expect_rank_independent("gpt", {"solver.mode=parallel", "solver.warm_start=true"});
 }
 
+// The terminal guess broadcasts λ_N to every rank; the previous guess keeps each rank's own
+// adjoint points; the float64 monitor runs a second, float64 layer-parallel solve on the ranks.
+TEST_F(TrainRanks, TerminalAdjointGuessAndFloat64MonitorAreBitIdenticalOnEveryRankCount) {
+  expect_rank_independent("gpt", {"solver.mode=parallel", "solver.adjoint_guess=terminal",
+                                  "monitor.precision=float64"});
+}
+
+TEST_F(TrainRanks, PreviousAdjointGuessIsBitIdenticalOnEveryRankCount) {
+  expect_rank_independent("gpt", {"solver.mode=parallel", "solver.adjoint_guess=previous"});
+}
+
 TEST_F(TrainRanks, AdaptiveDecisionsAreTheSameOnEveryRankCount) {
   expect_rank_independent("gpt", {"solver.mode=adaptive", "control.eta=1e-9",
                                   "control.patience=1", "control.max_forward_iterations=2",
