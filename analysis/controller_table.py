@@ -26,7 +26,7 @@ from lpt_record import Record  # noqa: E402
 
 ORDER = ["serial", "serial_t2", "parallel", "adaptive_raise", "adaptive_serial", "level", "eta03", "eta08", "h25",
          "h100"]
-PATTERN = re.compile(r"^(?P<name>.+)_(?P<variant>" + "|".join(ORDER) + r")_s(?P<seed>\d+)\.h5$")
+PATTERN = re.compile(r"^(?P<name>.+?)_(?P<variant>" + "|".join(sorted(ORDER, key=len, reverse=True)) + r")_s(?P<seed>\d+)\.h5$")
 
 
 def finished(path):
