@@ -18,16 +18,45 @@ Relax MgritSettings::rx(int l) const {
   return relax[std::min<size_t>(static_cast<size_t>(l), relax.size() - 1)];
 }
 
+MgritSettings MgritSettings::adjoint_settings() const {
+  MgritSettings s = *this;
+  if (adjoint.levels > 0) {
+    s.levels = adjoint.levels;
+    s.cfactor = adjoint.cfactor;
+    s.relax = adjoint.relax;
+    s.skip_first_down = adjoint.skip_first_down;
+  }
+  s.adjoint.levels = 0;
+  return s;
+}
+
+namespace {
+
+void describe_cycle(std::ostream& os, const MgritSettings& s) {
+  os << "L" << s.levels;
+  if (s.levels > 1) {
+    os << " m" << s.cf(0);
+    for (int l = 1; l + 1 < s.levels; ++l)
+      if (s.cf(l) != s.cf(0)) os << "," << s.cf(l);
+    os << " ";
+    for (int l = 0; l + 1 < s.levels; ++l)
+      os << (l ? "/" : "") << (s.rx(l) == Relax::F ? "F" : "FCF");
+  }
+}
+
+}  // namespace
+
 std::string MgritSettings::describe() const {
   std::ostringstream os;
-  os << "L" << levels;
-  if (levels > 1) {
-    os << " m" << cf(0);
-    for (int l = 1; l + 1 < levels; ++l)
-      if (cf(l) != cf(0)) os << "," << cf(l);
-    os << " ";
-    for (int l = 0; l + 1 < levels; ++l) os << (l ? "/" : "") << (rx(l) == Relax::F ? "F" : "FCF");
-    os << " it" << fwd_iters << "/" << bwd_iters;
+  describe_cycle(os, *this);
+  const MgritSettings a = adjoint_settings();
+  const bool differs = a.levels != levels || a.cfactor != cfactor || a.relax != relax ||
+                       a.skip_first_down != skip_first_down;
+  if (levels > 1 || differs) os << " it" << fwd_iters << "/" << bwd_iters;
+  if (differs) {
+    os << " | bwd ";
+    describe_cycle(os, a);
+    if (a.skip_first_down != skip_first_down) os << (a.skip_first_down ? " skip" : " noskip");
   }
   return os.str();
 }

@@ -22,10 +22,20 @@ struct MgritSettings {
   int bwd_iters = 1;
   bool skip_first_down = true;  // XBraid skip: the first iteration starts on the coarsest level
   bool store_tapes = false;     // fine adjoint steps reuse forward tapes instead of recomputing
+  // The adjoint's own cycle, where it differs from the forward's (lpt's trainer configures each
+  // solve from its own config section). levels 0: the adjoint runs the fields above.
+  struct AdjointCycle {
+    int levels = 0;
+    std::vector<int> cfactor = {4};
+    std::vector<Relax> relax;
+    bool skip_first_down = true;
+  } adjoint;
 
   int cf(int l) const;
   Relax rx(int l) const;
-  std::string describe() const;  // "L3 m4 F/FCF it2/1"
+  // The settings the adjoint solve runs with: these, with `adjoint`'s cycle when it is set.
+  MgritSettings adjoint_settings() const;
+  std::string describe() const;  // "L3 m4 F/FCF it2/1", the adjoint's cycle after " | bwd "
 };
 
 // Where each level's steps live. Level l step j covers fine steps [j·stride[l], (j+1)·stride[l]);

@@ -5,6 +5,7 @@
 #include <numeric>
 #include <tuple>
 
+#include "perfmodel/cycle_settings.hpp"
 #include "solver/core.hpp"
 #include "util/error.hpp"
 
@@ -86,20 +87,6 @@ class Recorder : public mg::Trace {
   std::vector<long>& evals_;
 };
 
-mg::CycleOptions cycle_options(const MgritSettings& s, int iterations) {
-  mg::CycleOptions o;
-  o.set_max_levels(s.levels);
-  for (int l = 0; l + 1 < s.levels; ++l) {
-    o.set_cfactor(l, s.cf(l));
-    o.set_relax(l, s.rx(l) == Relax::F ? mg::Relax::F : mg::Relax::FCF);
-  }
-  o.set_skip(s.skip_first_down);
-  o.set_abs_tol(0);
-  o.set_rel_tol(0);
-  o.set_max_iter(iterations);
-  return o;
-}
-
 // Discrete-event replay: a rank runs until it waits for a message not yet sent or for a
 // reduction not every rank has reached; a send or the last arrival wakes the waiters. Messages
 // on one (from, to, tag) channel arrive in order, as MPI guarantees.
@@ -176,10 +163,12 @@ SimSolve replay(std::vector<std::vector<Event>>& ev, const SimCosts& c) {
 double SimSolve::work() const { return std::accumulate(busy.begin(), busy.end(), 0.0); }
 
 ScheduleSimulator::ScheduleSimulator(int N, int P, const MgritSettings& s) : n_(N), p_(P), s_(s) {
-  const std::string why = hierarchy_problem(N, s);
+  const MgritSettings a = s.adjoint_settings();
+  std::string why = hierarchy_problem(N, s);
+  if (why.empty()) why = hierarchy_problem(N, a);
   require(why.empty(), "schedule simulator: ", why);
   require(P >= 1, "schedule simulator: ranks must be >= 1, got ", P);
-  const int nc = coarsest_steps(N, s);
+  const int nc = std::min(coarsest_steps(N, s), coarsest_steps(N, a));
   require(P <= nc, "schedule simulator: ", s.describe(), " on ", N, " layers has ", nc,
           " coarsest steps, and lpt's solver gives each rank whole coarsest steps; use fewer "
           "ranks (at most ", nc, "), fewer levels or a smaller cfactor");
@@ -187,11 +176,12 @@ ScheduleSimulator::ScheduleSimulator(int N, int P, const MgritSettings& s) : n_(
 
 SimSolve ScheduleSimulator::run(bool adjoint, int iterations, const SimCosts& c) const {
   require(bool(c.step), "schedule simulator: SimCosts::step is not set");
-  const mg::CycleOptions opt = cycle_options(s_, iterations);
+  const MgritSettings s = adjoint ? s_.adjoint_settings() : s_;
+  const mg::CycleOptions opt = cycle_options(s_, adjoint, iterations);
   NoApp app;
   NoProp prop(adjoint);
   NoState u0;
-  std::vector<long> evals(s_.levels, 0);
+  std::vector<long> evals(s.levels, 0);
   std::vector<std::vector<Event>> ev(p_);
   for (int pos = 0; pos < p_; ++pos) {
     // The adjoint Comm mirrors positions onto ranks, as Solver::solve_adjoint does.

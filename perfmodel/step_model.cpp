@@ -121,9 +121,11 @@ Prediction StepModel::predict(int ranks, const MgritSettings& st) const {
     adj_fine[n] = st.store_tapes ? c.vjp_state[o] : c.adjoint_step[o];
     pgrad[n] = c.param_grad[o];
   }
-  // The adjoint's reversed time is split as the solver splits it (rounding the other way).
-  const Hierarchy ha = build_hierarchy(N, ranks, st, /*ceil_split=*/true);
-  pr.adjoint_solve = mgrit_solve_cost(adj_fine, adj_coarse, ha, st, st.bwd_iters, net, c.vector_op_s);
+  // The adjoint's reversed time is split as the solver splits it (rounding the other way), on
+  // the adjoint's own cycle.
+  const MgritSettings sa = st.adjoint_settings();
+  const Hierarchy ha = build_hierarchy(N, ranks, sa, /*ceil_split=*/true);
+  pr.adjoint_solve = mgrit_solve_cost(adj_fine, adj_coarse, ha, sa, st.bwd_iters, net, c.vector_op_s);
 
   // Per-rank extras. Every fine step gets its parameter gradient inside the adjoint's final
   // sweep, which the solve cost already holds (the forward's final sweep keeps every tape).
@@ -143,14 +145,21 @@ Prediction StepModel::predict(int ranks, const MgritSettings& st) const {
   // The tied embedding lives on both end ranks (counted once when they are one rank).
   params[P - 1] += c.closing_params + (P > 1 ? c.tied_params : 0.0);
   tensors[P - 1] += 1;
+  // Each solve keeps its values at every point of every level and, on coarse levels, its FAS
+  // right-hand sides; an adjoint of one level is a plain sweep that keeps one vector. The
+  // adjoint's points are owned by its own (reversed) layout.
   for (int l = 0; l < L; ++l)
-    for (int j = 0; j < h.steps[l]; ++j) {
-      // Forward and adjoint values at every point of every level, and on coarse levels the FAS
-      // right-hand sides of both solves. One level: the adjoint is a plain sweep.
-      const double copies = L == 1 ? 1.0 : (l == 0 ? 2.0 : 4.0);
-      states[h.owner(l, j)] += copies * c.state_bytes;
-    }
-  if (L == 1) states[0] += c.state_bytes;
+    for (int j = 0; j < h.steps[l]; ++j) states[h.owner(l, j)] += (l == 0 ? 1.0 : 2.0) * c.state_bytes;
+  if (sa.levels == 1) {
+    states[0] += c.state_bytes;
+  } else if (st.adjoint.levels == 0) {  // the forward's cycle: the forward's owners, as before
+    for (int l = 0; l < L; ++l)
+      for (int j = 0; j < h.steps[l]; ++j) states[h.owner(l, j)] += (l == 0 ? 1.0 : 2.0) * c.state_bytes;
+  } else {  // its own hierarchy, in reversed time: position q lives on rank P - 1 - q
+    for (int l = 0; l < sa.levels; ++l)
+      for (int j = 0; j < ha.steps[l]; ++j)
+        states[std::clamp(P - 1 - ha.owner(l, j), 0, P - 1)] += (l == 0 ? 1.0 : 2.0) * c.state_bytes;
+  }
 
   StepBreakdown& t = pr.time;
   t.opening = c.opening_fwd + c.opening_bwd;

@@ -35,6 +35,9 @@ class Solver {
   // Options. The non-const accessors mark the solver for a rebuild (warm start is then lost).
   CycleOptions& forward_options();
   CycleOptions& adjoint_options();
+  // The options in force, read without marking anything for a rebuild.
+  const CycleOptions& forward_cycle() const { return fopt_; }
+  const CycleOptions& adjoint_cycle() const { return aopt_; }
   void set_step_size(double h);      // fine h; coarse steps use (stride)·h
   void set_comm(MPI_Comm comm);      // default MPI_COMM_WORLD (ignored if MPI is not initialised)
   void set_threads(int n);           // OpenMP threads over F-intervals inside a rank (default 1)

@@ -9,6 +9,8 @@
 
 #include "experiments/lib/layer_parallel_step.hpp"
 #include "experiments/lib/config.hpp"
+#include "experiments/lib/cost_oracle.hpp"
+#include "perfmodel/cycle_settings.hpp"
 #include "model/family_gpt.hpp"
 #include "model/family_mt.hpp"
 #include "model/family_vit.hpp"
@@ -82,6 +84,53 @@ TEST(LayerParallelStep, ManyIterationsReproduceSerialGradient) {
     const Grad par = layer_parallel(*m, mgrit(levels, 2, 12, 12), false);
     EXPECT_NEAR(par.loss, ser.loss, 2e-6 * std::abs(ser.loss));
     EXPECT_LT(rel_diff(par.g.data(), ser.g.data(), ser.g.size()), 2e-5);
+  }
+}
+
+void expect_same_cycle(const perf::MgritSettings& a, const perf::MgritSettings& b) {
+  EXPECT_EQ(a.levels, b.levels);
+  for (int l = 0; l + 1 < a.levels; ++l) {
+    EXPECT_EQ(a.cf(l), b.cf(l)) << "level " << l;
+    EXPECT_EQ(a.rx(l), b.rx(l)) << "level " << l;
+  }
+  EXPECT_EQ(a.skip_first_down, b.skip_first_down);
+}
+
+// The controller's cost oracle prices the cycles training runs (issue 11): the settings it builds
+// from the config equal those read back from the solver after a training step, for every mode,
+// with forward and backward sections that differ in every field.
+TEST(LayerParallelStep, CostOracleSettingsAreTheCyclesTheSolverRuns) {
+  for (const char* mode : {"parallel", "adaptive", "serial_forward"}) {
+    SCOPED_TRACE(mode);
+    const RunConfig cfg = resolve_config(
+        nlohmann::json::object(),
+        {"model.layers=16", std::string("solver.mode=") + mode, "solver.mgrit.forward.levels=3",
+         "solver.mgrit.forward.cfactor=2", "solver.mgrit.forward.relax=FCF",
+         "solver.mgrit.forward.skip=true", "solver.mgrit.forward.iterations=3",
+         "solver.mgrit.backward.levels=2", "solver.mgrit.backward.cfactor=4",
+         "solver.mgrit.backward.iterations=2"});
+    auto m = gpt(16);
+    LayerParallelStep lp(*m);
+    const bool exact = cfg.solver.mode == SolverMode::serial_forward;
+    lp.configure(cfg.solver, exact);
+    lp.forward_backward();
+    const perf::MgritSettings ran =
+        perf::settings_of(lp.solver()->forward_cycle(), lp.solver()->adjoint_cycle());
+    const perf::MgritSettings priced = trainer_settings(cfg);
+    expect_same_cycle(ran.adjoint_settings(), priced.adjoint_settings());
+    EXPECT_EQ(ran.bwd_iters, priced.bwd_iters);
+    EXPECT_FALSE(priced.adjoint_settings().skip_first_down);
+    EXPECT_EQ(priced.adjoint_settings().levels, 2);
+    // serial_forward steps exactly (one level); the oracle prices that forward as serial
+    // stepping (its fwd == 0 case), the MGRIT settings describe the config's forward section.
+    if (exact) {
+      EXPECT_EQ(ran.levels, 1);
+      continue;
+    }
+    expect_same_cycle(ran, priced);
+    EXPECT_EQ(ran.fwd_iters, priced.fwd_iters);
+    EXPECT_TRUE(priced.skip_first_down);
+    EXPECT_EQ(priced.describe(), "L3 m2 FCF/FCF it3/2 | bwd L2 m4 F noskip");
   }
 }
 

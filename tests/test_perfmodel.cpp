@@ -565,3 +565,75 @@ TEST(PerfModel, SearchKeepsToLayoutsTheSolverRuns) {
     EXPECT_LE(any.best.time.total, solver.best.time.total * (1 + 1e-12)) << "P " << P;
   }
 }
+
+#include "perfmodel/cycle_settings.hpp"
+#include "perfmodel/schedule_sim.hpp"
+
+namespace {
+
+// The adjoint's own cycle (issue 11): an adjoint section equal to the forward's predicts what the
+// shared settings predict, bit for bit; one that differs is priced on its own hierarchy (one
+// level: a plain backward sweep over every step, slower on 8 ranks than two-level MGRIT with
+// one iteration), and the forward's cost does not move.
+TEST(PerfModel, AdjointCycleIsPricedOnItsOwnSettings) {
+  StepModel model(small_gpt(64), ideal_network());
+  model.set_measured(measured_for(small_gpt(64), 1e-3, 2e-3, 5e-4));
+  MgritSettings shared = two_level(4, 2, 1);
+  shared.skip_first_down = false;
+  MgritSettings same = shared;
+  same.adjoint.levels = 2;
+  same.adjoint.cfactor = {4};
+  same.adjoint.skip_first_down = false;
+  const Prediction a = model.predict(8, shared), b = model.predict(8, same);
+  EXPECT_EQ(a.time.total, b.time.total);
+  EXPECT_EQ(a.memory.total, b.memory.total);
+
+  MgritSettings sweep = shared;
+  sweep.adjoint.levels = 1;
+  const Prediction c = model.predict(8, sweep);
+  EXPECT_EQ(c.forward_solve.total, a.forward_solve.total);
+  const auto& adj = model.costs().adjoint_step;  // an ideal network: only the 64 steps remain
+  EXPECT_NEAR(c.adjoint_solve.total, std::accumulate(adj.begin(), adj.end(), 0.0), 1e-12);
+  EXPECT_GT(c.adjoint_solve.total, a.adjoint_solve.total);
+  EXPECT_NE(sweep.describe().find("| bwd L1"), std::string::npos) << sweep.describe();
+
+  // Skip removes the first down-cycle's work from the adjoint only.
+  MgritSettings skip = shared;
+  skip.adjoint = {2, {4}, {}, true};
+  const Prediction d = model.predict(8, skip);
+  EXPECT_EQ(d.forward_solve.total, a.forward_solve.total);
+  EXPECT_LT(d.adjoint_solve.total, a.adjoint_solve.total);
+}
+
+// settings_of and cycle_options are inverse on what the perf model describes.
+TEST(PerfModel, CycleSettingsRoundTrip) {
+  lpt::mgrit::CycleOptions f, b;
+  f.set_max_levels(3);
+  f.set_cfactor(0, 2);
+  f.set_cfactor(1, 4);
+  f.set_fine_relax(lpt::mgrit::Relax::FCF);
+  f.set_skip(true);
+  f.set_max_iter(3);
+  b.set_max_levels(2);
+  b.set_cfactor(8);
+  b.set_max_iter(1);
+  const MgritSettings s = settings_of(f, b);
+  for (bool adjoint : {false, true}) {
+    const lpt::mgrit::CycleOptions& want = adjoint ? b : f;
+    const lpt::mgrit::CycleOptions got = cycle_options(s, adjoint, want.max_iter());
+    EXPECT_EQ(got.max_levels(), want.max_levels());
+    for (int l = 0; l + 1 < want.max_levels(); ++l) {
+      EXPECT_EQ(got.cfactor(l), want.cfactor(l));
+      EXPECT_EQ(got.relax(l), want.relax(l));
+    }
+    EXPECT_EQ(got.skip(), want.skip());
+    EXPECT_EQ(got.max_iter(), want.max_iter());
+  }
+  // The simulator runs each solve's own cycle: the adjoint evaluates steps on 2 levels only.
+  StepModel model(small_gpt(64), ideal_network());
+  const SimulatedStep sim = simulate_step(model, 4, s);
+  EXPECT_EQ(sim.forward.evals.size(), 3u);
+  EXPECT_EQ(sim.adjoint.evals.size(), 2u);
+}
+
+}  // namespace

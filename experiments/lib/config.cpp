@@ -136,6 +136,7 @@ MgritConfig mgrit_of(const json& j) {
   g.cfactor = j.at("cfactor").get<int>();
   g.relax = j.at("relax") == "F" ? Relax::F : Relax::FCF;
   g.iterations = j.at("iterations").get<int>();
+  g.skip = j.at("skip").get<bool>();
   return g;
 }
 

@@ -91,6 +91,7 @@ struct MgritConfig {
   int cfactor = 4;
   Relax relax = Relax::F;
   int iterations = 2;
+  bool skip = false;  // XBraid skip: no work on the first down-cycle
 };
 
 struct SolverConfig {
@@ -98,8 +99,8 @@ struct SolverConfig {
   int threads = 1;  // OpenMP threads over F-intervals inside a rank
   bool warm_start = false;  // initial guess: the previous step's solve (docs/controller.md)
   AdjointGuess adjoint_guess = AdjointGuess::zero;  // the adjoint's cold start
-  MgritConfig forward{2, 4, Relax::F, 2};
-  MgritConfig backward{2, 4, Relax::F, 1};
+  MgritConfig forward{2, 4, Relax::F, 2, false};
+  MgritConfig backward{2, 4, Relax::F, 1, false};
 };
 
 // Gradient-error measurement (docs/controller.md): every `every` steps, M = `batches` batches.

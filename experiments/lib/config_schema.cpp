@@ -64,6 +64,8 @@ void add_mgrit(std::vector<KeySpec>& s, const std::string& dir, int iterations) 
   s.push_back(integer(p + "cfactor", 4, 2, "coarsening factor between levels"));
   s.push_back(choice(p + "relax", "F", {"F", "FCF"}, "relaxation on the fine level"));
   s.push_back(integer(p + "iterations", iterations, 1, "MGRIT iterations per " + dir + " solve"));
+  s.push_back(make(p + "skip", Kind::boolean, false,
+                   "skip the work of the first down-cycle (XBraid's skip, as the research codes run)"));
 }
 
 std::vector<KeySpec> build_schema() {

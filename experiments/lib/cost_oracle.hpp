@@ -7,8 +7,13 @@
 
 #include "experiments/lib/config.hpp"
 #include "model/model.hpp"
+#include "perfmodel/mgrit_cost.hpp"
 
 namespace lpt {
+
+// The perf model's settings for the cycles training runs: both solves' options as the trainer
+// builds them (solve_options in layer_parallel_step.hpp), converted by perf::settings_of.
+perf::MgritSettings trainer_settings(const RunConfig& cfg);
 
 // Null when cfg.control.cost_model is empty. ranks: cfg.control.cost_ranks, or `run_ranks` when
 // that is 0. Throws lpt::Error for a profile that cannot be loaded.

@@ -26,20 +26,23 @@ MPI_Datatype mpi_type<float>() { return MPI_FLOAT; }
 template <>
 MPI_Datatype mpi_type<double>() { return MPI_DOUBLE; }
 
+}  // namespace
+
 // A fixed number of cycles: tolerances off, so the work per step is the same on every step and
 // every rank count (what the cost model and the controller's raise reason about).
-void set_cycle(mgrit::CycleOptions& o, const MgritConfig& m) {
+mgrit::CycleOptions solve_options(const MgritConfig& m) {
+  mgrit::CycleOptions o;
   o.set_max_levels(m.levels);
   o.set_cfactor(m.cfactor);
   o.set_fine_relax(solver_relax(m.relax));
   o.set_relax(mgrit::Relax::FCF);
+  o.set_skip(m.skip);
   o.set_abs_tol(0);
   o.set_rel_tol(0);
   o.set_max_iter(m.iterations);
   o.set_storage(mgrit::Storage::All);  // the adjoint linearises at every forward state
+  return o;
 }
-
-}  // namespace
 
 template <class T>
 BasicLayerParallelStep<T>::BasicLayerParallelStep(Model<T>& model, MPI_Comm comm)
@@ -137,8 +140,8 @@ void BasicLayerParallelStep<T>::apply_options() {
     f.levels = 1;  // one level: exact stepping, passed from rank to rank
     f.iterations = 1;
   }
-  set_cycle(solver_->forward_options(), f);
-  set_cycle(solver_->adjoint_options(), bwd_);
+  solver_->forward_options() = solve_options(f);
+  solver_->adjoint_options() = solve_options(bwd_);
   solver_->set_threads(threads_);
   solver_->set_warm_start(warm_);
   solver_->set_adjoint_guess(solver_guess(guess_));

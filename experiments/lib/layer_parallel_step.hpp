@@ -45,6 +45,11 @@ struct LayerParallelTimes {
   double total() const { return open + forward + close + adjoint + reduce; }
 };
 
+// The cycle one solve of training runs: `m`'s levels, cfactor, fine relaxation, skip and
+// iterations, FCF on coarse levels, tolerances off. The controller's cost oracle prices the same
+// options (experiments/lib/cost_oracle.hpp).
+mgrit::CycleOptions solve_options(const MgritConfig& m);
+
 template <class T>
 class BasicLayerParallelStep {
  public:
@@ -79,6 +84,8 @@ class BasicLayerParallelStep {
   // The solver settings in force (iterations included), for a twin in another precision.
   SolverConfig solver_config() const;
   MPI_Comm comm() const { return comm_; }
+  // The solver with the options in force after the last forward_backward (null before one).
+  const mgrit::Solver* solver() const { return solver_.get(); }
   int ranks() const { return size_; }
   int rank() const { return rank_; }
 
