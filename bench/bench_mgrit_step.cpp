@@ -23,9 +23,9 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/family_gpt.hpp"
-#include "model/optim.hpp"
-#include "model/train_step.hpp"
+#include "model/families/gpt.hpp"
+#include "optim/optim.hpp"
+#include "train/train_step.hpp"
 #include "solver/flat_app.hpp"
 #include "solver/solver.hpp"
 #include "util/error.hpp"

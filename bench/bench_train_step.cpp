@@ -24,8 +24,8 @@
 #include <sstream>
 #include <string>
 
-#include "model/family_gpt.hpp"
-#include "model/train_step.hpp"
+#include "model/families/gpt.hpp"
+#include "train/train_step.hpp"
 
 namespace {
 

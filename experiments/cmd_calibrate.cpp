@@ -6,7 +6,7 @@
 #include <fstream>
 
 #include "experiments/command.hpp"
-#include "experiments/lib/calibrate.hpp"
+#include "train/calibrate.hpp"
 #include "util/error.hpp"
 
 namespace lpt {

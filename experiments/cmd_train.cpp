@@ -5,9 +5,9 @@
 #include <iostream>
 
 #include "experiments/command.hpp"
-#include "experiments/lib/config.hpp"
-#include "experiments/lib/run_checkpoint.hpp"
-#include "experiments/lib/trainer.hpp"
+#include "train/config.hpp"
+#include "train/run_checkpoint.hpp"
+#include "train/trainer.hpp"
 #include "util/error.hpp"
 
 namespace lpt {

@@ -5,8 +5,8 @@
 #include <cstdlib>
 
 #include "experiments/command.hpp"
-#include "experiments/lib/config.hpp"
-#include "experiments/lib/trajectory.hpp"
+#include "train/config.hpp"
+#include "train/trajectory.hpp"
 #include "util/error.hpp"
 
 namespace lpt {
@@ -17,7 +17,7 @@ const char* kUsage = R"(usage: lpt trajectory [--config FILE.json] [--set key=va
 
 Trains the config's GPT serially for train.steps steps (as `lpt train` does in serial mode; no
 record, no evaluation) and writes the initial parameters, each step's batch and learning rate,
-and lpt's loss and gradient norm per step to FILE.h5 (layout: experiments/lib/trajectory.hpp).
+and lpt's loss and gradient norm per step to FILE.h5 (layout: train/trajectory.hpp).
   --dtype   float32 (default; the same losses as lpt train) or float64 (from the float32
             initial weights, upcast)
   --stop S  train only the first S steps (the learning-rate schedule still spans train.steps)

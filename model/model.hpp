@@ -1,8 +1,8 @@
 #pragma once
 // The common face of the four model families (GPT, BERT, ViT, translation): a ParamStore with the
-// names of docs/parameters.md, an ODE step chain (model/ode_step.hpp) between an opening layer
+// names of docs/parameters.md, an ODE step chain (model/blocks/ode_step.hpp) between an opening layer
 // (embeddings / patches) and a closing layer (final LayerNorm, head, loss). The serial training
-// step (model/train_step.hpp) and the MGRIT path see only this interface once a family's
+// step (train/train_step.hpp) and the MGRIT path see only this interface once a family's
 // set_batch(...) has fixed the batch:
 //
 //   u0 = open_forward()            ->  u_{n+1} = steps().forward(n, h(n), u_n, ...)   ->
@@ -16,14 +16,14 @@
 #include <memory>
 #include <string>
 
-#include "model/data_batch.hpp"
-#include "model/ode_step.hpp"
+#include "input/batch.hpp"
+#include "model/blocks/ode_step.hpp"
 #include "model/params.hpp"
 #include "model/tensor.hpp"
 
 namespace lpt {
 
-// Batches are the loaders' structs (model/data_batch.hpp), under the family names.
+// Batches are the loaders' structs (input/batch.hpp), under the family names.
 using GptBatch = LmBatch;
 using BertBatch = MlmBatch;
 using VitBatch = ImageBatch;

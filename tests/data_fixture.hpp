@@ -12,7 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/data_files.hpp"
+#include "input/files.hpp"
 
 namespace lpt::test {
 

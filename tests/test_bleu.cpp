@@ -2,7 +2,7 @@
 
 #include <cmath>
 
-#include "experiments/lib/bleu.hpp"
+#include "train/bleu.hpp"
 #include "util/error.hpp"
 
 using lpt::corpus_bleu;

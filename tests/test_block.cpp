@@ -3,8 +3,8 @@
 // recompute path equals the tape path bit for bit.
 #include <gtest/gtest.h>
 
-#include "model/ode_step_transformer.hpp"
-#include "model/ode_step_translation.hpp"
+#include "model/blocks/ode_step_transformer.hpp"
+#include "model/blocks/ode_step_translation.hpp"
 #include "model/ops/attention.hpp"
 #include "model/ops/gelu.hpp"
 #include "model/ops/layernorm.hpp"

@@ -8,8 +8,8 @@
 #include <string>
 #include <vector>
 
-#include "model/block_layer.hpp"
-#include "model/ode_step.hpp"
+#include "model/blocks/layer.hpp"
+#include "model/blocks/ode_step.hpp"
 #include "model/params.hpp"
 #include "model/tensor.hpp"
 #include "tests/gradcheck.hpp"

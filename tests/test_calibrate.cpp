@@ -5,7 +5,7 @@
 #include <cstdio>
 #include <fstream>
 
-#include "experiments/lib/calibrate.hpp"
+#include "train/calibrate.hpp"
 #include "perfmodel/step_costs.hpp"
 #include "util/error.hpp"
 

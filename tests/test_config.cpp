@@ -8,8 +8,8 @@
 
 #include <sstream>
 
-#include "experiments/lib/config.hpp"
-#include "experiments/lib/config_schema.hpp"
+#include "train/config.hpp"
+#include "train/config_schema.hpp"
 #include "util/error.hpp"
 
 using json = nlohmann::json;

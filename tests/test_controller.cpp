@@ -11,7 +11,7 @@
 #include <utility>
 #include <vector>
 
-#include "solver/controller.hpp"
+#include "adaptive/controller.hpp"
 #include "util/error.hpp"
 
 using namespace lpt::mgrit;

@@ -10,8 +10,8 @@
 #include <random>
 #include <vector>
 
-#include "solver/bias_trend.hpp"
-#include "solver/controller.hpp"
+#include "adaptive/bias_trend.hpp"
+#include "adaptive/controller.hpp"
 #include "util/error.hpp"
 
 using namespace lpt::mgrit;

@@ -1,10 +1,10 @@
-// The adaptive controller's cost oracle (experiments/lib/cost_oracle.hpp): absent without a
+// The adaptive controller's cost oracle (train/cost_oracle.hpp): absent without a
 // profile; on one rank layer-parallel never beats serial; more iterations never make parallel
 // faster; with many ranks on a fast network a deep model's cheap setting does beat serial.
 #include <gtest/gtest.h>
 
-#include "experiments/lib/config.hpp"
-#include "experiments/lib/cost_oracle.hpp"
+#include "train/config.hpp"
+#include "train/cost_oracle.hpp"
 #include "util/error.hpp"
 
 namespace {

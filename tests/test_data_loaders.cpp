@@ -17,12 +17,12 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/data_bert.hpp"
-#include "model/data_files.hpp"
-#include "model/data_gpt.hpp"
-#include "model/data_image.hpp"
-#include "model/data_text.hpp"
-#include "model/data_translation.hpp"
+#include "input/bert.hpp"
+#include "input/files.hpp"
+#include "input/gpt.hpp"
+#include "input/image.hpp"
+#include "input/text.hpp"
+#include "input/translation.hpp"
 #include "util/error.hpp"
 #include "data_fixture.hpp"
 

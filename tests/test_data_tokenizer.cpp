@@ -8,10 +8,10 @@
 #include <string>
 #include <unistd.h>
 
-#include "model/data_files.hpp"
-#include "model/data_rng.hpp"
-#include "model/data_split.hpp"
-#include "model/tokenizer.hpp"
+#include "input/files.hpp"
+#include "input/rng.hpp"
+#include "input/split.hpp"
+#include "input/tokenizer.hpp"
 #include "util/error.hpp"
 
 using namespace lpt;

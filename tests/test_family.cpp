@@ -3,7 +3,7 @@
 // float64 forward; shape errors; greedy decoding.
 #include <gtest/gtest.h>
 
-#include "model/train_step.hpp"
+#include "train/train_step.hpp"
 #include "tests/gradcheck.hpp"
 #include "tests/test_family_util.hpp"
 

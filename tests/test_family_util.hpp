@@ -6,10 +6,10 @@
 #include <random>
 #include <string>
 
-#include "model/family_bert.hpp"
-#include "model/family_gpt.hpp"
-#include "model/family_mt.hpp"
-#include "model/family_vit.hpp"
+#include "model/families/bert.hpp"
+#include "model/families/gpt.hpp"
+#include "model/families/mt.hpp"
+#include "model/families/vit.hpp"
 
 namespace lpt::test {
 

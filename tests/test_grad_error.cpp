@@ -9,8 +9,8 @@
 #include <random>
 #include <vector>
 
-#include "solver/error_predictor.hpp"
-#include "solver/grad_error.hpp"
+#include "adaptive/error_predictor.hpp"
+#include "adaptive/grad_error.hpp"
 #include "util/error.hpp"
 
 using namespace lpt::mgrit;

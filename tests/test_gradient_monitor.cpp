@@ -1,4 +1,4 @@
-// The gradient monitor (experiments/lib/gradient_monitor.hpp) in both precisions, on a 16-layer
+// The gradient monitor (train/gradient_monitor.hpp) in both precisions, on a 16-layer
 // GPT at initialisation: with N/m iterations (two-level F-relaxation, exact) the float64 monitor
 // reads the solver's error at float64 rounding and the float32 monitor float32 rounding; with
 // few iterations both read the same error to float32 precision. The update's gradient is the
@@ -9,11 +9,11 @@
 #include <cstdio>
 
 #include "data_fixture.hpp"
-#include "experiments/lib/config.hpp"
-#include "experiments/lib/gradient_monitor.hpp"
-#include "experiments/lib/layer_parallel_step.hpp"
-#include "experiments/lib/task.hpp"
-#include "model/train_step.hpp"
+#include "train/config.hpp"
+#include "train/gradient_monitor.hpp"
+#include "adaptive/layer_parallel_step.hpp"
+#include "train/task.hpp"
+#include "train/train_step.hpp"
 
 namespace {
 

@@ -1,5 +1,5 @@
-// The layer-parallel gradient (experiments/lib/layer_parallel_step.hpp) against serial
-// back-propagation (model/train_step.hpp) on real families, float32 as training runs it:
+// The layer-parallel gradient (adaptive/layer_parallel_step.hpp) against serial
+// back-propagation (train/train_step.hpp) on real families, float32 as training runs it:
 // enough MGRIT iterations reproduce the serial loss and gradient to rounding; an exact forward
 // (serial_forward) reproduces the loss bit for bit; one iteration gives a different gradient.
 #include <gtest/gtest.h>
@@ -7,14 +7,14 @@
 #include <cmath>
 #include <random>
 
-#include "experiments/lib/layer_parallel_step.hpp"
-#include "experiments/lib/config.hpp"
-#include "experiments/lib/cost_oracle.hpp"
+#include "adaptive/layer_parallel_step.hpp"
+#include "train/config.hpp"
+#include "train/cost_oracle.hpp"
 #include "perfmodel/cycle_settings.hpp"
-#include "model/family_gpt.hpp"
-#include "model/family_mt.hpp"
-#include "model/family_vit.hpp"
-#include "model/train_step.hpp"
+#include "model/families/gpt.hpp"
+#include "model/families/mt.hpp"
+#include "model/families/vit.hpp"
+#include "train/train_step.hpp"
 #include "test_family_util.hpp"
 
 namespace {

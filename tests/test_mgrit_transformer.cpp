@@ -6,9 +6,9 @@
 #include <cmath>
 #include <random>
 
-#include "model/family_gpt.hpp"
-#include "model/family_mt.hpp"
-#include "model/train_step.hpp"
+#include "model/families/gpt.hpp"
+#include "model/families/mt.hpp"
+#include "train/train_step.hpp"
 #include "test_family_util.hpp"
 #include "solver/flat_app.hpp"
 #include "solver/solver.hpp"

@@ -5,8 +5,8 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
-#include "model/ode_step_transformer.hpp"
-#include "model/ode_step_translation.hpp"
+#include "model/blocks/ode_step_transformer.hpp"
+#include "model/blocks/ode_step_translation.hpp"
 #include "tests/test_block_util.hpp"
 
 namespace {

@@ -17,8 +17,8 @@
 
 #include <sys/wait.h>
 
-#include "model/lr_schedule.hpp"
-#include "model/optim.hpp"
+#include "optim/lr_schedule.hpp"
+#include "optim/optim.hpp"
 #include "model/params.hpp"
 #include "util/error.hpp"
 

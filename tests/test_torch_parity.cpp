@@ -11,7 +11,7 @@
 #include <string>
 #include <type_traits>
 
-#include "model/train_step.hpp"
+#include "train/train_step.hpp"
 #include "tests/test_family_util.hpp"
 #include "util/h5handle.hpp"
 

@@ -15,8 +15,8 @@
 #include "data_fixture.hpp"
 #include "record_fixture.hpp"
 #include "train_fixture.hpp"
-#include "experiments/lib/config.hpp"
-#include "experiments/lib/trajectory.hpp"
+#include "train/config.hpp"
+#include "train/trajectory.hpp"
 
 namespace {
 

@@ -14,8 +14,8 @@
 #include <sstream>
 
 #include "data_fixture.hpp"
-#include "experiments/lib/config.hpp"
-#include "experiments/lib/trainer.hpp"
+#include "train/config.hpp"
+#include "train/trainer.hpp"
 #include "record_fixture.hpp"
 #include "train_fixture.hpp"
 

@@ -7,7 +7,7 @@
 #include <cstdlib>
 #include <new>
 
-#include "model/train_step.hpp"
+#include "train/train_step.hpp"
 #include "tests/test_family_util.hpp"
 
 namespace {

@@ -6,8 +6,8 @@
 #include <ostream>
 #include <string>
 
-#include "experiments/lib/config.hpp"
-#include "experiments/lib/trainer.hpp"
+#include "train/config.hpp"
+#include "train/trainer.hpp"
 
 namespace lpt::test {
 

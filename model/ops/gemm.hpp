@@ -1,5 +1,5 @@
 #pragma once
-// The one matrix-product entry point every op uses (Eigen's GEMM underneath, see model/op_gemm.cpp).
+// The one matrix-product entry point every op uses (Eigen's GEMM underneath, see model/ops/gemm.cpp).
 // All matrices are row-major raw buffers; a leading dimension is the distance in elements between
 // consecutive rows of the matrix as stored (so a transposed operand [K,M] has ld >= M).
 #include <cstdint>

@@ -12,8 +12,8 @@
 #include "../data_fixture.hpp"
 #include "../record_fixture.hpp"
 #include "../train_fixture.hpp"
-#include "experiments/lib/config.hpp"
-#include "experiments/lib/trainer.hpp"
+#include "train/config.hpp"
+#include "train/trainer.hpp"
 #include "util/error.hpp"
 
 namespace {

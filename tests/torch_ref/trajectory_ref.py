@@ -5,7 +5,7 @@ groups and gradient clipping, and compares the loss curves.
 
     /usr/bin/python3 trajectory_ref.py IN.h5 OUT.h5 [--threads N]
 
-IN.h5: written by `lpt trajectory` (layout in experiments/lib/trajectory.hpp; with --from, the
+IN.h5: written by `lpt trajectory` (layout in train/trajectory.hpp; with --from, the
 run continues from lpt's parameters and AdamW moments at that step). OUT.h5: /loss [S]
 and /grad_norm [S] of PyTorch. Prints one JSON line: the largest relative loss difference over
 all steps and over the first 10/50/100, the first step where it exceeds 1e-6 and 1e-2, and both

@@ -1,0 +1,33 @@
+#pragma once
+// The layer-parallel step's settings (the run config's solver.* section, docs/config.md): which
+// solves use MGRIT and each solve's cycle. Plain structs, so that adaptive/ needs nothing of the
+// run config: train/config.cpp fills them from JSON, the layer-parallel step reads them.
+namespace lpt {
+
+enum class SolverMode { serial, parallel, serial_forward, adaptive };
+enum class Relax { F, FCF };
+// The adjoint solve's initial guess (solver.adjoint_guess; mgrit::AdjointGuess says what each is).
+enum class AdjointGuess { zero, terminal, previous };
+
+const char* to_string(SolverMode m);
+const char* to_string(Relax r);
+const char* to_string(AdjointGuess g);
+
+struct MgritConfig {
+  int levels = 2;
+  int cfactor = 4;
+  Relax relax = Relax::F;
+  int iterations = 2;
+  bool skip = false;  // XBraid skip: no work on the first down-cycle
+};
+
+struct SolverConfig {
+  SolverMode mode = SolverMode::serial;
+  int threads = 1;  // OpenMP threads over F-intervals inside a rank
+  bool warm_start = false;  // initial guess: the previous step's solve (docs/controller.md)
+  AdjointGuess adjoint_guess = AdjointGuess::zero;  // the adjoint's cold start
+  MgritConfig forward{2, 4, Relax::F, 2, false};
+  MgritConfig backward{2, 4, Relax::F, 1, false};
+};
+
+}  // namespace lpt

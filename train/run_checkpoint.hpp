@@ -1,0 +1,37 @@
+#pragma once
+// A training checkpoint: everything a resumed run needs to continue bit-identically — the
+// resolved config, the parameters under their documented names (docs/parameters.md), the
+// optimizer state, the step, the data loader's position and RNG, the tokenizers, and how many
+// rows of the run record belong to the steps before it. Layout: docs/checkpoints.md.
+// Written atomically (util/checkpoint_io.hpp): a crash never leaves a half-written file.
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "optim/optim.hpp"
+#include "model/params.hpp"
+
+namespace lpt {
+
+struct RunState {
+  std::int64_t step = 0;  // optimizer steps completed
+  std::vector<std::uint64_t> data_state;
+  std::map<std::string, std::int64_t> record_rows;  // dataset path -> rows at this step
+  std::vector<double> control;  // the adaptive controller's state (empty: none saved)
+};
+
+void save_checkpoint(const std::string& path, const std::string& resolved_config,
+                     const nlohmann::json& tokenizers, const ParamStore<float>& params,
+                     const Optimizer<float>& opt, const RunState& state);
+
+// The resolved config stored in a checkpoint (to rebuild the run before load_checkpoint).
+std::string checkpoint_config(const std::string& path);
+
+// Restores parameters and optimizer state into objects built from the checkpoint's config.
+RunState load_checkpoint(const std::string& path, ParamStore<float>& params,
+                         Optimizer<float>& opt);
+
+}  // namespace lpt

@@ -1,0 +1,313 @@
+// The four tasks: GPT and BERT on the english corpus, ViT on Fashion-MNIST or the 8×8 digits,
+// translation on the English–Spanish verse pairs.
+#include "train/task.hpp"
+
+#include <algorithm>
+#include <cstdio>
+
+#include "train/bleu.hpp"
+#include "input/bert.hpp"
+#include "input/gpt.hpp"
+#include "input/image.hpp"
+#include "input/text.hpp"
+#include "input/translation.hpp"
+#include "model/families/bert.hpp"
+#include "model/families/gpt.hpp"
+#include "model/families/mt.hpp"
+#include "model/families/vit.hpp"
+#include "util/error.hpp"
+
+namespace lpt {
+
+ModelConfig model_dims(const ModelSection& m, int vocab, int src_vocab, int tgt_vocab) {
+  ModelConfig c;
+  c.d_model = m.d_model;
+  c.heads = m.heads;
+  c.d_ff = m.d_ff;
+  c.layers = m.layers;
+  c.enc_layers = m.enc_layers;
+  c.dec_layers = m.dec_layers;
+  c.vocab = vocab;
+  c.max_len = m.seq_len;
+  c.src_vocab = src_vocab;
+  c.src_max_len = m.src_len;
+  c.tgt_vocab = tgt_vocab;
+  c.tgt_max_len = m.tgt_len;
+  c.channels = m.image[0];
+  c.image_h = m.image[1];
+  c.image_w = m.image[2];
+  c.patch = m.patch;
+  c.n_classes = m.n_classes;
+  c.dropout = m.dropout;
+  c.label_smoothing = m.label_smoothing;
+  c.h = m.h;
+  return c;
+}
+
+namespace {
+
+// model.vocab = 0 takes the tokenizer's size; a larger one pads the embedding (unused rows).
+int resolve_vocab(int asked, int tokenizer_size, const char* key) {
+  if (asked == 0) return tokenizer_size;
+  require(asked >= tokenizer_size, key, " = ", asked, " is smaller than the tokenizer's ",
+          tokenizer_size, " symbols; set it to 0 (take the tokenizer's size) or larger");
+  return asked;
+}
+
+void require_family_data(const RunConfig& cfg, std::initializer_list<const char*> names) {
+  for (const char* n : names)
+    if (cfg.data.name == n) return;
+  std::string list;
+  for (const char* n : names) list += std::string(list.empty() ? "" : ", ") + n;
+  fail("data.name = \"", cfg.data.name, "\" does not fit model.family = \"",
+       to_string(cfg.model.family), "\"; use one of: ", list);
+}
+
+// Accumulates loss and metric counts over validation batches.
+struct EvalSum {
+  double loss = 0;
+  long long batches = 0, correct = 0, counted = 0;
+  void add(const EvalCounts& c) {
+    loss += c.loss;
+    ++batches;
+    correct += c.correct;
+    counted += c.counted;
+  }
+  EvalResult result(const char* metric) const {
+    EvalResult r;
+    r.loss = batches ? loss / batches : 0;
+    r.metric = counted ? double(correct) / double(counted) : 0;
+    r.metric_name = metric;
+    return r;
+  }
+};
+
+// The options every loader shares.
+template <class Options>
+Options loader_options(const RunConfig& cfg) {
+  Options o;
+  o.batch = cfg.train.batch;
+  o.seed = cfg.train.seed;
+  o.val_fraction = cfg.data.val_fraction;
+  o.split_seed = cfg.data.seed;
+  return o;
+}
+
+// What every task shares: a loader (next, val_batch, state), a model bound batch by batch, and
+// the evaluation loop over the first validation batches.
+template <class Loader, class Batch, class M, class M64>
+class LoaderTask : public Task {
+ public:
+  Model<float>& model() override { return *model_; }
+  void next_batch() override {
+    loader_->next(batch_);
+    model_->set_batch(batch_);
+    if (model64_) model64_->set_batch(batch_);
+  }
+  void bind_lookahead(int k) override {
+    if (k == 0) {
+      model_->set_batch(batch_);
+      if (model64_) model64_->set_batch(batch_);
+      return;
+    }
+    const std::vector<std::uint64_t> st = loader_->state();
+    for (int i = 0; i < k; ++i) loader_->next(probe_);
+    loader_->set_state(st);
+    model_->set_batch(probe_);
+    if (model64_) model64_->set_batch(probe_);
+  }
+  Model<double>& model64() override {
+    if (!model64_) model64_ = std::make_unique<M64>(model_->config());
+    return *model64_;
+  }
+  std::vector<std::uint64_t> data_state() const override { return loader_->state(); }
+  void set_data_state(const std::vector<std::uint64_t>& s) override { loader_->set_state(s); }
+
+ protected:
+  // Loss and metric counts of the first max_batches validation batches (all when <= 0);
+  // visit(val_) runs after each batch's loss, for metrics beyond the model's counts.
+  template <class Visit>
+  EvalSum eval_loop(TrainStep<float>& ts, int max_batches, Visit&& visit) {
+    EvalSum s;
+    const std::size_t avail = loader_->val_batches();
+    const std::size_t n = max_batches <= 0 ? avail : std::min<std::size_t>(avail, max_batches);
+    for (std::size_t i = 0; i < n; ++i) {
+      loader_->val_batch(i, val_);
+      model_->set_batch(val_);
+      ts.loss();
+      s.add(model_->eval_counts());
+      visit(val_);
+    }
+    return s;
+  }
+  EvalResult eval_counts_only(TrainStep<float>& ts, int max_batches, const char* metric) {
+    return eval_loop(ts, max_batches, [](const Batch&) {}).result(metric);
+  }
+
+  std::unique_ptr<Loader> loader_;
+  std::unique_ptr<M> model_;
+  std::unique_ptr<M64> model64_;
+  Batch batch_, val_, probe_;
+};
+
+class GptTask : public LoaderTask<GptLoader, LmBatch, GptModel<float>, GptModel<double>> {
+ public:
+  explicit GptTask(const RunConfig& cfg) {
+    require_family_data(cfg, {"english"});
+    lines_ = load_english(cfg.data.dir);
+    tok_ = cfg.data.tokenizer == "char" ? Tokenizer::chars(lines_) : Tokenizer::bytes();
+    auto o = loader_options<GptDataOptions>(cfg);
+    o.seq_len = cfg.model.seq_len;
+    loader_ = std::make_unique<GptLoader>(lines_, tok_, o);
+    model_ = std::make_unique<GptModel<float>>(
+        model_dims(cfg.model, resolve_vocab(cfg.model.vocab, tok_.vocab_size(), "model.vocab"), 0, 0));
+  }
+  double items_in_batch() const override { return double(batch_.B) * batch_.T; }
+  const char* item_unit() const override { return "tok/s"; }
+  EvalResult evaluate(TrainStep<float>& ts, int max_batches) override {
+    return eval_counts_only(ts, max_batches, "token_accuracy");
+  }
+  nlohmann::json tokenizers() const override { return {{"text", tok_.to_json()}}; }
+  std::string describe() const override {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "english: %zu train tokens, %zu validation tokens, vocab %d",
+                  loader_->train_tokens(), loader_->val_tokens(), tok_.vocab_size());
+    return buf;
+  }
+
+ private:
+  std::vector<std::string> lines_;
+  Tokenizer tok_;
+};
+
+class BertTask : public LoaderTask<BertLoader, MlmBatch, BertModel<float>, BertModel<double>> {
+ public:
+  explicit BertTask(const RunConfig& cfg) {
+    require_family_data(cfg, {"english"});
+    lines_ = load_english(cfg.data.dir);
+    const std::vector<std::string> specials{kPad, kMask};
+    tok_ = cfg.data.tokenizer == "char" ? Tokenizer::chars(lines_, specials)
+                                        : Tokenizer::bytes(specials);
+    auto o = loader_options<BertDataOptions>(cfg);
+    o.seq_len = cfg.model.seq_len;
+    loader_ = std::make_unique<BertLoader>(lines_, tok_, o);
+    model_ = std::make_unique<BertModel<float>>(
+        model_dims(cfg.model, resolve_vocab(cfg.model.vocab, tok_.vocab_size(), "model.vocab"), 0, 0));
+  }
+  double items_in_batch() const override {
+    return double(std::count(batch_.key_mask.begin(), batch_.key_mask.end(), 1));
+  }
+  const char* item_unit() const override { return "tok/s"; }
+  EvalResult evaluate(TrainStep<float>& ts, int max_batches) override {
+    return eval_counts_only(ts, max_batches, "masked_accuracy");
+  }
+  nlohmann::json tokenizers() const override { return {{"text", tok_.to_json()}}; }
+  std::string describe() const override {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "english (masked LM): %zu train sequences, %zu validation, vocab %d",
+                  loader_->train_sequences(), loader_->val_sequences(), tok_.vocab_size());
+    return buf;
+  }
+
+ private:
+  std::vector<std::string> lines_;
+  Tokenizer tok_;
+};
+
+class VitTask : public LoaderTask<ImageLoader, ImageBatch, VitModel<float>, VitModel<double>> {
+ public:
+  explicit VitTask(const RunConfig& cfg) : name_(cfg.data.name) {
+    require_family_data(cfg, {"fashion_mnist", "digits"});
+    const bool fashion = cfg.data.name == "fashion_mnist";
+    ImageSet pool = load_image_set(cfg.data.dir, cfg.data.name, fashion ? "train" : "all");
+    const auto& im = cfg.model.image;
+    require(im[0] == pool.C && im[1] == pool.H && im[2] == pool.W, "model.image = [", im[0], ", ",
+            im[1], ", ", im[2], "] but ", cfg.data.name, " images are [", pool.C, ", ", pool.H,
+            ", ", pool.W, "]; set model.image to match");
+    require(cfg.model.n_classes == pool.classes, "model.n_classes = ", cfg.model.n_classes,
+            " but ", cfg.data.name, " has ", pool.classes, " classes");
+    loader_ = std::make_unique<ImageLoader>(std::move(pool), loader_options<ImageDataOptions>(cfg));
+    model_ = std::make_unique<VitModel<float>>(model_dims(cfg.model, 0, 0, 0));
+  }
+  double items_in_batch() const override { return batch_.B; }
+  const char* item_unit() const override { return "img/s"; }
+  EvalResult evaluate(TrainStep<float>& ts, int max_batches) override {
+    return eval_counts_only(ts, max_batches, "accuracy");
+  }
+  nlohmann::json tokenizers() const override { return nullptr; }
+  std::string describe() const override {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "%s: %zu train images, %zu validation images", name_.c_str(),
+                  loader_->train_size(), loader_->val_size());
+    return buf;
+  }
+
+ private:
+  std::string name_;
+};
+
+class MtTask : public LoaderTask<TranslationLoader, Seq2SeqBatch, MtModel<float>, MtModel<double>> {
+ public:
+  explicit MtTask(const RunConfig& cfg) : max_tgt_(cfg.model.tgt_len) {
+    require_family_data(cfg, {"en_es"});
+    pairs_ = load_en_es(cfg.data.dir);
+    std::tie(src_tok_, tgt_tok_) = translation_tokenizers(pairs_, /*shared=*/false);
+    auto o = loader_options<TranslationDataOptions>(cfg);
+    o.max_src = cfg.model.src_len;
+    o.max_tgt = cfg.model.tgt_len;
+    loader_ = std::make_unique<TranslationLoader>(pairs_, src_tok_, tgt_tok_, o);
+    model_ = std::make_unique<MtModel<float>>(model_dims(
+        cfg.model, 0, resolve_vocab(cfg.model.vocab, src_tok_.vocab_size(), "model.vocab"),
+        resolve_vocab(cfg.model.vocab, tgt_tok_.vocab_size(), "model.vocab")));
+  }
+  double items_in_batch() const override {
+    return double(std::count_if(batch_.tgt_out.begin(), batch_.tgt_out.end(),
+                                [](token_t t) { return t != kIgnoreIndex; }));
+  }
+  const char* item_unit() const override { return "tok/s"; }
+  // Teacher-forced loss over the batches, then BLEU of greedy translations of the same sentences.
+  EvalResult evaluate(TrainStep<float>& ts, int max_batches) override {
+    std::vector<std::string> hyps, refs;
+    const token_t bos = tgt_tok_.id(kBos), eos = tgt_tok_.id(kEos);
+    const EvalSum s = eval_loop(ts, max_batches, [&](const Seq2SeqBatch& v) {
+      const auto out = model_->greedy_decode(v.src, v.src_mask, v.B, v.Ts, max_tgt_, bos, eos);
+      for (int b = 0; b < v.B; ++b) {
+        hyps.push_back(tgt_tok_.decode(out.data() + std::size_t(b) * max_tgt_,
+                                       std::size_t(max_tgt_), /*skip_specials=*/true));
+        refs.push_back(loader_->val_reference(refs.size()));
+      }
+    });
+    EvalResult r = s.result("bleu");
+    r.metric = corpus_bleu(hyps, refs);
+    return r;
+  }
+  nlohmann::json tokenizers() const override {
+    return {{"source", src_tok_.to_json()}, {"target", tgt_tok_.to_json()}};
+  }
+  std::string describe() const override {
+    char buf[160];
+    std::snprintf(buf, sizeof buf, "en_es: %zu train pairs, %zu validation pairs, vocab %d/%d",
+                  loader_->train_size(), loader_->val_size(), src_tok_.vocab_size(),
+                  tgt_tok_.vocab_size());
+    return buf;
+  }
+
+ private:
+  int max_tgt_ = 0;
+  PairSet pairs_;
+  Tokenizer src_tok_, tgt_tok_;
+};
+
+}  // namespace
+
+std::unique_ptr<Task> make_task(const RunConfig& cfg) {
+  switch (cfg.model.family) {
+    case Family::gpt: return std::make_unique<GptTask>(cfg);
+    case Family::bert: return std::make_unique<BertTask>(cfg);
+    case Family::vit: return std::make_unique<VitTask>(cfg);
+    case Family::mt: return std::make_unique<MtTask>(cfg);
+  }
+  fail("unknown model.family");
+}
+
+}  // namespace lpt

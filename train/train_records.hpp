@@ -1,0 +1,38 @@
+#pragma once
+// What `lpt train` writes to the run record beyond losses (layout: docs/records.md): the MGRIT
+// solves of every layer-parallel step (/solver/...), the gradient checks (/monitor/...) and the
+// controller's decisions (/control/events). Writers take a null record on ranks other than 0
+// (they still join the collective gathers).
+#include <mpi.h>
+
+#include <string>
+#include <vector>
+
+#include "train/gradient_monitor.hpp"
+#include "adaptive/layer_parallel_step.hpp"
+#include "adaptive/controller.hpp"
+#include "util/h5record.hpp"
+
+namespace lpt {
+
+// Every dataset or series these writers and the trainer append to, so a resumed run can cut each
+// back to its checkpoint's row count (or to 0 when the checkpoint predates it).
+const std::vector<std::string>& train_record_series();
+
+// Mode code stored in /solver/mode (attribute "codes" names them).
+int mode_code(mgrit::TrainMode m);
+
+// Per step: the mode in force and the iterations configured (0 when exact).
+void record_mode(H5Record* rec, mgrit::TrainMode mode, int fwd_iters, int bwd_iters);
+
+// Per layer-parallel step: iterations, final residual, residual and convergence-factor histories,
+// evaluations per level (all ranks), per-rank timers (gathered: collective on comm), phase times.
+void record_solves(H5Record* rec, long step, const LayerParallelStep& lp, MPI_Comm comm);
+
+// One gradient check.
+void record_check(H5Record* rec, const GradientCheck& c, const std::vector<std::string>& segments);
+
+// One controller decision (every check of an adaptive run), with its metrics as JSON.
+void record_decision(H5Record* rec, const mgrit::ControlDecision& d, const GradientCheck& c);
+
+}  // namespace lpt

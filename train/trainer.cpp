@@ -1,0 +1,434 @@
+#include "train/trainer.hpp"
+
+#include <mpi.h>
+#include <omp.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <iostream>
+#include <memory>
+#include <sstream>
+
+#include "train/cost_oracle.hpp"
+#include "train/gradient_monitor.hpp"
+#include "adaptive/layer_parallel_step.hpp"
+#include "train/run_checkpoint.hpp"
+#include "train/task.hpp"
+#include "train/train_records.hpp"
+#include "adaptive/controller.hpp"
+#include "optim/lr_schedule.hpp"
+#include "optim/optim.hpp"
+#include "train/train_step.hpp"
+#include "util/error.hpp"
+#include "util/h5record.hpp"
+#include "util/progress.hpp"
+#include "util/timer.hpp"
+
+namespace lpt {
+namespace {
+
+// Discards what ranks other than 0 would print.
+class NullBuffer : public std::streambuf {
+ protected:
+  int overflow(int c) override { return c; }
+};
+
+mgrit::TrainMode start_mode(SolverMode m) {
+  switch (m) {
+    case SolverMode::serial: return mgrit::TrainMode::serial;
+    case SolverMode::serial_forward: return mgrit::TrainMode::serial_forward;
+    case SolverMode::parallel:
+    case SolverMode::adaptive: return mgrit::TrainMode::parallel;
+  }
+  return mgrit::TrainMode::serial;
+}
+
+mgrit::ControllerOptions controller_options(const ControlConfig& c, long every) {
+  mgrit::ControllerOptions o;
+  o.set_eta(c.eta);
+  o.set_patience(c.patience);
+  o.set_action(mgrit::parse_control_action(c.action));
+  o.set_raise_order(mgrit::parse_raise_order(c.raise_order));
+  o.set_iteration_step(c.iteration_step);
+  o.set_max_iterations(c.max_forward_iterations, c.max_backward_iterations);
+  o.set_check_every(every);
+  o.set_trend(c.trend_horizon, c.trend_window, c.trend_growth, c.trend_floor);
+  o.set_recheck(c.recheck, c.raise_gain);
+  o.set_alarm_growth(c.alarm_growth);
+  return o;
+}
+
+double relative(double residual, double scale) {
+  return scale > 0 && residual >= 0 ? residual / scale : 0.0;
+}
+
+// The cheap numbers of the last layer-parallel step the controller watches between checks.
+mgrit::SolveIndicators solve_indicators(const LayerParallelStep& lp) {
+  mgrit::SolveIndicators x;
+  if (!lp.forward_exact())
+    x.fwd = relative(lp.forward_stats().final_residual, lp.final_state_norm());
+  x.adj = relative(lp.adjoint_stats().final_residual, lp.final_adjoint_norm());
+  return x;
+}
+
+std::unique_ptr<Optimizer<float>> make_optimizer(const TrainConfig& t,
+                                                 const ParamStore<float>& params) {
+  std::unique_ptr<Optimizer<float>> opt;
+  if (t.optimizer == OptimizerKind::adamw) {
+    auto a = std::make_unique<AdamW<float>>(params.size());
+    a->set_betas(t.betas[0], t.betas[1]);
+    a->set_eps(t.eps);
+    opt = std::move(a);
+  } else {
+    auto s = std::make_unique<SGD<float>>(params.size());
+    s->set_momentum(t.momentum);
+    opt = std::move(s);
+  }
+  opt->set_weight_decay(t.weight_decay);
+  opt->set_groups(no_decay_groups(params.entries()));
+  return opt;
+}
+
+LrKind lr_kind(Schedule s) {
+  switch (s) {
+    case Schedule::constant: return LrKind::constant;
+    case Schedule::cosine: return LrKind::warmup_cosine;
+    case Schedule::linear: return LrKind::warmup_linear;
+  }
+  return LrKind::constant;
+}
+
+class Run {
+ public:
+  Run(const RunConfig& cfg, const TrainOptions& o)
+      : cfg_(cfg), o_(o), null_out_(&null_buf_), out_(o.out ? *o.out : std::cout) {
+    int init = 0;
+    MPI_Initialized(&init);
+    if (init) {
+      MPI_Comm_rank(o.comm, &rank_);
+      MPI_Comm_size(o.comm, &ranks_);
+    }
+  }
+
+  TrainSummary go() {
+    Timer wall;
+    require(ranks_ == 1 || cfg_.solver.mode != SolverMode::serial, "solver.mode \"serial\" trains "
+            "on one rank, but ", ranks_, " were started; run without mpirun, or set solver.mode "
+            "to parallel, serial_forward or adaptive to split the layers over the ranks");
+    if (cfg_.train.threads > 0) omp_set_num_threads(cfg_.train.threads);
+    task_ = make_task(cfg_);
+    Model<float>& model = task_->model();
+    model.init(cfg_.train.seed);
+    opt_ = make_optimizer(cfg_.train, model.params());
+    sched_ = LrSchedule(lr_kind(cfg_.train.schedule), cfg_.train.lr, cfg_.train.min_lr,
+                        cfg_.train.warmup, cfg_.train.steps);
+    step_ = std::make_unique<TrainStep<float>>(model, opt_.get());
+    step_->set_max_grad_norm(cfg_.train.clip);
+    setup_solver();
+
+    RunState state;
+    if (!o_.resume.empty()) {
+      state = load_checkpoint(o_.resume, model.params(), *opt_);
+      task_->set_data_state(state.data_state);
+      if (!state.control.empty()) control_ = mgrit::ControlState::unpack(state.control);
+      if (controller_) controller_->set_state(control_);
+    }
+    open_record(state);
+    std::ostream& out = rank_ == 0 ? out_ : null_out_;
+    out << "lpt train: " << to_string(cfg_.model.family) << ", " << model.params().size()
+        << " parameters, " << cfg_.model.total_layers() << " layers, h = " << cfg_.model.h
+        << "; " << task_->describe() << "\n";
+    out << "solver: " << describe_solver() << "\n";
+    if (!o_.resume.empty())
+      out << "resumed from " << o_.resume << " at step " << state.step << "\n";
+    if (!o_.resume.empty() && cfg_.solver.mode != SolverMode::serial &&
+        (cfg_.solver.warm_start || cfg_.solver.adjoint_guess == AdjointGuess::previous))
+      out << "note: solver.warm_start states are not in checkpoints; the first step after the "
+             "resume starts its solves cold\n";
+    return loop(state.step, wall);
+  }
+
+ private:
+  std::string describe_solver() const {
+    std::ostringstream m;
+    m << to_string(cfg_.solver.mode);
+    if (cfg_.solver.mode == SolverMode::serial) return m.str();
+    auto mg = [&](const MgritConfig& g) {
+      m << "levels " << g.levels << ", cfactor " << g.cfactor << ", " << to_string(g.relax)
+        << "-relaxation, " << g.iterations << " iteration" << (g.iterations == 1 ? "" : "s");
+    };
+    if (cfg_.solver.mode != SolverMode::serial_forward) {
+      m << "; forward MGRIT ";
+      mg(cfg_.solver.forward);
+    } else {
+      m << "; forward exact";
+    }
+    m << "; backward MGRIT ";
+    mg(cfg_.solver.backward);
+    if (cfg_.solver.warm_start) m << "; warm start";
+    m << "; " << ranks_ << " rank" << (ranks_ == 1 ? "" : "s") << " x " << cfg_.solver.threads
+      << " solver thread" << (cfg_.solver.threads == 1 ? "" : "s");
+    if (cfg_.monitor.every > 0)
+      m << "; gradient check every " << cfg_.monitor.every << " steps on "
+        << cfg_.monitor.batches << " batches";
+    if (controller_)
+      m << "; adaptive: eta " << cfg_.control.eta << ", patience " << cfg_.control.patience
+        << ", trend horizon " << cfg_.control.trend_horizon << " steps, alarm x"
+        << cfg_.control.alarm_growth << ", action " << cfg_.control.action << " ("
+        << cfg_.control.raise_order << ")";
+    return m.str();
+  }
+
+  void setup_solver() {
+    control_.mode = start_mode(cfg_.solver.mode);
+    control_.fwd_iters = cfg_.solver.forward.iterations;
+    control_.bwd_iters = cfg_.solver.backward.iterations;
+    if (cfg_.solver.mode == SolverMode::serial) return;
+    Model<float>& model = task_->model();
+    lp_ = std::make_unique<LayerParallelStep>(model, o_.comm);
+    lp_->configure(cfg_.solver, cfg_.solver.mode == SolverMode::serial_forward);
+    if (cfg_.monitor.every > 0)
+      monitor_ = std::make_unique<GradientMonitor>(model, cfg_.monitor.batches,
+                                                   cfg_.monitor.precision);
+    if (cfg_.solver.mode == SolverMode::adaptive) {
+      controller_ = std::make_unique<mgrit::Controller>(controller_options(cfg_.control, cfg_.monitor.every), control_);
+      auto oracle = make_cost_oracle(cfg_, model.config(), ranks_);
+      if (oracle) controller_->set_cost_oracle(oracle);
+    }
+  }
+
+  void open_record(const RunState& state) {
+    if (rank_ != 0) return;  // one writer: serial HDF5
+    const bool resuming = !o_.resume.empty();
+    record_ = std::make_unique<H5Record>(cfg_.output.file,
+                                         resuming ? H5Record::Mode::append : H5Record::Mode::create);
+    if (resuming) {
+      // Series the checkpoint does not list did not exist yet at its step: cut them to 0.
+      for (const std::string& d : train_record_series()) {
+        auto it = state.record_rows.find(d);
+        record_->truncate(d, it == state.record_rows.end() ? 0 : std::uint64_t(it->second));
+      }
+      record_->append_event("/control/events", state.step, "resume", "resumed from " + o_.resume);
+    } else {
+      record_->write_run_info(cfg_.resolved_string());
+      record_->set_attr("/", "family", to_string(cfg_.model.family));
+      record_->set_attr("/", "solver_mode", to_string(cfg_.solver.mode));
+      record_->set_attr("/", "ranks", ranks_);
+      record_->set_attr("/", "tokenizers", task_->tokenizers().dump());
+      record_->append_event("/control/events", 0, "start", describe_solver());
+    }
+    record_->flush();
+  }
+
+  RunState current_state(long step) {
+    RunState s;
+    s.step = step;
+    s.data_state = task_->data_state();
+    for (const std::string& d : train_record_series())
+      s.record_rows[d] = static_cast<std::int64_t>(record_->rows(d));
+    if (cfg_.solver.mode != SolverMode::serial) s.control = control_.pack();
+    return s;
+  }
+
+  void checkpoint(long step) {
+    if (cfg_.output.checkpoint.empty() || rank_ != 0) return;
+    save_checkpoint(cfg_.output.checkpoint, cfg_.resolved_string(), task_->tokenizers(),
+                    task_->model().params(), *opt_, current_state(step));
+    progress_->message("checkpoint " + cfg_.output.checkpoint + " at step " +
+                       std::to_string(step));
+  }
+
+  // Every rank evaluates (the same serial forward on the same batches): no messages, and every
+  // rank knows the result.
+  EvalResult evaluate(long step) {
+    Model<float>& model = task_->model();
+    model.set_train(false);
+    const EvalResult r = task_->evaluate(*step_, cfg_.train.eval_batches);
+    model.set_train(true);
+    if (record_) {
+      record_->append("/eval/step", static_cast<std::int64_t>(step));
+      record_->append("/eval/loss", r.loss);
+      record_->append("/eval/metric", r.metric);
+      record_->set_attr("/eval/metric", "name", r.metric_name);
+      record_->flush();
+    }
+    std::ostringstream m;
+    m << "eval step " << step << ": val_loss " << r.loss << ", " << r.metric_name << " "
+      << r.metric;
+    progress_->message(m.str());
+    return r;
+  }
+
+  [[noreturn]] void diverged(long step, double loss, double grad_norm) {
+    std::ostringstream m;
+    m << "training diverged at step " << step << ": loss = " << loss
+      << ", gradient norm = " << grad_norm << " (not finite); no update was applied. The record "
+      << cfg_.output.file << " holds every step before it";
+    if (!cfg_.output.checkpoint.empty())
+      m << " and the last good checkpoint is " << cfg_.output.checkpoint;
+    m << ". Lower train.lr, set train.clip, or lengthen train.warmup";
+    if (control_.mode != mgrit::TrainMode::serial)
+      m << "; with MGRIT, more solver.mgrit iterations or solver.mode \"adaptive\" may help";
+    m << ".";
+    if (record_) {
+      record_->append_event("/control/events", step, "stop", "non-finite loss or gradient");
+      record_->flush();
+    }
+    progress_->finish();
+    fail(m.str());
+  }
+
+  // Whether step s gets a gradient check: the controller's schedule (and its alarm) when
+  // adaptive, every monitor.every steps otherwise.
+  bool check_due(long s) {
+    if (!monitor_) return false;
+    if (!controller_) return s % cfg_.monitor.every == 0;
+    const mgrit::CheckRequest q = controller_->wants_check(s, indicators_);
+    if (q.now && q.why != "scheduled") progress_->message("early check at step " +
+                                                          std::to_string(s) + ": " + q.why);
+    return q.now;
+  }
+
+  // Gradient check and, when adaptive, the controller's decision; effective from the next step.
+  void monitor_and_control(long s) {
+    const GradientCheck c = monitor_->check(s, *task_, *step_, *lp_);
+    last_check_ = c;
+    have_check_ = true;
+    record_check(record_.get(), c, monitor_->segment_names());
+    std::ostringstream m;
+    m << "check step " << s << ": grad rel_error " << c.first.rel_error << ", cosine "
+      << c.first.cosine << ", bias " << c.bias.bias_ratio << " of |mean g| over "
+      << c.bias.batches << " batches";
+    if (!controller_) {
+      progress_->message(m.str());
+      return;
+    }
+    const mgrit::ControlDecision d = controller_->check(
+        s, mgrit::ControlMetrics{c.bias.bias_ratio, c.first.rel_error, c.first.cosine,
+                                 c.bias.bias_vs_spread, indicators_});
+    record_decision(record_.get(), d, c);
+    m << " -> " << d.action_name();
+    if (d.kind != mgrit::ControlDecision::Kind::hold) m << ": " << d.reason;
+    progress_->message(m.str());
+    control_ = controller_->state();  // gradient() applies it from the next step
+  }
+
+  // The step's gradient in the mode in force; records the solves.
+  double gradient(long s, PhaseTimes& ph) {
+    if (control_.mode == mgrit::TrainMode::serial) {
+      const double loss = step_->forward_backward();
+      ph = step_->times();
+      return loss;
+    }
+    lp_->set_iterations(control_.fwd_iters, control_.bwd_iters);
+    const double loss = lp_->forward_backward();
+    const LayerParallelTimes& t = lp_->times();
+    ph.forward = t.open + t.forward + t.close;
+    ph.backward = t.adjoint + t.reduce;
+    record_solves(record_.get(), s, *lp_, o_.comm);
+    indicators_ = solve_indicators(*lp_);  // before a check's extra solves overwrite the stats
+    if (std::isfinite(loss) && check_due(s)) monitor_and_control(s);
+    return loss;
+  }
+
+  std::vector<ProgressField> progress_fields() const {
+    std::vector<ProgressField> f = {{"mode", mgrit::to_string(control_.mode)}};
+    if (control_.mode == mgrit::TrainMode::parallel)
+      f.push_back({"it", std::to_string(control_.fwd_iters) + "/" +
+                             std::to_string(control_.bwd_iters)});
+    else if (control_.mode == mgrit::TrainMode::serial_forward)
+      f.push_back({"it", "exact/" + std::to_string(control_.bwd_iters)});
+    if (have_check_ && control_.mode != mgrit::TrainMode::serial) {
+      f.push_back(progress_field("gerr", last_check_.first.rel_error, 3));
+      f.push_back(progress_field("bias", last_check_.bias.bias_ratio, 3));
+    }
+    return f;
+  }
+
+  TrainSummary loop(long first, const Timer& wall) {
+    Model<float>& model = task_->model();
+    const long total = cfg_.train.steps;
+    std::ostream& out = rank_ == 0 ? out_ : null_out_;
+    progress_ = o_.tty < 0 ? std::make_unique<Progress>(total, out)
+                           : std::make_unique<Progress>(total, out, o_.tty == 1);
+    progress_->set_log_every(cfg_.output.log_every);
+    progress_->set_unit(task_->item_unit());
+    progress_->set_start_step(first);  // the ETA of a resumed run counts only the steps ahead
+    TrainSummary sum;
+    Timer elapsed;
+    for (long s = first; s < total; ++s) {
+      if (o_.stop_after >= 0 && s >= o_.stop_after) break;
+      Timer t;
+      const double lr = sched_.lr(s);
+      opt_->set_lr(lr);
+      task_->next_batch();
+      model.set_dropout_key(cfg_.train.seed, static_cast<std::uint64_t>(s));
+      const mgrit::TrainMode mode = control_.mode;
+      const int fi = control_.fwd_iters, bi = control_.bwd_iters;
+      PhaseTimes ph;
+      const double loss = gradient(s, ph);
+      StepStats st = step_->apply_update();
+      st.loss = loss;
+      ph.optimizer = step_->times().optimizer;
+      if (!std::isfinite(st.loss) || st.skipped) diverged(s, st.loss, st.grad_norm);
+      const double dt = t.seconds();
+      const double items = task_->items_in_batch() / dt;
+      if (record_) {
+        record_->append("/train/loss", st.loss);
+        record_->append("/train/lr", lr);
+        record_->append("/train/grad_norm", st.grad_norm);
+        record_->append("/train/step_time", dt);
+        record_->append_row("/train/phase_time", {ph.forward, ph.backward, ph.optimizer},
+                            {"forward", "backward", "optimizer"});
+        record_->append("/train/items_per_s", items);
+        record_mode(record_.get(), mode, fi, bi);
+        record_->flush();
+      }
+      progress_->update(s + 1, st.loss, lr, items, elapsed.seconds(), progress_fields());
+      sum.last_loss = st.loss;
+      sum.steps = s + 1;
+      const bool last = s + 1 == total;
+      if (cfg_.train.eval_every > 0 && ((s + 1) % cfg_.train.eval_every == 0 || last)) {
+        const EvalResult r = evaluate(s + 1);
+        sum.val_loss = r.loss;
+        sum.val_metric = r.metric;
+        sum.metric_name = r.metric_name;
+      }
+      if ((cfg_.output.checkpoint_every > 0 && (s + 1) % cfg_.output.checkpoint_every == 0) ||
+          last)
+        checkpoint(s + 1);
+    }
+    progress_->finish();
+    sum.final_mode = mgrit::to_string(control_.mode);
+    sum.fwd_iters = control_.fwd_iters;
+    sum.bwd_iters = control_.bwd_iters;
+    sum.wall_seconds = wall.seconds();
+    return sum;
+  }
+
+  RunConfig cfg_;
+  TrainOptions o_;
+  NullBuffer null_buf_;
+  std::ostream null_out_;
+  std::ostream& out_;
+  int rank_ = 0, ranks_ = 1;
+  std::unique_ptr<Task> task_;
+  std::unique_ptr<Optimizer<float>> opt_;
+  LrSchedule sched_;
+  std::unique_ptr<TrainStep<float>> step_;
+  std::unique_ptr<LayerParallelStep> lp_;
+  std::unique_ptr<GradientMonitor> monitor_;
+  std::unique_ptr<mgrit::Controller> controller_;
+  mgrit::ControlState control_;
+  mgrit::SolveIndicators indicators_;  // of the step's own layer-parallel solves
+  GradientCheck last_check_;
+  bool have_check_ = false;
+  std::unique_ptr<H5Record> record_;
+  std::unique_ptr<Progress> progress_;
+};
+
+}  // namespace
+
+TrainSummary train(const RunConfig& cfg, const TrainOptions& opt) { return Run(cfg, opt).go(); }
+
+}  // namespace lpt
