@@ -98,6 +98,11 @@ TEST(Family, ParameterLayoutFollowsTheContract) {
     EXPECT_EQ(st.param_offset(n) + st.param_count(n), st.param_offset(n + 1));
   EXPECT_GT(st.param_offset(0), p.entry("tgt_wpe").offset);
   EXPECT_GT(p.entry("lnf_w").offset, st.param_offset(st.num_steps() - 1));
+  // Every tensor, value and gradient, starts on a cache line (params.hpp promises it).
+  for (const ParamEntry& e : p.entries()) {
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p.value(e.name)) % 64, 0u) << e.name;
+    EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p.grad(e.name)) % 64, 0u) << e.name;
+  }
 }
 
 TEST(Family, BatchErrorsNameTheProblem) {
