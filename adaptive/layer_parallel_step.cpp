@@ -8,17 +8,6 @@
 namespace lpt {
 namespace {
 
-mgrit::Relax solver_relax(Relax r) { return r == Relax::F ? mgrit::Relax::F : mgrit::Relax::FCF; }
-
-mgrit::AdjointGuess solver_guess(AdjointGuess g) {
-  switch (g) {
-    case AdjointGuess::zero: return mgrit::AdjointGuess::zero;
-    case AdjointGuess::terminal: return mgrit::AdjointGuess::terminal;
-    case AdjointGuess::previous: return mgrit::AdjointGuess::previous;
-  }
-  return mgrit::AdjointGuess::zero;
-}
-
 template <class T>
 MPI_Datatype mpi_type();
 template <>
@@ -34,7 +23,7 @@ mgrit::CycleOptions solve_options(const MgritConfig& m) {
   mgrit::CycleOptions o;
   o.set_max_levels(m.levels);
   o.set_cfactor(m.cfactor);
-  o.set_fine_relax(solver_relax(m.relax));
+  o.set_fine_relax(m.relax);
   o.set_relax(mgrit::Relax::FCF);
   o.set_skip(m.skip);
   o.set_abs_tol(0);
@@ -144,7 +133,7 @@ void BasicLayerParallelStep<T>::apply_options() {
   solver_->adjoint_options() = solve_options(bwd_);
   solver_->set_threads(threads_);
   solver_->set_warm_start(warm_);
-  solver_->set_adjoint_guess(solver_guess(guess_));
+  solver_->set_adjoint_guess(guess_);
   model_.steps().reserve_threads(threads_);  // the solver's team may exceed OpenMP's default
   options_dirty_ = false;
 }

@@ -11,7 +11,6 @@ const char* to_string(SolverMode m) {
   }
   return "?";
 }
-const char* to_string(Relax r) { return r == Relax::F ? "F" : "FCF"; }
 const char* to_string(AdjointGuess g) {
   switch (g) {
     case AdjointGuess::zero: return "zero";

@@ -2,15 +2,18 @@
 // The layer-parallel step's settings (the run config's solver.* section, docs/config.md): which
 // solves use MGRIT and each solve's cycle. Plain structs, so that adaptive/ needs nothing of the
 // run config: train/config.cpp fills them from JSON, the layer-parallel step reads them.
+#include "solver/options.hpp"
+#include "solver/solver.hpp"
+
 namespace lpt {
 
 enum class SolverMode { serial, parallel, serial_forward, adaptive };
-enum class Relax { F, FCF };
+// The solver's own types: one definition each (mgrit::to_string names a relaxation).
+using Relax = mgrit::Relax;
 // The adjoint solve's initial guess (solver.adjoint_guess; mgrit::AdjointGuess says what each is).
-enum class AdjointGuess { zero, terminal, previous };
+using AdjointGuess = mgrit::AdjointGuess;
 
 const char* to_string(SolverMode m);
-const char* to_string(Relax r);
 const char* to_string(AdjointGuess g);
 
 struct MgritConfig {

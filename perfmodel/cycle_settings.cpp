@@ -3,9 +3,6 @@
 namespace lpt::perf {
 namespace {
 
-Relax to_perf(mgrit::Relax r) { return r == mgrit::Relax::F ? Relax::F : Relax::FCF; }
-mgrit::Relax to_solver(Relax r) { return r == Relax::F ? mgrit::Relax::F : mgrit::Relax::FCF; }
-
 // Per coarsening l < levels - 1: the factor and the relaxation of level l (the coarsest level is
 // solved exactly, its relaxation never runs).
 void cycle_of(const mgrit::CycleOptions& o, int& levels, std::vector<int>& cfactor,
@@ -15,7 +12,7 @@ void cycle_of(const mgrit::CycleOptions& o, int& levels, std::vector<int>& cfact
   relax.clear();
   for (int l = 0; l + 1 < levels; ++l) {
     cfactor.push_back(o.cfactor(l));
-    relax.push_back(to_perf(o.relax(l)));
+    relax.push_back(o.relax(l));
   }
   if (cfactor.empty()) cfactor.push_back(o.cfactor(0));  // unused with one level
   skip = o.skip();
@@ -43,7 +40,7 @@ mgrit::CycleOptions cycle_options(const MgritSettings& settings, bool adjoint, i
   o.set_max_levels(s.levels);
   for (int l = 0; l + 1 < s.levels; ++l) {
     o.set_cfactor(l, s.cf(l));
-    o.set_relax(l, to_solver(s.rx(l)));
+    o.set_relax(l, s.rx(l));
   }
   o.set_skip(s.skip_first_down);
   o.set_abs_tol(0);

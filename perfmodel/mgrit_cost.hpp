@@ -9,10 +9,11 @@
 #include <vector>
 
 #include "perfmodel/hardware.hpp"
+#include "solver/options.hpp"
 
 namespace lpt::perf {
 
-enum class Relax { F, FCF };
+using Relax = mgrit::Relax;  // the solver's own (one definition)
 
 struct MgritSettings {
   int levels = 2;
