@@ -35,22 +35,19 @@ Core::Core(App& app, Propagator& prop, const CycleOptions& opt, long n_steps, Co
     : app_(app), prop_(prop), opt_(opt), grid_(n_steps, opt, comm.size(), comm.mirrored()), comm_(comm),
       threads_(std::max(1, threads)) {
   for (int l = 0; l < grid_.levels(); ++l) {
-    auto* L = new Level;
+    auto L = std::make_unique<Level>();
     const LevelGrid& g = grid_.level(l);
     L->n = g.n;
     L->m = g.m;
     L->stride = g.stride;
     L->lo = grid_.lo(l, comm_.pos());
     L->hi = grid_.hi(l, comm_.pos());
-    lv_.push_back(L);
+    lv_.push_back(std::move(L));
   }
-  for (int t = 0; t < threads_; ++t) tally_.push_back(new Tally);
+  for (int t = 0; t < threads_; ++t) tally_.push_back(std::make_unique<Tally>());
 }
 
-Core::~Core() {
-  for (auto* p : lv_) delete p;
-  for (auto* p : tally_) delete p;
-}
+Core::~Core() = default;
 
 void Core::set_trace(Trace* t) {
   require(!t || threads_ == 1, "MGRIT: a Trace needs threads = 1 (events must come in order), got ",
@@ -87,7 +84,7 @@ void Core::allocate(const Vector& like) {
       L.in_cstep = app_.alloc_like(like);
     }
   }
-  for (auto* t : tally_) {
+  for (auto& t : tally_) {
     t->a = app_.alloc_like(like);
     t->b = app_.alloc_like(like);
     t->tmp = app_.alloc_like(like);
@@ -415,7 +412,7 @@ SolveStats Core::run(const std::vector<Monitor*>& mon) {
   SolveStats st;
   st.adjoint = prop_.adjoint();
   for (int l = 0; l < nl; ++l) st.level_steps.push_back(lv_[l]->n);
-  for (auto* t : tally_) {
+  for (auto& t : tally_) {
     t->evals.assign(nl, 0);
     t->grads = 0;
     t->t_eval = t->t_vec = 0;
@@ -448,7 +445,7 @@ SolveStats Core::run(const std::vector<Monitor*>& mon) {
   }
   st.timers.total = omp_get_wtime() - t0;
   st.evals.assign(nl, 0);
-  for (auto* t : tally_) {
+  for (auto& t : tally_) {
     for (int l = 0; l < nl; ++l) st.evals[l] += t->evals[l];
     st.param_grads += t->grads;
     (st.adjoint ? st.timers.vjp : st.timers.step) += t->t_eval;

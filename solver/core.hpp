@@ -3,6 +3,7 @@
 // time): the cycle, relaxation, restriction, coarse solve and interpolation, spread over ranks
 // (positions) and threads. The problem comes as a Propagator; the state algebra from the App.
 #include <functional>
+#include <memory>
 #include <vector>
 
 #include "solver/app.hpp"
@@ -27,7 +28,9 @@ class Propagator {
 class Core {
  public:
   Core(App& app, Propagator& prop, const CycleOptions& opt, long n_steps, Comm comm, int threads);
-  ~Core();
+  ~Core();  // defined where Level and Tally are complete
+  Core(const Core&) = delete;
+  Core& operator=(const Core&) = delete;
 
   const Grid& grid() const { return grid_; }
   const Comm& comm() const { return comm_; }
@@ -74,8 +77,9 @@ class Core {
   Grid grid_;
   Comm comm_;
   int threads_;
-  std::vector<Level*> lv_;
-  std::vector<Tally*> tally_;
+  // Levels and per-thread scratch, owned here (a Core is not copyable).
+  std::vector<std::unique_ptr<Level>> lv_;
+  std::vector<std::unique_ptr<Tally>> tally_;
   std::size_t bytes_ = 0;
   std::vector<char> sbuf_, rbuf_;  // message buffers, kept to avoid reallocating per sweep
   Trace* trace_ = nullptr;
