@@ -5,6 +5,7 @@
 #include <cstdlib>
 #include <fstream>
 #include <iterator>
+#include <sys/stat.h>
 
 #include "util/error.hpp"
 
@@ -32,6 +33,9 @@ std::array<std::uint32_t, 256> make_crc_table() {
 }
 
 bool read_whole(const std::string& path, std::vector<std::uint8_t>& out) {
+  // A directory opens as a stream whose size reads as huge; only regular files are data.
+  struct stat st;
+  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
   std::ifstream f(path, std::ios::binary);
   if (!f) return false;
   f.seekg(0, std::ios::end);
@@ -80,7 +84,7 @@ std::vector<std::uint8_t> DataSetFiles::read(const std::string& file) const {
   if (!e.contains("bytes") || !e.contains("crc32") || !e["crc32"].is_string())
     corrupt("meta.json", "entry for " + file + " lacks bytes/crc32");
   std::vector<std::uint8_t> data;
-  if (!read_whole(path_ + "/" + file, data)) corrupt(file, "missing or unreadable");
+  if (!read_whole(path_ + "/" + file, data)) corrupt(file, "missing, unreadable or not a regular file");
   const auto want = e["bytes"].get<long long>();
   if ((long long)data.size() != want)
     corrupt(file, "has " + std::to_string(data.size()) + " bytes, meta.json says " +

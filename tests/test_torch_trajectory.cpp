@@ -1,4 +1,4 @@
-// Serial training against PyTorch over a trajectory: `lpt trajectory` (experiments/lib/
+// Serial training against PyTorch over a trajectory: `lpt trajectory` (train/
 // trajectory.hpp) trains a small GPT on a tiny corpus and exports its initial weights and every
 // batch; tests/torch_ref/trajectory_ref.py trains the same in PyTorch. In float64 the two loss
 // curves agree to rounding over the whole run, with clipping and without; in float32 they stay

@@ -150,6 +150,7 @@ void fill_rest(const json& r, RunConfig& c) {
   tc.threads = t.at("threads").get<int>();
   tc.eval_every = t.at("eval_every").get<long>();
   tc.eval_batches = t.at("eval_batches").get<int>();
+  tc.check_memory = t.at("check_memory").get<bool>();
 
   const json& s = r.at("solver");
   c.solver.mode = choice_of(s.at("mode"), {SolverMode::serial, SolverMode::parallel,

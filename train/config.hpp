@@ -79,6 +79,7 @@ struct TrainConfig {
   int threads = 0;    // 0 = OpenMP's default
   long eval_every = 100;  // 0 = never
   int eval_batches = 10;
+  bool check_memory = true;  // refuse a run estimated not to fit (docs/memory.md)
 };
 
 // Gradient-error measurement (docs/controller.md): every `every` steps, M = `batches` batches.

@@ -134,6 +134,9 @@ std::vector<KeySpec> build_schema() {
   s.push_back(integer("train.threads", 0, 0, "OpenMP threads per rank; 0 = OpenMP's default"));
   s.push_back(integer("train.eval_every", 100, 0, "evaluate every this many steps; 0 = never"));
   s.push_back(integer("train.eval_batches", 10, 1, "validation batches per evaluation"));
+  s.push_back(make("train.check_memory", Kind::boolean, true,
+                   "refuse a run whose estimated memory per rank exceeds the machine's available "
+                   "memory (docs/memory.md); false = try anyway"));
 
   s.push_back(choice("solver.mode", "serial", {"serial", "parallel", "serial_forward", "adaptive"},
                      "serial (exact), parallel (MGRIT forward and backward), serial_forward "

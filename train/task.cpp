@@ -82,6 +82,21 @@ struct EvalSum {
   }
 };
 
+// A validation split with no batch would be scored as loss 0 and metric 0, which reads as a result;
+// refuse it while the data is loaded, naming the file, its size and what a split needs.
+void require_validation(std::size_t val_batches, const std::string& file, std::size_t items,
+                        const char* unit, std::size_t val_items, const char* val_unit,
+                        const std::string& needs, const RunConfig& cfg) {
+  if (val_batches > 0) return;
+  fail(file, " has ", items, " ", unit, ", too few for a validation split: data.val_fraction = ",
+       cfg.data.val_fraction, " holds out ", val_items, " ", val_unit, ", which gives no validation ",
+       "batch; ", needs, ". Use a larger data set, or raise data.val_fraction");
+}
+
+std::string data_file(const RunConfig& cfg, const char* set, const char* file) {
+  return cfg.data.dir + "/" + set + "/" + file;
+}
+
 // The options every loader shares.
 template <class Options>
 Options loader_options(const RunConfig& cfg) {
@@ -159,6 +174,13 @@ class GptTask : public LoaderTask<GptLoader, LmBatch, GptModel<float>, GptModel<
     auto o = loader_options<GptDataOptions>(cfg);
     o.seq_len = cfg.model.seq_len;
     loader_ = std::make_unique<GptLoader>(lines_, tok_, o);
+    require_validation(loader_->val_batches(), data_file(cfg, "english", "english.txt"),
+                       lines_.size(), "lines", loader_->val_tokens(), "tokens",
+                       "a split needs at least " + std::to_string(o.split_block + 1) +
+                           " lines (blocks of " + std::to_string(o.split_block) +
+                           ") and a validation part of more than model.seq_len = " +
+                           std::to_string(o.seq_len) + " tokens",
+                       cfg);
     model_ = std::make_unique<GptModel<float>>(
         model_dims(cfg.model, resolve_vocab(cfg.model.vocab, tok_.vocab_size(), "model.vocab"), 0, 0));
   }
@@ -191,6 +213,12 @@ class BertTask : public LoaderTask<BertLoader, MlmBatch, BertModel<float>, BertM
     auto o = loader_options<BertDataOptions>(cfg);
     o.seq_len = cfg.model.seq_len;
     loader_ = std::make_unique<BertLoader>(lines_, tok_, o);
+    require_validation(loader_->val_batches(), data_file(cfg, "english", "english.txt"),
+                       lines_.size(), "lines", loader_->val_sequences(), "sequences",
+                       "a split needs at least " + std::to_string(o.split_block + 1) +
+                           " lines (blocks of " + std::to_string(o.split_block) +
+                           ") and one validation sequence",
+                       cfg);
     model_ = std::make_unique<BertModel<float>>(
         model_dims(cfg.model, resolve_vocab(cfg.model.vocab, tok_.vocab_size(), "model.vocab"), 0, 0));
   }
@@ -226,7 +254,12 @@ class VitTask : public LoaderTask<ImageLoader, ImageBatch, VitModel<float>, VitM
             ", ", pool.W, "]; set model.image to match");
     require(cfg.model.n_classes == pool.classes, "model.n_classes = ", cfg.model.n_classes,
             " but ", cfg.data.name, " has ", pool.classes, " classes");
+    const std::string images = data_file(cfg, cfg.data.name.c_str(),
+                                         fashion ? "train_images.u8" : "all_images.u8");
+    const std::size_t n = std::size_t(pool.n);
     loader_ = std::make_unique<ImageLoader>(std::move(pool), loader_options<ImageDataOptions>(cfg));
+    require_validation(loader_->val_batches(), images, n, "images", loader_->val_size(), "images",
+                       "a split needs at least 2 images", cfg);
     model_ = std::make_unique<VitModel<float>>(model_dims(cfg.model, 0, 0, 0));
   }
   double items_in_batch() const override { return batch_.B; }
@@ -256,6 +289,9 @@ class MtTask : public LoaderTask<TranslationLoader, Seq2SeqBatch, MtModel<float>
     o.max_src = cfg.model.src_len;
     o.max_tgt = cfg.model.tgt_len;
     loader_ = std::make_unique<TranslationLoader>(pairs_, src_tok_, tgt_tok_, o);
+    require_validation(loader_->val_batches(), data_file(cfg, "en_es", "en_es.tsv"),
+                       pairs_.size(), "pairs", loader_->val_size(), "pairs",
+                       "a split needs at least 2 pairs", cfg);
     model_ = std::make_unique<MtModel<float>>(model_dims(
         cfg.model, 0, resolve_vocab(cfg.model.vocab, src_tok_.vocab_size(), "model.vocab"),
         resolve_vocab(cfg.model.vocab, tgt_tok_.vocab_size(), "model.vocab")));

@@ -11,6 +11,7 @@
 
 #include "train/cost_oracle.hpp"
 #include "train/gradient_monitor.hpp"
+#include "train/memory_check.hpp"
 #include "adaptive/layer_parallel_step.hpp"
 #include "train/run_checkpoint.hpp"
 #include "train/task.hpp"
@@ -116,6 +117,9 @@ class Run {
             "on one rank, but ", ranks_, " were started; run without mpirun, or set solver.mode "
             "to parallel, serial_forward or adaptive to split the layers over the ranks");
     if (cfg_.train.threads > 0) omp_set_num_threads(cfg_.train.threads);
+    // Before the data and the model are allocated: a run that cannot fit fails now, with numbers.
+    if (cfg_.train.check_memory)
+      check_train_memory(estimate_train_memory(cfg_, ranks_), available_memory_bytes());
     task_ = make_task(cfg_);
     Model<float>& model = task_->model();
     model.init(cfg_.train.seed);

@@ -1,0 +1,157 @@
+#include "train/memory_check.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <sstream>
+
+#include "perfmodel/layer_cost.hpp"
+#include "util/error.hpp"
+
+namespace lpt {
+namespace {
+
+// The tokenizer's size is only known once the data is read; before that, model.vocab = 0 stands
+// for a byte or character tokenizer, which has a few hundred symbols at most.
+constexpr int kTokenizerVocabBound = 512;
+
+// Binary, libraries, OpenMP/MPI runtimes and the loaded data set: measured at about 30-60 MB for
+// the small data sets (docs/memory.md); the estimate adds it so that tiny models are not compared
+// with zero.
+constexpr double kProcessOverheadBytes = 64.0 * 1024 * 1024;
+
+perf::ModelShape shape_for(const RunConfig& cfg) {
+  perf::ModelShape s;
+  const ModelSection& m = cfg.model;
+  switch (m.family) {
+    case Family::gpt: s.family = perf::Family::Gpt; break;
+    case Family::bert: s.family = perf::Family::Bert; break;
+    case Family::vit: s.family = perf::Family::Vit; break;
+    case Family::mt: s.family = perf::Family::Translation; break;
+  }
+  s.batch = cfg.train.batch;
+  s.d = m.d_model;
+  s.heads = m.heads;
+  s.d_ff = m.d_ff;
+  s.layers = m.total_layers();
+  s.act_bytes = 4;  // lpt trains in float32
+  const int vocab = std::max(m.vocab, kTokenizerVocabBound);
+  if (m.family == Family::mt) {
+    s.seq = m.tgt_len;
+    s.src_seq = m.src_len;
+    s.enc_layers = m.enc_layers;
+    s.vocab = vocab;
+  } else if (m.family == Family::vit) {
+    s.channels = m.image[0];
+    s.image = m.image[1];
+    s.patch = m.patch;
+    s.classes = m.n_classes;
+  } else {
+    s.seq = m.seq_len;
+    s.vocab = vocab;
+  }
+  return s;
+}
+
+double read_number_file(const char* path) {
+  std::ifstream f(path);
+  std::string w;
+  if (!(f >> w) || w == "max") return -1;
+  try {
+    return std::stod(w);
+  } catch (...) {
+    return -1;
+  }
+}
+
+}  // namespace
+
+MemoryEstimate estimate_train_memory(const RunConfig& cfg, int ranks) {
+  MemoryEstimate e;
+  const perf::ModelShape s = shape_for(cfg);
+  // An invalid shape is the config checks' to report (they name the key); estimating it could
+  // divide by zero.
+  try {
+    s.validate();
+  } catch (const Error&) {
+    return e;
+  }
+  // The same terms as perf::StepModel's memory per rank (perfmodel/step_model.cpp), summed per
+  // layer kind: StepModel keeps per-layer vectors, which for the absurd depths this check exists
+  // for would themselves exhaust memory.
+  const int P = std::max(1, cfg.solver.mode == SolverMode::serial ? 1 : ranks);
+  const double N = double(s.layers);
+  double layer_params = 0, layer_tapes = 0, one_tape = 0;
+  auto add = [&](const perf::LayerCost& c, double count) {
+    layer_params += c.params * count;
+    layer_tapes += c.tape_bytes * count;
+    one_tape = std::max(one_tape, c.tape_bytes);
+  };
+  if (s.family == perf::Family::Translation) {
+    add(perf::step_layer_cost(s, 0), double(s.enc_layers));
+    add(perf::step_layer_cost(s, s.enc_layers), N - s.enc_layers);
+  } else {
+    add(perf::step_layer_cost(s, 0), N);
+  }
+  const perf::EndCost open = perf::opening_cost(s), close = perf::closing_cost(s);
+  // The rank that needs most holds ceil(N / P) layers and both ends (the first and last rank
+  // coincide when P = 1; with P > 1 the last rank's closing dominates, the bound keeps both).
+  const double share = std::ceil(N / P) / N;
+  const double params = layer_params * share + open.params + close.params;
+  const double state = perf::state_bytes(s);
+  // Parameters, gradients and the two AdamW moments in float32; MGRIT keeps up to 4 copies of a
+  // state per point it owns (step_model.cpp), the serial step one per layer boundary.
+  const double states = P == 1 ? (N + 1) * state : 4 * (std::ceil(N / P) + 1) * state;
+  e.model_bytes = params * (4 + 4 + 8) + states + layer_tapes * share + one_tape +
+                  close.workspace_bytes;
+  e.total_bytes = e.model_bytes + kProcessOverheadBytes;
+  return e;
+}
+
+double available_memory_bytes() {
+  double avail = -1;
+  std::ifstream mi("/proc/meminfo");
+  std::string line;
+  while (std::getline(mi, line))
+    if (line.rfind("MemAvailable:", 0) == 0) {
+      std::istringstream in(line.substr(13));
+      double kb = 0;
+      if (in >> kb) avail = kb * 1024;
+    }
+  // cgroup v2, then v1: the limit minus what the group already uses.
+  double limit = read_number_file("/sys/fs/cgroup/memory.max");
+  double used = read_number_file("/sys/fs/cgroup/memory.current");
+  if (limit < 0) {
+    limit = read_number_file("/sys/fs/cgroup/memory/memory.limit_in_bytes");
+    used = read_number_file("/sys/fs/cgroup/memory/memory.usage_in_bytes");
+    if (limit > 1e18) limit = -1;  // v1 writes a huge number for "no limit"
+  }
+  if (limit > 0) {
+    const double left = std::max(0.0, limit - std::max(0.0, used));
+    avail = avail < 0 ? left : std::min(avail, left);
+  }
+  return avail;
+}
+
+std::string format_bytes(double b) {
+  char buf[64];
+  if (b >= 1024.0 * 1024 * 1024 * 1024)
+    std::snprintf(buf, sizeof buf, "%.3g TiB", b / (1024.0 * 1024 * 1024 * 1024));
+  else if (b >= 1024.0 * 1024 * 1024)
+    std::snprintf(buf, sizeof buf, "%.3g GiB", b / (1024.0 * 1024 * 1024));
+  else
+    std::snprintf(buf, sizeof buf, "%.3g MiB", b / (1024.0 * 1024));
+  return buf;
+}
+
+void check_train_memory(const MemoryEstimate& est, double available) {
+  if (available < 0 || est.total_bytes <= available) return;
+  fail("this run needs about ", format_bytes(est.total_bytes), " per rank (parameters, gradients, ",
+       "optimizer moments, activations and workspace, estimated by the performance model) but ",
+       "the machine has ", format_bytes(available), " available; use a smaller model "
+       "(model.layers, model.d_model, model.d_ff, model.seq_len) or train.batch, more ranks, or ",
+       "set train.check_memory = false to try anyway");
+}
+
+}  // namespace lpt
