@@ -9,6 +9,7 @@
 #include <gtest/gtest.h>
 
 #include "experiments/lib/config_cli.hpp"
+#include "perfmodel/predict.hpp"
 #include "util/error.hpp"
 
 namespace {
@@ -92,4 +93,23 @@ TEST(ConfigCli, MgritDivergenceIsAnError) {
   out.clear();
   EXPECT_EQ(run_lpt("mgrit --steps 64", &out), 0) << out;
   EXPECT_NE(out.find("max |u - u_serial|"), std::string::npos) << out;
+}
+
+TEST(ConfigCli, PredictRejectsFactorsAndDepthsOutOfRange) {
+  for (const char* bad : {"0", "1", "-2"}) {
+    try {
+      lpt::perf::parse_predict_args({"--cfactors", bad});
+      ADD_FAILURE() << "--cfactors " << bad << " accepted";
+    } catch (const lpt::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("--cfactors values must be integers in [2,"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+  for (const char* bad : {"2147483647", "4294967298", "0"}) {
+    EXPECT_THROW(lpt::perf::parse_predict_args({"--layers", bad}), lpt::Error) << bad;
+  }
+  EXPECT_THROW(lpt::perf::parse_predict_args({"--d", "4294967296"}), lpt::Error);
+  EXPECT_THROW(lpt::perf::parse_predict_args({"--levels", "65"}), lpt::Error);
+  EXPECT_EQ(lpt::perf::parse_predict_args({"--layers", "8,1048576"}).layers.back(), 1048576);
 }
