@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "experiments/lib/config.hpp"
+#include "model/data_files.hpp"
 #include "util/error.hpp"
 
 namespace {
@@ -148,4 +149,28 @@ TEST(ConfigLimits, HugeUnknownKeyIsSuggestedQuickly) {
       std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   EXPECT_NE(msg.find("did you mean"), std::string::npos) << msg.substr(0, 200);
   EXPECT_LT(s, 1.0) << "suggesting a neighbour took " << s << " s";
+}
+
+// A data set's meta.json with a string where a number belongs, and a listed file replaced by a
+// directory, used to end in "internal error" (type_error, bad_alloc) instead of naming the file.
+TEST(ConfigLimits, MetaJsonMistypedOrFileIsADirectory) {
+  const fs::path dir = fs::temp_directory_path() / ("lpt_meta_" + std::to_string(::getpid()));
+  fs::create_directories(dir / "set" / "x.bin");
+  std::ofstream(dir / "set" / "meta.json")
+      << R"({"files": {"x.bin": {"bytes": 4, "crc32": "00000000"},
+                       "y.bin": {"bytes": "4", "crc32": "00000000"}}})";
+  const lpt::DataSetFiles ds(dir.string(), "set");
+  for (const std::string file : {"x.bin", "y.bin"}) {
+    try {
+      ds.read(file);
+      ADD_FAILURE() << file << " read";
+    } catch (const lpt::Error& e) {
+      const std::string msg = e.what();
+      EXPECT_NE(msg.find((dir / "set").string()), std::string::npos) << msg;
+      EXPECT_NE(msg.find(file == "x.bin" ? "x.bin: missing or unreadable" : "integer 'bytes'"),
+                std::string::npos)
+          << msg;
+    }
+  }
+  fs::remove_all(dir);
 }
