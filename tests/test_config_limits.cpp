@@ -2,6 +2,7 @@
 // escaped as "internal error", and an unknown key that took seconds to suggest a neighbour.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -10,6 +11,7 @@
 #include <gtest/gtest.h>
 
 #include "experiments/lib/config.hpp"
+#include "experiments/lib/config_schema.hpp"
 #include "model/data_files.hpp"
 #include "util/error.hpp"
 
@@ -173,4 +175,24 @@ TEST(ConfigLimits, MetaJsonMistypedOrFileIsADirectory) {
     }
   }
   fs::remove_all(dir);
+}
+
+// docs/config.md's range column is what resolve_config enforces (the ranges are the fix for
+// silently narrowed integers, so a stale row would document values that are now errors).
+TEST(ConfigLimits, DocumentedRangesMatchTheSchema) {
+  std::ifstream in(fs::path(LPT_SOURCE_DIR) / "docs" / "config.md");
+  ASSERT_TRUE(in.good());
+  std::string line;
+  std::vector<std::string> rows;
+  while (std::getline(in, line)) rows.push_back(line);
+  for (const auto& k : lpt::config_detail::schema()) {
+    // Its row states the narrower rule check_solver adds ("0 or a number > 1").
+    if (k.path == "control.alarm_growth") continue;
+    const std::string head = "| `" + k.path + "` |";
+    const auto row = std::find_if(rows.begin(), rows.end(),
+                                  [&](const std::string& r) { return r.rfind(head, 0) == 0; });
+    ASSERT_NE(row, rows.end()) << k.path;
+    EXPECT_NE(row->find("| " + lpt::config_detail::expectation(k) + " |"), std::string::npos)
+        << k.path << ": docs say\n" << *row << "\nschema says " << lpt::config_detail::expectation(k);
+  }
 }
