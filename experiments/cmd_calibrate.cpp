@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "experiments/command.hpp"
+#include "train/config_cli.hpp"
 #include "train/calibrate.hpp"
 #include "util/error.hpp"
 
@@ -47,12 +48,8 @@ int run_calibrate(const std::vector<std::string>& args) {
       } else if (args[i] == "--profile-base") {
         profile_base = args[++i];
       } else {
-        try {
-          reps = std::stoi(args[i + 1]);
-        } catch (...) {
-          fail("--reps expects an integer, got '", args[i + 1], "'");
-        }
-        ++i;
+        // stoi took "5x" as 5 and wrapped nothing but accepted 0 and negatives.
+        reps = static_cast<int>(cli_integer("--reps", args[++i], 1, 1000000));
       }
     } else {
       cfg_args.push_back(args[i]);

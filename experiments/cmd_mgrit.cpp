@@ -7,6 +7,7 @@
 #include <string>
 
 #include "experiments/command.hpp"
+#include "train/config_cli.hpp"
 #include "solver/history_h5.hpp"
 #include "solver/ode_problems.hpp"
 #include "solver/solver.hpp"
@@ -61,7 +62,10 @@ class TablePrinter : public Monitor {
     std::printf("  %s: %d iterations, %s, final residual %.6e, time %.4e s\n  evaluations per "
                 "level:",
                 s.adjoint ? "adjoint" : "forward", s.iterations,
-                s.converged ? "converged" : "not converged", s.final_residual, s.timers.total);
+                s.converged                           ? "converged"
+                : std::isfinite(s.final_residual) ? "not converged"
+                                                  : "diverged",
+                s.final_residual, s.timers.total);
     for (long e : s.evals_all_ranks) std::printf(" %ld", e);
     std::printf("\n");
   }
@@ -79,19 +83,28 @@ struct Args {
   }
 };
 
-double to_double(const std::string& opt, const std::string& s) {
-  try {
-    std::size_t k = 0;
-    double x = std::stod(s, &k);
-    if (k == s.size()) return x;
-  } catch (...) {
-  }
-  lpt::fail("option ", opt, " expects a number, got '", s, "'");
+double to_double(const std::string& opt, const std::string& s, double lo, double hi) {
+  return lpt::cli_number(opt, s, lo, hi);
 }
-long to_long(const std::string& opt, const std::string& s) {
-  const double x = to_double(opt, s);
-  lpt::require(x == std::floor(x), "option ", opt, " expects an integer, got '", s, "'");
-  return long(x);
+long to_long(const std::string& opt, const std::string& s, long lo, long hi) {
+  return long(lpt::cli_integer(opt, s, lo, hi));
+}
+
+// Bounds of the options: past them the run either cannot allocate (--steps 1e9) or is certain to
+// overflow double (--lambda 1e308), so they are refused before anything is built.
+constexpr double kMaxRate = 1e6;        // |lambda|, damping, theta
+constexpr double kMaxTime = 1e6;        // T
+constexpr double kMaxGuess = 1e100;     // |guess|
+constexpr long kMaxSteps = 1L << 24;
+constexpr long kMaxDim = 1L << 16;
+constexpr long kMaxUnknowns = 1L << 26;  // steps * dim
+
+// A non-finite state or residual means the iteration (or the serial reference) overflowed:
+// reported as an error, never as "not converged ... max |u - u_serial| = 0".
+[[noreturn]] void diverged(const char* what, double lambda, double h) {
+  lpt::fail("the ", what, " overflowed to inf/NaN (lambda = ", lambda, ", h = ", h,
+            "); the problem or its MGRIT iteration is unstable: reduce |lambda| * h (more --steps "
+            "or a smaller --T), use --beuler, or start from a smaller --guess");
 }
 
 int run_mgrit(const std::vector<std::string>& argv) {
@@ -107,24 +120,24 @@ int run_mgrit(const std::vector<std::string>& argv) {
   for (; A.i < argv.size(); ++A.i) {
     const std::string o = argv[A.i];
     if (o == "--problem") problem = A.value(o);
-    else if (o == "--lambda") lambda = to_double(o, A.value(o));
+    else if (o == "--lambda") lambda = to_double(o, A.value(o), -kMaxRate, kMaxRate);
     else if (o == "--beuler") beuler = true;
-    else if (o == "--T") T = to_double(o, A.value(o));
-    else if (o == "--steps") steps = to_long(o, A.value(o));
-    else if (o == "--dim") dim = to_long(o, A.value(o));
-    else if (o == "--guess") guess = to_double(o, A.value(o));
-    else if (o == "--levels") levels = int(to_long(o, A.value(o)));
-    else if (o == "--cfactor") cf = int(to_long(o, A.value(o)));
-    else if (o == "--min-coarse") min_coarse = to_long(o, A.value(o));
+    else if (o == "--T") T = to_double(o, A.value(o), 0, kMaxTime);
+    else if (o == "--steps") steps = to_long(o, A.value(o), 1, kMaxSteps);
+    else if (o == "--dim") dim = to_long(o, A.value(o), 1, kMaxDim);
+    else if (o == "--guess") guess = to_double(o, A.value(o), -kMaxGuess, kMaxGuess);
+    else if (o == "--levels") levels = int(to_long(o, A.value(o), 1, 64));
+    else if (o == "--cfactor") cf = int(to_long(o, A.value(o), 2, kMaxSteps));
+    else if (o == "--min-coarse") min_coarse = to_long(o, A.value(o), 1, kMaxSteps);
     else if (o == "--relax") relax = parse_relax(A.value(o));
     else if (o == "--fine-relax") fine = parse_relax(A.value(o));
     else if (o == "--cycle") cycle = parse_cycle(A.value(o));
     else if (o == "--skip") skip = true;
-    else if (o == "--iters") iters = int(to_long(o, A.value(o)));
-    else if (o == "--adjoint-iters") aiters = int(to_long(o, A.value(o)));
-    else if (o == "--tol") tol = to_double(o, A.value(o));
-    else if (o == "--rtol") rtol = to_double(o, A.value(o));
-    else if (o == "--threads") threads = int(to_long(o, A.value(o)));
+    else if (o == "--iters") iters = int(to_long(o, A.value(o), 0, 1000000));
+    else if (o == "--adjoint-iters") aiters = int(to_long(o, A.value(o), 0, 1000000));
+    else if (o == "--tol") tol = to_double(o, A.value(o), 0, 1e300);
+    else if (o == "--rtol") rtol = to_double(o, A.value(o), 0, 1e300);
+    else if (o == "--threads") threads = int(to_long(o, A.value(o), 1, 4096));
     else if (o == "--adjoint") adjoint = true;
     else if (o == "--h5") h5 = A.value(o);
     else if (o == "--storage") {
@@ -134,6 +147,9 @@ int run_mgrit(const std::vector<std::string>& argv) {
     } else lpt::fail("unknown option '", o, "'; see lpt mgrit --help");
   }
   const OdeKind kind = parse_ode(problem);
+  lpt::require(T > 0, "option --T must be > 0, got ", T);
+  lpt::require(steps * dim <= kMaxUnknowns, "--steps ", steps, " x --dim ", dim, " = ",
+               steps * dim, " unknowns exceeds ", kMaxUnknowns, "; lower --steps or --dim");
   if (std::isnan(lambda))
     lambda = kind == OdeKind::Dahlquist ? -1.0 : kind == OdeKind::Oscillator ? 0.5 : 1.0;
   lpt::require(steps >= 1, "--steps must be >= 1, got ", steps);
@@ -172,15 +188,23 @@ int run_mgrit(const std::vector<std::string>& argv) {
                 to_string(relax), to_string(fine), skip ? ", skip" : "");
   }
   const auto fs = s.solve(*p.make(p.u0().data()));
+  if (!std::isfinite(fs.final_residual)) diverged("forward MGRIT residual", lambda, p.h());
 
   // Error against serial stepping, over the points stored on each rank.
   const auto ref = p.serial_forward();
-  double err = 0;
+  // std::max drops a NaN difference, so a non-finite state is counted apart (and agreed on by
+  // every rank) rather than folded into the maximum.
+  double err = 0, bad = 0;
   for (long n = s.first_point(); n < s.end_point(); ++n)
     if (const Vector* v = s.state(n))
-      for (std::size_t i = 0; i < ref[n].size(); ++i)
-        err = std::max(err, std::fabs(flat<double>(*v).v[i] - ref[n][i]));
+      for (std::size_t i = 0; i < ref[n].size(); ++i) {
+        const double d = std::fabs(flat<double>(*v).v[i] - ref[n][i]);
+        if (!std::isfinite(d)) bad = 1;
+        err = std::max(err, d);
+      }
   MPI_Allreduce(MPI_IN_PLACE, &err, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+  if (bad > 0) diverged("forward solution (MGRIT or serial)", lambda, p.h());
   if (rank == 0) std::printf("  max |u - u_serial| = %.3e\n", err);
   if (!h5.empty() && rank == 0) write_history_h5(h5, "forward", fs, true);
 
@@ -191,8 +215,13 @@ int run_mgrit(const std::vector<std::string>& argv) {
     p.serial_adjoint(ref, &lam, &dref);
     std::vector<double> d = p.dtheta();
     MPI_Allreduce(MPI_IN_PLACE, d.data(), int(d.size()), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+    if (!std::isfinite(as.final_residual)) diverged("adjoint MGRIT residual", lambda, p.h());
     double gerr = 0;
-    for (long n = 0; n < steps; ++n) gerr = std::max(gerr, std::fabs(d[n] - dref[n]));
+    for (long n = 0; n < steps; ++n) {
+      const double e = std::fabs(d[n] - dref[n]);
+      if (!std::isfinite(e)) diverged("adjoint gradient", lambda, p.h());
+      gerr = std::max(gerr, e);
+    }
     if (rank == 0) std::printf("  max |dtheta - dtheta_serial| = %.3e\n", gerr);
     if (!h5.empty() && rank == 0) write_history_h5(h5, "adjoint", as, false);
   }

@@ -5,6 +5,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <exception>
+#include <new>
+
+#include <nlohmann/json.hpp>
 
 #include "util/version.hpp"
 #include "experiments/command.hpp"
@@ -62,6 +65,22 @@ int main(int argc, char** argv) {
         }
       } catch (const lpt::Error& e) {
         std::fprintf(stderr, "lpt %s: error: %s\n", it->name.c_str(), e.what());
+        rc = 1;
+      } catch (const std::bad_alloc&) {
+        // Not a bug in lpt: the sizes asked for need more memory than the machine has.
+        std::fprintf(stderr,
+                     "lpt %s: error: out of memory (std::bad_alloc); the sizes given need more "
+                     "memory than this machine has: lower the model size, batch, steps or "
+                     "layers (ranges in docs/config.md)\n",
+                     it->name.c_str());
+        rc = 1;
+      } catch (const nlohmann::json::exception& e) {
+        // A JSON value of the wrong type or shape that no reader caught by name: one of the
+        // command's input files (config, checkpoint's stored config, record, meta.json) is bad.
+        std::fprintf(stderr,
+                     "lpt %s: error: malformed JSON in one of the command's input files (%s); "
+                     "check the config, the data set's meta.json or the checkpoint given\n",
+                     it->name.c_str(), e.what());
         rc = 1;
       } catch (const std::exception& e) {
         std::fprintf(stderr, "lpt %s: internal error: %s\n", it->name.c_str(), e.what());

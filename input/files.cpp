@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 #include <sys/stat.h>
@@ -33,9 +34,9 @@ std::array<std::uint32_t, 256> make_crc_table() {
 }
 
 bool read_whole(const std::string& path, std::vector<std::uint8_t>& out) {
-  // A directory opens as a stream whose size reads as huge; only regular files are data.
-  struct stat st;
-  if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return false;
+  // A directory opens as a stream whose end lies at 2^63: its "size" must never reach resize().
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) return false;
   std::ifstream f(path, std::ios::binary);
   if (!f) return false;
   f.seekg(0, std::ios::end);
@@ -60,6 +61,8 @@ DataSetFiles::DataSetFiles(const std::string& dir, const std::string& name)
     : name_(name), path_(dir + "/" + name) {
   const std::string meta_path = path_ + "/meta.json";
   std::ifstream f(meta_path);
+  std::error_code ec;
+  if (std::filesystem::is_directory(meta_path, ec)) corrupt("meta.json", "is a directory");
   if (!f)
     fail("data set '", name, "' is not prepared: ", meta_path, " is missing; prepare it with: ",
          prepare_command(name), " (or point LPT_DATA_DIR at the directory that holds it)");
@@ -81,8 +84,9 @@ std::vector<std::uint8_t> DataSetFiles::read(const std::string& file) const {
   const auto& files = meta_["files"];
   if (!files.contains(file)) corrupt("meta.json", "does not list " + file);
   const auto& e = files[file];
-  if (!e.contains("bytes") || !e.contains("crc32") || !e["crc32"].is_string())
-    corrupt("meta.json", "entry for " + file + " lacks bytes/crc32");
+  if (!e.is_object() || !e.contains("bytes") || !e["bytes"].is_number_integer() ||
+      !e.contains("crc32") || !e["crc32"].is_string())
+    corrupt("meta.json", "entry for " + file + " lacks an integer 'bytes' or a string 'crc32'");
   std::vector<std::uint8_t> data;
   if (!read_whole(path_ + "/" + file, data)) corrupt(file, "missing, unreadable or not a regular file");
   const auto want = e["bytes"].get<long long>();

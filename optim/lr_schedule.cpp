@@ -31,8 +31,8 @@ LrSchedule::LrSchedule(LrKind kind, double lr_max, double lr_min, std::int64_t w
   if (kind == LrKind::constant) return;
   require(std::isfinite(lr_min) && lr_min >= 0 && lr_min <= lr_max, "lr_min (", lr_min,
           ") must lie in [0, lr (", lr_max, ")] for the ", to_string(kind), " schedule");
-  require(total_steps > warmup_steps, "the ", to_string(kind), " schedule needs total steps (",
-          total_steps, ") > warmup steps (", warmup_steps, "); set train.steps or lower warmup");
+  // total_steps <= warmup_steps is allowed (docs/config.md): the run ends inside the warmup and
+  // never reaches the peak; lr() past the end then gives lr_min, the decay's end point.
 }
 
 double LrSchedule::lr(std::int64_t step) const {
@@ -40,8 +40,9 @@ double LrSchedule::lr(std::int64_t step) const {
   if (step < warmup_)
     return lr_max_ * static_cast<double>(step + 1) / static_cast<double>(warmup_);
   if (kind_ == LrKind::constant) return lr_max_;
-  const double p = std::min(1.0, static_cast<double>(step - warmup_) /
-                                     static_cast<double>(total_ - warmup_));
+  const double p = total_ <= warmup_ ? 1.0
+                                     : std::min(1.0, static_cast<double>(step - warmup_) /
+                                                         static_cast<double>(total_ - warmup_));
   const double shape = kind_ == LrKind::warmup_cosine ? 0.5 * (1.0 + std::cos(M_PI * p)) : 1.0 - p;
   return lr_min_ + (lr_max_ - lr_min_) * shape;
 }

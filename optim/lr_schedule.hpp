@@ -27,7 +27,8 @@ std::string to_string(LrKind kind);
 class LrSchedule {
  public:
   LrSchedule() = default;
-  // Checks the combination (lr_min <= lr_max, W <= S for decaying kinds) and throws lpt::Error.
+  // Checks lr_min <= lr_max for decaying kinds and throws lpt::Error; W >= S is allowed (the run
+  // ends inside the warmup).
   LrSchedule(LrKind kind, double lr_max, double lr_min, std::int64_t warmup_steps,
              std::int64_t total_steps);
 

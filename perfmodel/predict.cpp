@@ -45,18 +45,25 @@ const char* const kPredictUsage =
 
 namespace {
 
-std::vector<int> int_list(const std::string& key, const std::string& v) {
+// Each value must lie in [lo, hi] before it is narrowed to int: `--layers 2147483647` used to
+// reach an allocation of that size and `--cfactors 0` a division by zero.
+std::vector<int> int_list(const std::string& key, const std::string& v, long long lo = 0,
+                          long long hi = 1LL << 24) {
   std::vector<int> out;
   std::stringstream ss(v);
   std::string item;
   while (std::getline(ss, item, ',')) {
+    long long x = 0;
     try {
       size_t used = 0;
-      out.push_back(std::stoi(item, &used));
+      x = std::stoll(item, &used);
       require(used == item.size(), "");
     } catch (...) {
       fail("--", key, " expects integers separated by commas, got '", v, "'");
     }
+    require(x >= lo && x <= hi, "--", key, " values must be integers in [", lo, ", ", hi,
+            "], got ", item);
+    out.push_back(static_cast<int>(x));
   }
   require(!out.empty(), "--", key, " needs at least one value");
   return out;
@@ -117,10 +124,10 @@ PredictOptions parse_predict_args(const std::vector<std::string>& args) {
     else if (k == "precision") {
       require(v == "bf16" || v == "fp32", "--precision expects bf16 or fp32, got '", v, "'");
       s.act_bytes = v == "bf16" ? 2 : 4;
-    } else if (k == "layers") o.layers = int_list(k, v);
-    else if (k == "ranks") o.ranks = int_list(k, v);
-    else if (k == "levels") o.grid.levels = int_list(k, v);
-    else if (k == "cfactors") o.grid.cfactors = int_list(k, v);
+    } else if (k == "layers") o.layers = int_list(k, v, 1, 1 << 20);
+    else if (k == "ranks") o.ranks = int_list(k, v, 1, 1 << 20);
+    else if (k == "levels") o.grid.levels = int_list(k, v, 1, 64);
+    else if (k == "cfactors") o.grid.cfactors = int_list(k, v, 2, 1 << 20);
     else if (k == "fwd-iters") o.grid.fwd_iters = one_int(k, v);
     else if (k == "bwd-iters") o.grid.bwd_iters = one_int(k, v);
     else if (k == "relax") o.grid.relax = relax_list(v);

@@ -492,7 +492,10 @@ TEST(LrSchedule, ConstantAndErrors) {
   EXPECT_EQ(lpt::parse_lr_kind("linear"), LrKind::warmup_linear);
   EXPECT_THROW(lpt::parse_lr_kind("exp"), lpt::Error);
   EXPECT_THROW(LrSchedule(LrKind::warmup_cosine, 0.1, 0.2, 0, 10), lpt::Error);  // min > max
-  EXPECT_THROW(LrSchedule(LrKind::warmup_linear, 0.1, 0.0, 10, 10), lpt::Error);  // S <= W
+  // Warmup as long as the run (docs/config.md allows it): a ramp that never reaches the peak.
+  const LrSchedule long_warmup(LrKind::warmup_linear, 0.1, 0.0, 10, 6);
+  EXPECT_DOUBLE_EQ(long_warmup.lr(5), 0.06);
+  EXPECT_DOUBLE_EQ(long_warmup.lr(10), 0.0);
   EXPECT_THROW(c.lr(-1), lpt::Error);
 }
 

@@ -2,6 +2,7 @@
 // merge onto the defaults, typed fill, and the checks that involve several keys.
 #include "train/config.hpp"
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 
@@ -46,6 +47,14 @@ json::json_pointer pointer(const std::string& path) {
   return json::json_pointer(p);
 }
 
+// A user's value inside an error message: invalid UTF-8 replaced rather than thrown on, and long
+// values cut so that a 100 kB string does not become a 100 kB message.
+std::string shown(const json& v) {
+  std::string s = v.dump(-1, ' ', false, json::error_handler_t::replace);
+  if (s.size() > 200) s = s.substr(0, 200) + "... (" + std::to_string(s.size()) + " characters)";
+  return s;
+}
+
 [[noreturn]] void unknown_key(const std::string& path) {
   fail(path, ": unknown key; did you mean ", nearest_key(path), "? (see docs/config.md)");
 }
@@ -59,7 +68,7 @@ void collect_leaves(const json& obj, const std::string& prefix,
       out.emplace_back(path, it.value());
     } else if (is_section(path)) {
       require(it.value().is_object(), path, ": expected an object (a section of keys), got ",
-              it.value().dump());
+              shown(it.value()));
       collect_leaves(it.value(), path, out);
     } else {
       unknown_key(path);
@@ -289,7 +298,7 @@ void check_leaves(const std::vector<std::pair<std::string, json>>& leaves, Famil
                   const json& user) {
   for (const auto& [path, v] : leaves) {
     const KeySpec* k = find_key(path);
-    require(value_ok(*k, v), path, ": expected ", expectation(*k), ", got ", v.dump());
+    require(value_ok(*k, v), path, ": expected ", expectation(*k), ", got ", shown(v));
     require(k->families & family_bit(family), path, ": not used by model.family \"",
             to_string(family), "\" (it applies to ", family_list(k->families), "); ",
             family_hint(path, family));
@@ -327,7 +336,7 @@ RunConfig resolve_config(const json& user_in, const std::vector<std::string>& se
   if (user.contains(pointer("model.family"))) {
     const json& f = user.at(pointer("model.family"));
     require(value_ok(*find_key("model.family"), f), "model.family: expected ",
-            expectation(*find_key("model.family")), ", got ", f.dump());
+            expectation(*find_key("model.family")), ", got ", shown(f));
     family = family_of(f);
   }
   check_leaves(leaves, family, user);
@@ -350,15 +359,44 @@ RunConfig resolve_config(const json& user_in, const std::vector<std::string>& se
   return c;
 }
 
-RunConfig load_config(const std::string& file, const std::vector<std::string>& sets) {
-  std::ifstream in(file);
-  require(in.good(), "cannot read config file '", file, "'; check the path given to --config");
-  json user;
+namespace {
+// Throws (an lpt::Error, which the parser passes through) as soon as an object or array opens
+// beyond the limit, so the deep value is never built.
+json::parser_callback_t depth_limit(const std::string& source) {
+  return [source](int depth, json::parse_event_t event, json&) {
+    if ((event == json::parse_event_t::object_start || event == json::parse_event_t::array_start) &&
+        depth >= kMaxJsonDepth) {
+      fail(source, ": JSON nested deeper than ", kMaxJsonDepth,
+           " levels; a config is at most three levels deep, so this is not a config");
+    }
+    return true;
+  };
+}
+}  // namespace
+
+json parse_config_json(const std::string& text, const std::string& source) {
+  const auto nul = text.find('\0');
+  require(nul == std::string::npos, source, ": not valid JSON (a NUL byte at offset ", nul,
+          "); the file is binary or truncated, rewrite it as plain JSON text");
   try {
-    user = json::parse(in, nullptr, true, /*ignore_comments=*/true);
-  } catch (const json::parse_error& e) {
-    fail(file, ": not valid JSON (", e.what(), ")");
+    return json::parse(text, depth_limit(source), true, /*ignore_comments=*/true);
+  } catch (const json::out_of_range& e) {
+    fail(source, ": not valid JSON (", e.what(), "); write numbers within double's range");
+  } catch (const json::exception& e) {
+    fail(source, ": not valid JSON (", e.what(), ")");
   }
+}
+
+RunConfig load_config(const std::string& file, const std::vector<std::string>& sets) {
+  std::error_code ec;
+  require(!std::filesystem::is_directory(file, ec), "config file '", file,
+          "' is a directory; give --config a JSON file");
+  std::ifstream in(file, std::ios::binary);
+  require(in.good(), "cannot read config file '", file, "'; check the path given to --config");
+  std::ostringstream text;
+  text << in.rdbuf();
+  require(!in.bad(), "cannot read config file '", file, "'; check the path given to --config");
+  const json user = parse_config_json(text.str(), file);
   try {
     return resolve_config(user, sets);
   } catch (const Error& e) {
@@ -375,9 +413,17 @@ void apply_set(json& user, const std::string& assignment) {
   if (!k && !is_section(key)) {
     fail("--set ", key, ": unknown key; did you mean ", nearest_key(key), "?");
   }
+  // The value must be text a record can store: check its UTF-8 before anything dumps it.
+  try {
+    (void)json(text).dump();
+  } catch (const json::type_error&) {
+    fail("--set ", key, ": the value is not valid UTF-8; write it as UTF-8 text");
+  }
   json v;
   try {
-    v = json::parse(text);
+    v = json::parse(text, depth_limit("--set " + key));
+  } catch (const json::out_of_range&) {
+    fail("--set ", key, ": ", text, " is beyond double's range; write a finite number");
   } catch (const json::parse_error&) {
     v = text;
   }

@@ -134,6 +134,12 @@ struct RunConfig {
 // validates everything. Throws lpt::Error naming the key's full path on any problem.
 RunConfig resolve_config(const nlohmann::json& user, const std::vector<std::string>& sets = {});
 
+// JSON text -> value, for config files and --set values. Rejects, naming `source`: nesting deeper
+// than kMaxJsonDepth (checked while parsing, so nothing recursive ever sees a deeper value), NUL
+// bytes, invalid UTF-8 and numbers beyond double's range. Comments are allowed.
+constexpr int kMaxJsonDepth = 64;
+nlohmann::json parse_config_json(const std::string& text, const std::string& source);
+
 // Reads FILE (JSON) and resolves it; the file name is part of every error message.
 RunConfig load_config(const std::string& file, const std::vector<std::string>& sets = {});
 

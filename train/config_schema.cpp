@@ -17,6 +17,25 @@ constexpr unsigned kStack = kText | family_bit(Family::vit);
 constexpr unsigned kMt = family_bit(Family::mt);
 constexpr unsigned kVit = family_bit(Family::vit);
 
+// Upper bounds of the integer keys. Sizes are stored as int and multiplied together (d_model *
+// d_ff, batch * seq_len * d_model), so each is capped well below where those products or the
+// narrowing to int could wrap; counts of steps stay below 2^40 so that no step counter or
+// schedule arithmetic can overflow. docs/config.md lists every key's range.
+constexpr double kDepthMax = 65536;        // layers per stack
+constexpr double kWidthMax = 65536;        // d_model
+constexpr double kHeadsMax = 4096;
+constexpr double kFfMax = 1048576;         // d_ff
+constexpr double kLenMax = 65536;          // sequence lengths, patch side, image sides
+constexpr double kVocabMax = 16777216;     // vocab, n_classes
+constexpr double kBatchMax = 1048576;      // batch and batch counts
+constexpr double kStepsMax = 1099511627776;  // 2^40 steps
+constexpr double kThreadsMax = 4096;
+constexpr double kItersMax = 1000000;      // MGRIT iterations, patience, raises
+constexpr double kRanksMax = 1048576;
+constexpr double kLevelsMax = 64;
+constexpr double kCfactorMax = 65536;
+constexpr double kSeedMax = 9007199254740991;  // 2^53 - 1: exact as a JSON number everywhere
+
 KeySpec make(std::string path, Kind kind, json def, std::string doc) {
   KeySpec k;
   k.path = std::move(path);
@@ -60,10 +79,13 @@ KeySpec string(std::string path, std::string def, std::string doc) {
 
 void add_mgrit(std::vector<KeySpec>& s, const std::string& dir, int iterations) {
   const std::string p = "solver.mgrit." + dir + ".";
-  s.push_back(integer(p + "levels", 2, 1, "MGRIT levels of the " + dir + " solve (1 = serial)"));
-  s.push_back(integer(p + "cfactor", 4, 2, "coarsening factor between levels"));
+  s.push_back(integer(p + "levels", 2, 1, "MGRIT levels of the " + dir + " solve (1 = serial)",
+                      kAllFamilies, kLevelsMax));
+  s.push_back(integer(p + "cfactor", 4, 2, "coarsening factor between levels", kAllFamilies,
+                      kCfactorMax));
   s.push_back(choice(p + "relax", "F", {"F", "FCF"}, "relaxation on the fine level"));
-  s.push_back(integer(p + "iterations", iterations, 1, "MGRIT iterations per " + dir + " solve"));
+  s.push_back(integer(p + "iterations", iterations, 1, "MGRIT iterations per " + dir + " solve",
+                      kAllFamilies, kItersMax));
   s.push_back(make(p + "skip", Kind::boolean, false,
                    "skip the work of the first down-cycle (XBraid's skip, as the research codes run)"));
 }
@@ -73,30 +95,31 @@ std::vector<KeySpec> build_schema() {
   s.push_back(string("description", "", "free text describing the run (kept in the record)"));
 
   s.push_back(choice("model.family", "gpt", {"gpt", "bert", "vit", "mt"}, "model family"));
-  s.push_back(integer("model.layers", 4, 1, "number of layers N (ODE steps)", kStack));
-  s.push_back(integer("model.enc_layers", 3, 1, "encoder layers", kMt));
-  s.push_back(integer("model.dec_layers", 3, 1, "decoder layers", kMt));
-  s.push_back(integer("model.d_model", 128, 1, "width of the residual stream d"));
-  s.push_back(integer("model.heads", 4, 1, "attention heads (must divide d_model)"));
-  s.push_back(integer("model.d_ff", 0, 0, "MLP hidden width; 0 = 4 * d_model"));
-  s.push_back(integer("model.seq_len", 64, 1, "context length in tokens", kText));
-  s.push_back(integer("model.src_len", 64, 1, "source length in tokens", kMt));
-  s.push_back(integer("model.tgt_len", 64, 1, "target length in tokens", kMt));
-  s.push_back(integer("model.vocab", 0, 0, "vocabulary size; 0 = from the tokenizer", kTokens));
+  s.push_back(integer("model.layers", 4, 1, "number of layers N (ODE steps)", kStack, kDepthMax));
+  s.push_back(integer("model.enc_layers", 3, 1, "encoder layers", kMt, kDepthMax));
+  s.push_back(integer("model.dec_layers", 3, 1, "decoder layers", kMt, kDepthMax));
+  s.push_back(integer("model.d_model", 128, 1, "width of the residual stream d", kAllFamilies, kWidthMax));
+  s.push_back(integer("model.heads", 4, 1, "attention heads (must divide d_model)", kAllFamilies, kHeadsMax));
+  s.push_back(integer("model.d_ff", 0, 0, "MLP hidden width; 0 = 4 * d_model", kAllFamilies, kFfMax));
+  s.push_back(integer("model.seq_len", 64, 1, "context length in tokens", kText, kLenMax));
+  s.push_back(integer("model.src_len", 64, 1, "source length in tokens", kMt, kLenMax));
+  s.push_back(integer("model.tgt_len", 64, 1, "target length in tokens", kMt, kLenMax));
+  s.push_back(integer("model.vocab", 0, 0, "vocabulary size; 0 = from the tokenizer", kTokens, kVocabMax));
   s.push_back(number("model.dropout", 0.0, 0, false, 1, true, "dropout probability"));
   KeySpec h = make("model.step_size", Kind::step_size, 1.0,
             "ODE step size h: a number, or \"T/N\" for model.T / N (N = total layers)");
   s.push_back(h);
   s.push_back(number("model.T", 1.0, 0, true, kInf, false,
                      "final time; only with step_size \"T/N\""));
-  s.push_back(integer("model.patch", 7, 1, "patch side p (must divide H and W)", kVit));
+  s.push_back(integer("model.patch", 7, 1, "patch side p (must divide H and W)", kVit, kLenMax));
   KeySpec img = make("model.image", Kind::int_array, json::array({1, 28, 28}),
               "image shape [C, H, W]; must match the data set");
   img.lo = 1;
+  img.hi = kLenMax;
   img.array_len = 3;
   img.families = kVit;
   s.push_back(img);
-  s.push_back(integer("model.n_classes", 10, 2, "classes of the classifier head", kVit));
+  s.push_back(integer("model.n_classes", 10, 2, "classes of the classifier head", kVit, kVocabMax));
   s.push_back(number("model.label_smoothing", 0.0, 0, false, 1, true,
                      "label smoothing epsilon of the cross-entropy"));
 
@@ -106,14 +129,14 @@ std::vector<KeySpec> build_schema() {
   s.push_back(number("data.val_fraction", 0.1, 0, true, 1, true,
                      "fraction of the data held out for evaluation"));
   s.push_back(choice("data.tokenizer", "byte", {"byte", "char"}, "tokenizer", kTokens));
-  s.push_back(integer("data.seed", 1, 0, "seed of the train/validation split and shuffling"));
+  s.push_back(integer("data.seed", 1, 0, "seed of the train/validation split and shuffling", kAllFamilies, kSeedMax));
 
-  s.push_back(integer("train.steps", 1500, 1, "optimizer steps"));
-  s.push_back(integer("train.batch", 16, 1, "sequences (or images) per step"));
+  s.push_back(integer("train.steps", 1500, 1, "optimizer steps", kAllFamilies, kStepsMax));
+  s.push_back(integer("train.batch", 16, 1, "sequences (or images) per step", kAllFamilies, kBatchMax));
   s.push_back(number("train.lr", 1e-3, 0, true, kInf, false, "peak learning rate"));
   s.push_back(choice("train.schedule", "cosine", {"constant", "cosine", "linear"},
                      "learning-rate decay after warmup"));
-  s.push_back(integer("train.warmup", 100, 0, "linear warmup steps (0 = none)"));
+  s.push_back(integer("train.warmup", 100, 0, "linear warmup steps (0 = none)", kAllFamilies, kStepsMax));
   s.push_back(number("train.min_lr", 1e-4, 0, false, kInf, false,
                      "final learning rate of cosine/linear decay (<= train.lr)"));
   s.push_back(choice("train.optimizer", "adamw", {"adamw", "sgd"}, "optimizer"));
@@ -130,10 +153,10 @@ std::vector<KeySpec> build_schema() {
                      "decoupled weight decay"));
   s.push_back(number("train.clip", 1.0, 0, false, kInf, false,
                      "clip the global gradient norm to this; 0 = off"));
-  s.push_back(integer("train.seed", 1, 0, "seed of initialization and dropout"));
-  s.push_back(integer("train.threads", 0, 0, "OpenMP threads per rank; 0 = OpenMP's default"));
-  s.push_back(integer("train.eval_every", 100, 0, "evaluate every this many steps; 0 = never"));
-  s.push_back(integer("train.eval_batches", 10, 1, "validation batches per evaluation"));
+  s.push_back(integer("train.seed", 1, 0, "seed of initialization and dropout", kAllFamilies, kSeedMax));
+  s.push_back(integer("train.threads", 0, 0, "OpenMP threads per rank; 0 = OpenMP's default", kAllFamilies, kThreadsMax));
+  s.push_back(integer("train.eval_every", 100, 0, "evaluate every this many steps; 0 = never", kAllFamilies, kStepsMax));
+  s.push_back(integer("train.eval_batches", 10, 1, "validation batches per evaluation", kAllFamilies, kBatchMax));
   s.push_back(make("train.check_memory", Kind::boolean, true,
                    "refuse a run whose estimated memory per rank exceeds the machine's available "
                    "memory (docs/memory.md); false = try anyway"));
@@ -143,7 +166,7 @@ std::vector<KeySpec> build_schema() {
                      "(exact forward, MGRIT backward), adaptive (parallel until the controller "
                      "switches)"));
   s.push_back(integer("solver.threads", 1, 1,
-                      "OpenMP threads over MGRIT F-intervals inside one rank (1 = none)"));
+                      "OpenMP threads over MGRIT F-intervals inside one rank (1 = none)", kAllFamilies, kThreadsMax));
   s.push_back(make("solver.warm_start", Kind::boolean, false,
                    "start each step's MGRIT solves from the previous step's states (as "
                    "TorchBraid does) instead of from u0 and zero"));
@@ -156,9 +179,9 @@ std::vector<KeySpec> build_schema() {
 
   s.push_back(integer("monitor.every", 50, 0,
                       "measure the gradient error against exact serial every this many steps "
-                      "(not in serial mode); 0 = never"));
+                      "(not in serial mode); 0 = never", kAllFamilies, kStepsMax));
   s.push_back(integer("monitor.batches", 4, 1,
-                      "batches M per measurement (the bias estimate averages over them)"));
+                      "batches M per measurement (the bias estimate averages over them)", kAllFamilies, kBatchMax));
   s.push_back(choice("monitor.precision", "float32", {"float32", "float64"},
                      "precision of the check's g and g-hat: float64 computes both on a float64 "
                      "copy of the model, so the error's floor is not float32 rounding; the update "
@@ -167,17 +190,17 @@ std::vector<KeySpec> build_schema() {
   s.push_back(number("control.eta", 0.5, 0, true, 1, true,
                      "adaptive: act when the gradient bias exceeds eta times the gradient"));
   s.push_back(integer("control.patience", 3, 1,
-                      "adaptive: consecutive measurements above eta before acting"));
+                      "adaptive: consecutive measurements above eta before acting", kAllFamilies, kItersMax));
   s.push_back(choice("control.action", "serial", {"serial", "raise"},
                      "adaptive: go serial, or first raise MGRIT iterations (then serial at the cap "
                      "or when a raise does not hold the bias down)"));
   s.push_back(choice("control.raise_order", "backward_first", {"backward_first", "both"},
                      "adaptive: a raise adds to the backward count alone while it trails the "
                      "forward one (backward_first), or to both"));
-  s.push_back(integer("control.iteration_step", 1, 1, "adaptive: iterations added per raise"));
+  s.push_back(integer("control.iteration_step", 1, 1, "adaptive: iterations added per raise", kAllFamilies, kItersMax));
   s.push_back(integer("control.trend_horizon", 50, 0,
                       "adaptive: act when the bias's log-linear trend over the last checks "
-                      "projects above eta this many steps ahead; 0 = level rule only"));
+                      "projects above eta this many steps ahead; 0 = level rule only", kAllFamilies, kStepsMax));
   s.push_back(integer("control.trend_window", 3, 2,
                       "adaptive: checks the trend is fitted over", kAllFamilies, 64));
   s.push_back(number("control.trend_growth", 4, 1, true, kInf, true,
@@ -186,7 +209,7 @@ std::vector<KeySpec> build_schema() {
   s.push_back(number("control.trend_floor", 0.01, 0, false, 1, true,
                      "adaptive: the trend counts only once the bias is at least this"));
   s.push_back(integer("control.recheck", 5, 1,
-                      "adaptive: steps after a raise at which the next check judges it"));
+                      "adaptive: steps after a raise at which the next check judges it", kAllFamilies, kStepsMax));
   s.push_back(number("control.raise_gain", 0.5, 0, true, 1, false,
                      "adaptive: a raise helped when it cut the bias to at most this fraction; "
                      "otherwise switch to serial"));
@@ -195,26 +218,31 @@ std::vector<KeySpec> build_schema() {
                      "times over its value at the last check; 0 = off (values in (0, 1] are "
                      "rejected)"));
   s.push_back(integer("control.max_forward_iterations", 8, 1,
-                      "adaptive: cap of forward iterations before switching to serial"));
+                      "adaptive: cap of forward iterations before switching to serial", kAllFamilies, kItersMax));
   s.push_back(integer("control.max_backward_iterations", 8, 1,
-                      "adaptive: cap of backward iterations before switching to serial"));
+                      "adaptive: cap of backward iterations before switching to serial", kAllFamilies, kItersMax));
   s.push_back(string("control.cost_model", "",
                      "adaptive: hardware profile (name or path) with which the performance model "
                      "checks that raised iterations still beat serial; empty = off"));
   s.push_back(integer("control.cost_ranks", 0, 0,
-                      "adaptive: ranks the cost model assumes; 0 = the run's MPI ranks"));
+                      "adaptive: ranks the cost model assumes; 0 = the run's MPI ranks", kAllFamilies, kRanksMax));
 
   s.push_back(string("output.file", "run.h5", "HDF5 run record path"));
   s.push_back(string("output.checkpoint", "", "checkpoint path; empty = no checkpoints"));
   s.push_back(integer("output.checkpoint_every", 0, 0,
-                      "checkpoint every this many steps; 0 = only at the end"));
-  s.push_back(integer("output.log_every", 10, 1, "progress line every this many steps"));
+                      "checkpoint every this many steps; 0 = only at the end", kAllFamilies, kStepsMax));
+  s.push_back(integer("output.log_every", 10, 1, "progress line every this many steps", kAllFamilies, kStepsMax));
   return s;
 }
 
 std::string fmt_num(double v) {
   std::ostringstream os;
-  os << v;
+  // Integral bounds in full (1048576, not 1.04858e+06): the message is what the user types.
+  if (std::fabs(v) < 1e16 && v == std::floor(v)) {
+    os << static_cast<long long>(v);
+  } else {
+    os << v;
+  }
   return os.str();
 }
 
@@ -230,7 +258,8 @@ std::string range_text(const KeySpec& k, bool integral) {
 }
 
 bool in_range(const KeySpec& k, double v) {
-  if (std::isnan(v)) return false;
+  // No key means anything by NaN or infinity (an unbounded key is unbounded among finite values).
+  if (!std::isfinite(v)) return false;
   if (k.lo_open ? !(v > k.lo) : !(v >= k.lo)) return false;
   if (k.hi_open ? !(v < k.hi) : !(v <= k.hi)) return false;
   return true;
@@ -393,7 +422,10 @@ const char* alias_of(const std::string& leaf) {
   return nullptr;
 }
 
-std::string nearest_key(const std::string& path) {
+std::string nearest_key(const std::string& path_in) {
+  // Edit distance is quadratic in the length; no key is longer than ~40 characters, so the first
+  // 80 of an unknown key decide its neighbour and a 100 kB key costs no more than a short one.
+  const std::string path = path_in.substr(0, 80);
   if (const char* a = alias_of(leaf_of(path))) return a;
   std::string best;
   std::size_t best_d = static_cast<std::size_t>(-1);

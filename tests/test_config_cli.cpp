@@ -1,0 +1,115 @@
+// Issue 14: command-line numbers of lpt mgrit/predict/calibrate checked in full, and `lpt mgrit`
+// reporting a diverged solve as an error instead of "max |u - u_serial| = 0".
+#include <sys/wait.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+
+#include <gtest/gtest.h>
+
+#include "train/config_cli.hpp"
+#include "perfmodel/predict.hpp"
+#include "util/error.hpp"
+
+namespace {
+
+std::string cli_error(const std::string& text, bool integer) {
+  try {
+    if (integer) {
+      lpt::cli_integer("--opt", text, 1, 1L << 24);
+    } else {
+      lpt::cli_number("--opt", text, -1e6, 1e6);
+    }
+  } catch (const lpt::Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+// Runs `lpt ARGS`, returning the exit status and the combined output.
+int run_lpt(const std::string& args, std::string* out) {
+  const std::string cmd = std::string(LPT_BINARY_DIR) + "/lpt " + args + " 2>&1";
+  FILE* p = ::popen(cmd.c_str(), "r");
+  if (!p) return -1;
+  char buf[4096];
+  std::size_t n;
+  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
+  const int status = ::pclose(p);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+}
+
+}  // namespace
+
+TEST(ConfigCli, NumbersMustBeWholeAndFinite) {
+  EXPECT_DOUBLE_EQ(lpt::cli_number("--opt", "-2.5e3", -1e6, 1e6), -2500);
+  for (const char* bad : {"inf", "-inf", "nan", "NaN", "1e999", "3x", "", " 1", "0x"}) {
+    const std::string msg = cli_error(bad, false);
+    EXPECT_NE(msg.find("--opt"), std::string::npos) << bad << ": " << msg;
+    EXPECT_NE(msg.find("finite number"), std::string::npos) << bad << ": " << msg;
+  }
+  EXPECT_NE(cli_error("1e308", false).find("[-1e+06, 1e+06]"), std::string::npos);
+}
+
+TEST(ConfigCli, IntegersCheckedBeforeNarrowing) {
+  EXPECT_EQ(lpt::cli_integer("--opt", "1e3", 1, 1L << 24), 1000);
+  EXPECT_EQ(lpt::cli_integer("--opt", "16777216", 1, 1L << 24), 16777216);
+  for (const char* bad : {"4294967298", "1e9", "0", "-2", "18446744073709551615"}) {
+    const std::string msg = cli_error(bad, true);
+    EXPECT_NE(msg.find("in [1, 16777216]"), std::string::npos) << bad << ": " << msg;
+    EXPECT_NE(msg.find(bad), std::string::npos) << bad << ": " << msg;
+  }
+  for (const char* bad : {"2.5", "nan", "inf", "two"}) {
+    EXPECT_NE(cli_error(bad, true).find("expects an integer"), std::string::npos) << bad;
+  }
+}
+
+TEST(ConfigCli, MgritRejectsBadArgumentsUpFront) {
+  if (!std::filesystem::exists(std::string(LPT_BINARY_DIR) + "/lpt")) GTEST_SKIP() << "no lpt";
+  struct Case {
+    const char* args;
+    const char* expect;
+  };
+  for (const Case& c : {Case{"--lambda inf", "--lambda"}, Case{"--lambda NaN", "--lambda"},
+                        Case{"--lambda 1e308", "--lambda"}, Case{"--guess nan", "--guess"},
+                        Case{"--T inf", "--T"}, Case{"--T 0", "--T"},
+                        Case{"--cfactor 4294967298", "--cfactor"},
+                        Case{"--steps 1e9", "--steps"}}) {
+    std::string out;
+    EXPECT_EQ(run_lpt(std::string("mgrit ") + c.args, &out), 1) << c.args << ":\n" << out;
+    EXPECT_NE(out.find(c.expect), std::string::npos) << c.args << ":\n" << out;
+    EXPECT_EQ(out.find("internal error"), std::string::npos) << out;
+  }
+}
+
+// The cubic problem with theta -100 blows up: it used to print "not converged, final residual
+// -nan ... max |u - u_serial| = 0.000e+00" and exit 0.
+TEST(ConfigCli, MgritDivergenceIsAnError) {
+  if (!std::filesystem::exists(std::string(LPT_BINARY_DIR) + "/lpt")) GTEST_SKIP() << "no lpt";
+  std::string out;
+  EXPECT_EQ(run_lpt("mgrit --problem cubic --lambda -100 --steps 256", &out), 1) << out;
+  EXPECT_NE(out.find("overflowed to inf/NaN"), std::string::npos) << out;
+  EXPECT_EQ(out.find("max |u - u_serial| = 0.000e+00"), std::string::npos) << out;
+  out.clear();
+  EXPECT_EQ(run_lpt("mgrit --steps 64", &out), 0) << out;
+  EXPECT_NE(out.find("max |u - u_serial|"), std::string::npos) << out;
+}
+
+TEST(ConfigCli, PredictRejectsFactorsAndDepthsOutOfRange) {
+  for (const char* bad : {"0", "1", "-2"}) {
+    try {
+      lpt::perf::parse_predict_args({"--cfactors", bad});
+      ADD_FAILURE() << "--cfactors " << bad << " accepted";
+    } catch (const lpt::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("--cfactors values must be integers in [2,"),
+                std::string::npos)
+          << e.what();
+    }
+  }
+  for (const char* bad : {"2147483647", "4294967298", "0"}) {
+    EXPECT_THROW(lpt::perf::parse_predict_args({"--layers", bad}), lpt::Error) << bad;
+  }
+  EXPECT_THROW(lpt::perf::parse_predict_args({"--d", "4294967296"}), lpt::Error);
+  EXPECT_THROW(lpt::perf::parse_predict_args({"--levels", "65"}), lpt::Error);
+  EXPECT_EQ(lpt::perf::parse_predict_args({"--layers", "8,1048576"}).layers.back(), 1048576);
+}
