@@ -196,3 +196,25 @@ TEST(ConfigLimits, DocumentedRangesMatchTheSchema) {
         << k.path << ": docs say\n" << *row << "\nschema says " << lpt::config_detail::expectation(k);
   }
 }
+
+// Every key within its own range, but a tensor built from several would pass 2^31 elements.
+TEST(ConfigLimits, ShapesWhoseProductsOverflowAreRefused) {
+  const auto err = [](std::vector<std::string> sets) {
+    try {
+      lpt::resolve_config(json::object(), sets);
+    } catch (const lpt::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string();
+  };
+  EXPECT_NE(err({"model.d_model=65536", "model.d_ff=65536", "train.batch=1", "model.seq_len=1"})
+                .find("model.d_model x model.d_ff (one MLP weight) = 4294967296"),
+            std::string::npos);
+  EXPECT_NE(err({"train.batch=1048576", "model.seq_len=65536"}).find("train.batch x"),
+            std::string::npos);
+  EXPECT_NE(err({"model.vocab=16777216", "model.d_model=256"}).find("model.vocab x model.d_model"),
+            std::string::npos);
+  // Just under the limit: 32768 x 65535 = 2147450880.
+  EXPECT_EQ(err({"model.d_model=32768", "model.d_ff=65535", "train.batch=1", "model.seq_len=1"}),
+            "");
+}

@@ -2,6 +2,7 @@
 // merge onto the defaults, typed fill, and the checks that involve several keys.
 #include "train/config.hpp"
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -275,8 +276,38 @@ void check_solver(const RunConfig& c) {
           "); raise the cap or lower the start");
 }
 
+// Each key is capped on its own (config_schema.cpp), but tensors are products of several: one
+// activation or weight matrix past 2^31 - 1 elements would overflow the int sizes of the kernels
+// long before memory runs out, so such shapes are refused here by name. (Whether the run fits in
+// memory is the trainer's estimate; this is only about what can be indexed at all.)
+void check_products(const RunConfig& c) {
+  const ModelSection& m = c.model;
+  const long long seq =
+      m.family == Family::mt ? std::max(m.src_len, m.tgt_len)
+      : m.family == Family::vit
+          ? 1LL + (m.image[1] / m.patch) * static_cast<long long>(m.image[2] / m.patch)
+          : m.seq_len;
+  const long long tokens = static_cast<long long>(c.train.batch) * seq;
+  const long long limit = 2147483647LL;
+  const struct {
+    const char* what;
+    long long n;
+  } sizes[] = {
+      {"model.d_model x model.d_ff (one MLP weight)", 1LL * m.d_model * m.d_ff},
+      {"model.vocab x model.d_model (the embedding)", 1LL * m.vocab * m.d_model},
+      {"train.batch x sequence length x model.d_ff (one MLP activation)", tokens * m.d_ff},
+      {"train.batch x model.heads x sequence length^2 (the attention scores)",
+       tokens * m.heads * seq},
+  };
+  for (const auto& s : sizes) {
+    require(s.n <= limit, "model: ", s.what, " = ", s.n,
+            " elements, more than one tensor can index (2147483647); lower those keys");
+  }
+}
+
 void check_cross(const RunConfig& c) {
   check_model(c.model, c.data.name);
+  check_products(c);
   require(c.train.min_lr <= c.train.lr, "train.min_lr: ", c.train.min_lr,
           " exceeds train.lr (", c.train.lr, ")");
   check_solver(c);
