@@ -24,9 +24,11 @@ RunConfig small(std::vector<std::string> extra = {}) {
 }
 
 TEST(MemoryCheck, AbsurdDepthIsRefusedWithTheEstimateAndTheOverride) {
-  const RunConfig cfg = small({"model.layers=1000000000"});
+  // The largest depth and a wide model that the config's ranges still accept: about 50M
+  // parameters per layer, 16 bytes each with gradient and AdamW moments, over 65536 layers.
+  const RunConfig cfg = small({"model.layers=65536", "model.d_model=2048", "model.d_ff=8192"});
   const MemoryEstimate e = estimate_train_memory(cfg, 1);
-  EXPECT_GT(e.total_bytes, 1e13);  // about 4 kB of float32 state per parameter row, 1e9 layers
+  EXPECT_GT(e.total_bytes, 1e13);
   try {
     check_train_memory(e, 8.0 * 1024 * 1024 * 1024);
     FAIL() << "not refused";
