@@ -32,8 +32,13 @@ void attribute(hid_t g, const char* name, double x) {
 
 void write_history_h5(const std::string& path, const std::string& name, const SolveStats& s,
                       bool truncate) {
-  hid_t f = truncate ? H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)
-                     : H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  // HDF5's own stack dump says less than the message below and would bury it.
+  hid_t f = -1;
+  H5E_BEGIN_TRY {
+    f = truncate ? H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT)
+                 : H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  }
+  H5E_END_TRY;
   require(f >= 0, "cannot write HDF5 file '", path, "'; check the directory exists and is writable");
   hid_t g = H5Gcreate2(f, name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
   require(g >= 0, "cannot create group '", name, "' in '", path, "'");
