@@ -1,6 +1,7 @@
 // `lpt train`: train one model serially from a JSON run config (docs/config.md).
 #include <mpi.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 
@@ -33,6 +34,29 @@ over the layers, split over the MPI ranks (docs/controller.md); serial runs on o
 Data sets come from `bash scripts/prepare_data.sh` (docs/data.md). Reading a run: docs/records.md,
 `/usr/bin/python3 analysis/plot_loss.py RUN.h5 ... -o loss.png`. Every config key: docs/config.md.)";
 
+// A resumed run continues the checkpoint's model: a --set that changes its family or any shape
+// would load parameters into tensors of another size (or silently into another model). Keys that
+// change neither (dropout, label smoothing, the step size) may change.
+void refuse_model_changes(const nlohmann::json& was, const nlohmann::json& now,
+                          const std::string& ckpt) {
+  static const char* kFree[] = {"dropout", "label_smoothing", "T", "step_size"};
+  const nlohmann::json& a = was.at("model");
+  const nlohmann::json& b = now.at("model");
+  for (auto it = b.begin(); it != b.end(); ++it) {
+    if (std::find(std::begin(kFree), std::end(kFree), it.key()) != std::end(kFree)) continue;
+    const bool same = a.contains(it.key()) && a.at(it.key()) == it.value();
+    lpt::require(same, "--set model.", it.key(), "=", it.value().dump(), ": the checkpoint ", ckpt,
+                 " holds a model with model.", it.key(), " = ",
+                 a.contains(it.key()) ? a.at(it.key()).dump() : "(unset)",
+                 "; a resume cannot change the model's shape. Start a new run (without --resume) "
+                 "to train another model");
+  }
+  lpt::require(was.at("data").at("name") == now.at("data").at("name"), "--set data.name: the "
+               "checkpoint ", ckpt, " was trained on ", was.at("data").at("name").dump(),
+               "; a resume continues on the same data (its tokenizer and position)");
+}
+
+
 int run_train(const std::vector<std::string>& args) {
   std::vector<std::string> rest;
   std::string resume;
@@ -58,7 +82,9 @@ int run_train(const std::vector<std::string>& args) {
             ca.config_file, " (use --set to change single keys)");
     require(ca.rest.empty(), "unknown argument '", ca.rest.empty() ? "" : ca.rest[0],
             "'; see lpt train --help");
-    cfg = resolve_config(nlohmann::json::parse(checkpoint_config(resume)), ca.sets);
+    const nlohmann::json stored = nlohmann::json::parse(checkpoint_config(resume));
+    cfg = resolve_config(stored, ca.sets);
+    refuse_model_changes(resolve_config(stored, {}).resolved, cfg.resolved, resume);
   } else {
     cfg = config_from_args(cfg_args, &rest);
     require(rest.empty(), "unknown argument '", rest.empty() ? "" : rest[0],
@@ -86,6 +112,7 @@ int run_train(const std::vector<std::string>& args) {
 }
 
 }  // namespace
+
 
 LPT_COMMAND("train", "train a model (serial or layer-parallel) from a JSON config; HDF5 record",
             kUsage, run_train);

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <filesystem>
 #include <iostream>
 #include <memory>
 #include <sstream>
@@ -12,6 +13,7 @@
 #include "train/cost_oracle.hpp"
 #include "train/gradient_monitor.hpp"
 #include "train/memory_check.hpp"
+#include "train/output_paths.hpp"
 #include "adaptive/layer_parallel_step.hpp"
 #include "train/run_checkpoint.hpp"
 #include "train/task.hpp"
@@ -117,6 +119,8 @@ class Run {
             "on one rank, but ", ranks_, " were started; run without mpirun, or set solver.mode "
             "to parallel, serial_forward or adaptive to split the layers over the ranks");
     if (cfg_.train.threads > 0) omp_set_num_threads(cfg_.train.threads);
+    // Before anything is written or allocated: a path lpt must not write fails now.
+    check_output_paths(cfg_.output.file, cfg_.output.checkpoint);
     // Before the data and the model are allocated: a run that cannot fit fails now, with numbers.
     if (cfg_.train.check_memory)
       check_train_memory(estimate_train_memory(cfg_, ranks_), available_memory_bytes());
@@ -133,6 +137,9 @@ class Run {
     RunState state;
     if (!o_.resume.empty()) {
       state = load_checkpoint(o_.resume, model.params(), *opt_);
+      require(state.step < cfg_.train.steps, "train.steps is ", cfg_.train.steps, " but the "
+              "checkpoint ", o_.resume, " is already at step ", state.step, ": nothing to train. "
+              "Resume with --set train.steps=N for some N > ", state.step);
       task_->set_data_state(state.data_state);
       if (!state.control.empty()) control_ = mgrit::ControlState::unpack(state.control);
       if (controller_) controller_->set_state(control_);
@@ -203,7 +210,9 @@ class Run {
 
   void open_record(const RunState& state) {
     if (rank_ != 0) return;  // one writer: serial HDF5
-    const bool resuming = !o_.resume.empty();
+    // A resume into a record that does not exist yet starts it at the checkpoint's step (the rows
+    // before it stay in the original run's record), as a fresh run would.
+    const bool resuming = !o_.resume.empty() && std::filesystem::exists(cfg_.output.file);
     record_ = std::make_unique<H5Record>(cfg_.output.file,
                                          resuming ? H5Record::Mode::append : H5Record::Mode::create);
     if (resuming) {
@@ -212,16 +221,26 @@ class Run {
         auto it = state.record_rows.find(d);
         record_->truncate(d, it == state.record_rows.end() ? 0 : std::uint64_t(it->second));
       }
+      record_->write_run_info(cfg_.resolved_string());  // one more /run/starts row, this config
       record_->append_event("/control/events", state.step, "resume", "resumed from " + o_.resume);
+    } else if (!o_.resume.empty()) {
+      write_new_record_info();
+      record_->append_event("/control/events", state.step, "resume",
+                            "resumed from " + o_.resume + " into a new record; the steps before " +
+                                std::to_string(state.step) + " are in the original run's record");
     } else {
-      record_->write_run_info(cfg_.resolved_string());
-      record_->set_attr("/", "family", to_string(cfg_.model.family));
-      record_->set_attr("/", "solver_mode", to_string(cfg_.solver.mode));
-      record_->set_attr("/", "ranks", ranks_);
-      record_->set_attr("/", "tokenizers", task_->tokenizers().dump());
+      write_new_record_info();
       record_->append_event("/control/events", 0, "start", describe_solver());
     }
     record_->flush();
+  }
+
+  void write_new_record_info() {
+    record_->write_run_info(cfg_.resolved_string());
+    record_->set_attr("/", "family", to_string(cfg_.model.family));
+    record_->set_attr("/", "solver_mode", to_string(cfg_.solver.mode));
+    record_->set_attr("/", "ranks", ranks_);
+    record_->set_attr("/", "tokenizers", task_->tokenizers().dump());
   }
 
   RunState current_state(long step) {

@@ -1,0 +1,59 @@
+#include "train/output_paths.hpp"
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "util/error.hpp"
+
+namespace lpt {
+namespace fs = std::filesystem;
+
+namespace {
+
+bool is_hdf5(const fs::path& p) {
+  // The HDF5 signature at offset 0 (a user block could move it; lpt never writes one).
+  static const char kSig[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+  std::ifstream in(p, std::ios::binary);
+  char head[8] = {};
+  return in.read(head, 8) && std::memcmp(head, kSig, 8) == 0;
+}
+
+}  // namespace
+
+void check_output_path(const std::string& key, const std::string& path) {
+  if (path.empty()) return;
+  const fs::path p(path);
+  std::error_code ec;
+  // Every existing ancestor must be a directory: "notes.txt/run.h5" cannot be created.
+  for (fs::path a = p.parent_path(); !a.empty(); a = a.parent_path()) {
+    const fs::file_status st = fs::status(a, ec);
+    if (fs::exists(st)) {
+      require(fs::is_directory(st), key, ": '", path, "' lies under '", a.string(),
+              "', which is a file, not a directory; choose another ", key);
+      break;
+    }
+    if (a == a.parent_path()) break;
+  }
+  const fs::file_status st = fs::status(p, ec);
+  if (!fs::exists(st)) return;
+  require(!fs::is_directory(st), key, ": '", path, "' is a directory; name a file inside it, e.g. ",
+          (p / "run.h5").string());
+  require(fs::is_regular_file(st), key, ": '", path, "' is a special file (device, FIFO or "
+          "socket); lpt writes regular HDF5 files only: choose another ", key);
+  require(is_hdf5(p), key, ": '", path, "' exists and is not an HDF5 file; lpt would overwrite "
+          "it. Remove it yourself if it is yours to lose, or choose another ", key);
+}
+
+void check_output_paths(const std::string& record, const std::string& checkpoint) {
+  check_output_path("output.file", record);
+  check_output_path("output.checkpoint", checkpoint);
+  if (record.empty() || checkpoint.empty()) return;
+  std::error_code ec;
+  const fs::path a = fs::weakly_canonical(fs::absolute(record), ec);
+  const fs::path b = fs::weakly_canonical(fs::absolute(checkpoint), ec);
+  require(a != b, "output.file and output.checkpoint are the same file ('", record, "' and '",
+          checkpoint, "'); the checkpoint would replace the record: give them different names");
+}
+
+}  // namespace lpt

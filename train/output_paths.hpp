@@ -1,0 +1,16 @@
+#pragma once
+// Where a run writes (output.file, output.checkpoint), checked before anything is written: lpt
+// writes regular HDF5 files only, never over a file that is not one, never the record and the
+// checkpoint into one file, and never under a path component that is a file.
+#include <string>
+
+namespace lpt {
+
+// Throws lpt::Error naming the key, the path and the fix. `key` is the config key ("output.file"),
+// `path` its value (empty: nothing is written, nothing to check).
+void check_output_path(const std::string& key, const std::string& path);
+
+// Both keys together: each checked alone, and not the same file (through links and "..").
+void check_output_paths(const std::string& record, const std::string& checkpoint);
+
+}  // namespace lpt
