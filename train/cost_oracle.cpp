@@ -9,9 +9,7 @@
 #include "perfmodel/step_model.hpp"
 
 namespace lpt {
-namespace {
-
-perf::ModelShape shape_of(const RunConfig& cfg, const ModelConfig& d) {
+perf::ModelShape perf_shape(const RunConfig& cfg, int vocab) {
   perf::ModelShape s;
   const ModelSection& m = cfg.model;
   switch (m.family) {
@@ -30,7 +28,7 @@ perf::ModelShape shape_of(const RunConfig& cfg, const ModelConfig& d) {
     s.seq = m.tgt_len;
     s.src_seq = m.src_len;
     s.enc_layers = m.enc_layers;
-    s.vocab = std::max(d.src_vocab, d.tgt_vocab);
+    s.vocab = vocab;
   } else if (m.family == Family::vit) {
     s.channels = m.image[0];
     s.image = m.image[1];
@@ -38,12 +36,10 @@ perf::ModelShape shape_of(const RunConfig& cfg, const ModelConfig& d) {
     s.classes = m.n_classes;
   } else {
     s.seq = m.seq_len;
-    s.vocab = d.vocab;
+    s.vocab = vocab;
   }
   return s;
 }
-
-}  // namespace
 
 perf::MgritSettings trainer_settings(const RunConfig& cfg) {
   return perf::settings_of(solve_options(cfg.solver.forward), solve_options(cfg.solver.backward));
@@ -54,7 +50,9 @@ std::function<bool(int, int)> make_cost_oracle(const RunConfig& cfg, const Model
   if (cfg.control.cost_model.empty()) return {};
   const int ranks = cfg.control.cost_ranks > 0 ? cfg.control.cost_ranks : run_ranks;
   auto model = std::make_shared<perf::StepModel>(
-      shape_of(cfg, dims), perf::load_profile(perf::resolve_profile_path(cfg.control.cost_model)));
+      perf_shape(cfg, cfg.model.family == Family::mt ? std::max(dims.src_vocab, dims.tgt_vocab)
+                                                     : dims.vocab),
+      perf::load_profile(perf::resolve_profile_path(cfg.control.cost_model)));
   const perf::StepBreakdown serial = model->serial().time;
   // Before issue 11 this priced the forward's levels and cfactor for both solves, with the perf
   // model's default skip (on) that the trainer does not run: 1.24× predicted where the trainer's

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "perfmodel/layer_cost.hpp"
+#include "train/cost_oracle.hpp"
 #include "util/error.hpp"
 
 namespace lpt {
@@ -21,38 +22,6 @@ constexpr int kTokenizerVocabBound = 512;
 // with zero.
 constexpr double kProcessOverheadBytes = 64.0 * 1024 * 1024;
 
-perf::ModelShape shape_for(const RunConfig& cfg) {
-  perf::ModelShape s;
-  const ModelSection& m = cfg.model;
-  switch (m.family) {
-    case Family::gpt: s.family = perf::Family::Gpt; break;
-    case Family::bert: s.family = perf::Family::Bert; break;
-    case Family::vit: s.family = perf::Family::Vit; break;
-    case Family::mt: s.family = perf::Family::Translation; break;
-  }
-  s.batch = cfg.train.batch;
-  s.d = m.d_model;
-  s.heads = m.heads;
-  s.d_ff = m.d_ff;
-  s.layers = m.total_layers();
-  s.act_bytes = 4;  // lpt trains in float32
-  const int vocab = std::max(m.vocab, kTokenizerVocabBound);
-  if (m.family == Family::mt) {
-    s.seq = m.tgt_len;
-    s.src_seq = m.src_len;
-    s.enc_layers = m.enc_layers;
-    s.vocab = vocab;
-  } else if (m.family == Family::vit) {
-    s.channels = m.image[0];
-    s.image = m.image[1];
-    s.patch = m.patch;
-    s.classes = m.n_classes;
-  } else {
-    s.seq = m.seq_len;
-    s.vocab = vocab;
-  }
-  return s;
-}
 
 double read_number_file(const char* path) {
   std::ifstream f(path);
@@ -69,7 +38,7 @@ double read_number_file(const char* path) {
 
 MemoryEstimate estimate_train_memory(const RunConfig& cfg, int ranks) {
   MemoryEstimate e;
-  const perf::ModelShape s = shape_for(cfg);
+  const perf::ModelShape s = perf_shape(cfg, std::max(cfg.model.vocab, kTokenizerVocabBound));
   // An invalid shape is the config checks' to report (they name the key); estimating it could
   // divide by zero.
   try {
