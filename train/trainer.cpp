@@ -14,6 +14,7 @@
 #include "train/gradient_monitor.hpp"
 #include "train/memory_check.hpp"
 #include "train/output_paths.hpp"
+#include "train/record_lock.hpp"
 #include "adaptive/layer_parallel_step.hpp"
 #include "train/run_checkpoint.hpp"
 #include "train/task.hpp"
@@ -121,6 +122,7 @@ class Run {
     if (cfg_.train.threads > 0) omp_set_num_threads(cfg_.train.threads);
     // Before anything is written or allocated: a path lpt must not write fails now.
     check_output_paths(cfg_.output.file, cfg_.output.checkpoint);
+    if (rank_ == 0) lock_ = std::make_unique<RecordLock>(cfg_.output.file);  // the one writer
     // Before the data and the model are allocated: a run that cannot fit fails now, with numbers.
     if (cfg_.train.check_memory)
       check_train_memory(estimate_train_memory(cfg_, ranks_), available_memory_bytes());
@@ -446,6 +448,7 @@ class Run {
   mgrit::SolveIndicators indicators_;  // of the step's own layer-parallel solves
   GradientCheck last_check_;
   bool have_check_ = false;
+  std::unique_ptr<RecordLock> lock_;  // released after record_ is closed
   std::unique_ptr<H5Record> record_;
   std::unique_ptr<Progress> progress_;
 };
