@@ -207,3 +207,243 @@ TEST(CheckpointIO, CrashMidWriteKeepsThePreviousCheckpoint) {
   }
   EXPECT_EQ(leftovers, 2);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Checksums: any change to what a resume reads is refused, naming the file.
+
+namespace {
+
+void write_small(const std::string& path, long long step) {
+  CheckpointWriter w(path);
+  std::vector<float> p(40);
+  for (std::size_t i = 0; i < p.size(); ++i) p[i] = 0.25f * i - 3;
+  w.put("params/wte", p.data(), {8, 5});
+  std::vector<double> c = {3, 1, 2, 0.5, -1};
+  w.put("control/state", c);
+  std::vector<std::uint64_t> d = {1, 2, 0xfedcba9876543210ull};
+  w.put("data/state", d);
+  const std::int64_t rows = 7;
+  w.put("record_rows/train/loss", &rows, Shape{1});
+  w.put_string("config", "{\"model\": {\"layers\": 2}}");
+  const unsigned char b[3] = {9, 8, 7};
+  w.put_bytes("blob", b, 3);
+  w.set_attr("step", step);
+  w.set_attr("format", "lpt-train-checkpoint");
+  w.set_attr("lr", 3e-4);
+  w.commit();
+}
+
+// Every array's values and every attribute, as text: "loaded the same" means equal snapshots.
+std::string snapshot(const CheckpointReader& r) {
+  std::string s;
+  for (const auto& n : r.names()) {
+    s += n + ":";
+    switch (r.dtype(n)) {
+      case lpt::DType::f32: for (float v : r.read<float>(n)) s += std::to_string(v) + ","; break;
+      case lpt::DType::f64: for (double v : r.read<double>(n)) s += std::to_string(v) + ","; break;
+      case lpt::DType::i64: for (auto v : r.read<std::int64_t>(n)) s += std::to_string(v) + ","; break;
+      case lpt::DType::u64: for (auto v : r.read<std::uint64_t>(n)) s += std::to_string(v) + ","; break;
+      case lpt::DType::bytes: for (auto v : r.read_bytes(n)) s += std::to_string(v) + ","; break;
+      case lpt::DType::string: s += r.read_string(n); break;
+    }
+    s += ";";
+  }
+  return s + std::to_string(r.attr_int("step")) + r.attr_string("format") +
+         std::to_string(r.attr_double("lr"));
+}
+
+std::vector<char> slurp(const std::string& path) {
+  std::FILE* f = std::fopen(path.c_str(), "rb");
+  std::vector<char> v(static_cast<std::size_t>(fs::file_size(path)));
+  EXPECT_EQ(std::fread(v.data(), 1, v.size(), f), v.size());
+  std::fclose(f);
+  return v;
+}
+
+void spill(const std::string& path, const std::vector<char>& v) {
+  std::FILE* f = std::fopen(path.c_str(), "wb");
+  ASSERT_EQ(std::fwrite(v.data(), 1, v.size(), f), v.size());
+  std::fclose(f);
+}
+
+// Byte offset in the file of a contiguous dataset's data.
+std::uint64_t data_offset(const std::string& path, const std::string& name) {
+  lpt::h5::Handle f(H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+  lpt::h5::Handle d(H5Dopen2(f, name.c_str(), H5P_DEFAULT));
+  return H5Dget_offset(d);
+}
+
+}  // namespace
+
+TEST(CheckpointIO, ChecksumIsStoredAndVerified) {
+  TempDir tmp;
+  const std::string path = tmp.file("a.ckpt.h5");
+  write_small(path, 10);
+  CheckpointReader r(path);
+  EXPECT_TRUE(r.has_attr("lpt_checksum"));
+  EXPECT_EQ(r.attr_string("lpt_checksum"), r.contents_checksum());
+  EXPECT_EQ(r.attr_string("lpt_checksum").size(), 16u);
+  // The same contents give the same checksum, another step another one.
+  write_small(tmp.file("b.ckpt.h5"), 10);
+  write_small(tmp.file("c.ckpt.h5"), 11);
+  EXPECT_EQ(CheckpointReader(tmp.file("b.ckpt.h5")).attr_string("lpt_checksum"),
+            r.attr_string("lpt_checksum"));
+  EXPECT_NE(CheckpointReader(tmp.file("c.ckpt.h5")).attr_string("lpt_checksum"),
+            r.attr_string("lpt_checksum"));
+}
+
+// Every bit of every numeric array's data, flipped one at a time, is refused with a message
+// naming the file and the checksum.
+TEST(CheckpointIO, EveryBitFlipInEveryArrayIsRefused) {
+  TempDir tmp;
+  const std::string good = tmp.file("good.ckpt.h5"), bad = tmp.file("bad.ckpt.h5");
+  write_small(good, 10);
+  const std::vector<char> bytes = slurp(good);
+  const std::vector<std::pair<std::string, std::size_t>> arrays = {
+      {"params/wte", 40 * 4}, {"control/state", 5 * 8}, {"data/state", 3 * 8},
+      {"record_rows/train/loss", 8}, {"blob", 3}};
+  int flips = 0;
+  for (const auto& [name, size] : arrays) {
+    const std::uint64_t off = data_offset(good, name);
+    ASSERT_NE(off, HADDR_UNDEF) << name;
+    for (std::size_t bit = 0; bit < 8 * size; ++bit) {
+      std::vector<char> b = bytes;
+      b[off + bit / 8] = static_cast<char>(b[off + bit / 8] ^ (1 << (bit % 8)));
+      spill(bad, b);
+      const std::string err = error_of([&] { CheckpointReader r(bad); });
+      ASSERT_NE(err.find("does not match its checksum"), std::string::npos)
+          << name << " bit " << bit << ": " << err;
+      ASSERT_NE(err.find(bad), std::string::npos) << err;
+      ++flips;
+    }
+  }
+  EXPECT_EQ(flips, 8 * (160 + 40 + 24 + 8 + 3));
+}
+
+// A single-bit flip anywhere in the file (metadata, attributes, strings included; every 29th bit
+// to keep it quick) either is refused with an lpt::Error or lands in bytes nothing reads: it
+// never loads different contents.
+TEST(CheckpointIO, NoBitFlipAnywhereLoadsDifferentContents) {
+  TempDir tmp;
+  const std::string good = tmp.file("good.ckpt.h5"), bad = tmp.file("bad.ckpt.h5");
+  write_small(good, 10);
+  const std::string want = snapshot(CheckpointReader(good));
+  const std::vector<char> bytes = slurp(good);
+  int refused = 0, harmless = 0;
+  for (std::size_t bit = 0; bit < 8 * bytes.size(); bit += 29) {
+    std::vector<char> b = bytes;
+    b[bit / 8] = static_cast<char>(b[bit / 8] ^ (1 << (bit % 8)));
+    spill(bad, b);
+    std::string got;
+    const std::string err = error_of([&] { got = snapshot(CheckpointReader(bad)); });
+    if (!err.empty()) {
+      ++refused;
+    } else {
+      ASSERT_EQ(got, want) << "bit " << bit << " loaded different contents";
+      ++harmless;
+    }
+  }
+  std::printf("bit flips: %d refused, %d in unused bytes (file of %zu bytes)\n", refused,
+              harmless, bytes.size());
+  EXPECT_GT(refused, 0);
+}
+
+// An edited counter (as h5py would do it) is caught: the attribute `step` and a record_rows array.
+TEST(CheckpointIO, HandEditedCountersAreRefused) {
+  TempDir tmp;
+  const std::string path = tmp.file("a.ckpt.h5");
+  write_small(path, 10);
+  {
+    lpt::h5::Handle f(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
+    lpt::h5::Handle root(H5Gopen2(f, "/", H5P_DEFAULT));
+    lpt::h5::write_attr(root, "step", 20LL);
+  }
+  std::string err = error_of([&] { CheckpointReader r(path); });
+  EXPECT_NE(err.find("does not match its checksum"), std::string::npos) << err;
+  write_small(path, 10);
+  {
+    lpt::h5::Handle f(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
+    lpt::h5::Handle d(H5Dopen2(f, "record_rows/train/loss", H5P_DEFAULT));
+    const std::int64_t rows = 3;
+    H5Dwrite(d, H5T_NATIVE_INT64, H5S_ALL, H5S_ALL, H5P_DEFAULT, &rows);
+  }
+  err = error_of([&] { CheckpointReader r(path); });
+  EXPECT_NE(err.find("does not match its checksum"), std::string::npos) << err;
+  // An array added by hand, or the checksum removed, is refused too.
+  write_small(path, 10);
+  {
+    lpt::h5::Handle f(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
+    lpt::h5::Handle root(H5Gopen2(f, "/", H5P_DEFAULT));
+    H5Adelete(root, "lpt_checksum");
+  }
+  err = error_of([&] { CheckpointReader r(path); });
+  EXPECT_NE(err.find("checksum attribute 'lpt_checksum' is missing"), std::string::npos) << err;
+}
+
+// commit() keeps the replaced checkpoint as PATH.prev; a damaged checkpoint's error names it.
+TEST(CheckpointIO, DamagedCheckpointNamesTheIntactPreviousOne) {
+  TempDir tmp;
+  const std::string path = tmp.file("run.ckpt.h5");
+  write_small(path, 10);
+  EXPECT_FALSE(fs::exists(path + ".prev"));
+  write_small(path, 20);
+  ASSERT_TRUE(fs::exists(path + ".prev"));
+  EXPECT_EQ(CheckpointReader(path + ".prev").attr_int("step"), 10);
+  EXPECT_EQ(CheckpointReader(path).attr_int("step"), 20);
+  std::vector<char> b = slurp(path);
+  const std::uint64_t off = data_offset(path, "params/wte");
+  b[off + 5] = static_cast<char>(b[off + 5] ^ 4);
+  spill(path, b);
+  const std::string err = error_of([&] { CheckpointReader r(path); });
+  EXPECT_NE(err.find("previous checkpoint '" + path + ".prev' (step 10) is intact"),
+            std::string::npos)
+      << err;
+}
+
+// Version-1 checkpoints (before checksums) load with a warning. A checkpoint that has a checksum
+// is verified whatever its version says, so no single flipped bit makes it "old".
+TEST(CheckpointIO, CheckpointsWithoutChecksumsLoadWithAWarning) {
+  TempDir tmp;
+  const std::string path = tmp.file("old.ckpt.h5");
+  write_small(path, 10);
+  {
+    lpt::h5::Handle f(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
+    lpt::h5::Handle root(H5Gopen2(f, "/", H5P_DEFAULT));
+    H5Adelete(root, "lpt_checksum");
+    lpt::h5::write_attr(root, "lpt_checkpoint", 1LL);
+  }
+  testing::internal::CaptureStderr();
+  CheckpointReader r(path);
+  const std::string warn = testing::internal::GetCapturedStderr();
+  EXPECT_NE(warn.find("predates checkpoint checksums"), std::string::npos) << warn;
+  EXPECT_EQ(r.attr_int("step"), 10);
+  // A checksummed file whose version reads 1 is still verified (and fails).
+  const std::string other = tmp.file("new.ckpt.h5");
+  write_small(other, 10);
+  {
+    lpt::h5::Handle f(H5Fopen(other.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
+    lpt::h5::Handle root(H5Gopen2(f, "/", H5P_DEFAULT));
+    lpt::h5::write_attr(root, "lpt_checkpoint", 1LL);
+  }
+  const std::string err = error_of([&] { CheckpointReader r2(other); });
+  EXPECT_NE(err.find("does not match its checksum"), std::string::npos) << err;
+}
+
+TEST(CheckpointIO, DirectoriesAndSpecialFilesAreRefused) {
+  TempDir tmp;
+  const std::string dir = tmp.file("folder");
+  fs::create_directories(dir);
+  std::string err = error_of([&] { CheckpointReader r(dir); });
+  EXPECT_NE(err.find("is a directory"), std::string::npos) << err;
+  err = error_of([&] { CheckpointWriter w(dir); });
+  EXPECT_NE(err.find("is a directory"), std::string::npos) << err;
+  err = error_of([&] { CheckpointWriter w("/dev/full"); });
+  EXPECT_NE(err.find("special file"), std::string::npos) << err;
+  EXPECT_TRUE(fs::is_character_file("/dev/full"));
+  // A folder on the way that is a regular file.
+  const std::string txt = tmp.file("out.txt");
+  spill(txt, {'h', 'i'});
+  err = error_of([&] { CheckpointWriter w(txt + "/run.ckpt.h5"); });
+  EXPECT_NE(err.find("'" + txt + "' is a file, not a folder"), std::string::npos) << err;
+  EXPECT_EQ(slurp(txt).size(), 2u);
+}

@@ -11,6 +11,10 @@
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <iostream>
+
+#include "util/checksum.hpp"
+#include "util/parent_folders.hpp"
 
 namespace lpt {
 
@@ -19,8 +23,35 @@ using h5::Handle;
 
 namespace {
 
-constexpr long long kFormatVersion = 1;
+// Version 2 added the checksum; version 1 files (no checksum) still load, with a warning.
+constexpr long long kFormatVersion = 2;
+constexpr long long kUncheckedVersion = 1;
 constexpr const char* kMarker = "lpt_checkpoint";
+constexpr const char* kChecksum = "lpt_checksum";
+
+// The digest of one array or attribute: its kind, name, type, shape and value bytes. The file's
+// checksum combines these in name order, so it does not depend on the order of the writes.
+std::uint64_t item_digest(const char* kind, const std::string& name, DType type,
+                          const Shape& shape, const void* data, std::size_t bytes) {
+  Fnv1a f;
+  f.add_string(kind);
+  f.add_string(name);
+  f.add_string(to_string(type));
+  f.add_u64(shape.dims.size());
+  for (auto d : shape.dims) f.add_u64(static_cast<std::uint64_t>(d));
+  f.add_u64(bytes);
+  f.add(data, bytes);
+  return f.value();
+}
+
+std::string combine(const std::map<std::string, std::uint64_t>& digests) {
+  Fnv1a f;
+  for (const auto& [key, d] : digests) {
+    f.add_string(key);
+    f.add_u64(d);
+  }
+  return f.hex();
+}
 
 void fsync_path(const std::string& path, int flags) {
   const int fd = ::open(path.c_str(), flags);
@@ -88,7 +119,15 @@ const char* to_string(DType t) {
 CheckpointWriter::CheckpointWriter(std::string path) : path_(std::move(path)) {
   namespace fs = std::filesystem;
   const fs::path p(path_);
-  if (p.has_parent_path()) fs::create_directories(p.parent_path());
+  std::error_code ec;
+  const fs::file_status st = fs::status(p, ec);
+  require(!fs::exists(st) || !fs::is_directory(st), "checkpoint path '", path_,
+          "' is a directory; set output.checkpoint to a file path such as '",
+          (p / "run.ckpt.h5").string(), "'");
+  require(!fs::exists(st) || fs::is_regular_file(st), "checkpoint path '", path_,
+          "' is a special file (device, FIFO or socket); lpt writes a checkpoint by renaming a "
+          "new file over it, which would replace it: set output.checkpoint to a regular file");
+  create_parent_folders(path_, "checkpoint");
   tmp_ = path_ + ".tmp." + std::to_string(::getpid());
   Handle fapl = check(H5Pcreate(H5P_FILE_ACCESS), "file access properties");
   // STRONG: H5Fclose really closes the file (or fails) before we fsync and rename it.
@@ -99,6 +138,8 @@ CheckpointWriter::CheckpointWriter(std::string path) : path_(std::move(path)) {
           "'; check that the folder exists and is writable");
   Handle root = check(H5Gopen2(file_, "/", H5P_DEFAULT), "open /");
   h5::write_attr(root, kMarker, kFormatVersion);
+  const std::int64_t v = kFormatVersion;
+  digests_[std::string("attr:") + kMarker] = item_digest("attr", kMarker, DType::i64, Shape{}, &v, 8);
 }
 
 CheckpointWriter::~CheckpointWriter() {
@@ -108,7 +149,8 @@ CheckpointWriter::~CheckpointWriter() {
 }
 
 void CheckpointWriter::put_raw(const std::string& name, const void* data, const Shape& shape,
-                               hid_t file_type, hid_t mem_type) {
+                               hid_t file_type, hid_t mem_type, DType type,
+                               std::size_t elem_bytes) {
   require(!committed_, "checkpoint ", path_, ": put('", name, "') after commit()");
   require(!name.empty() && name[0] != '/', "checkpoint array name '", name,
           "' must be non-empty and not start with '/'");
@@ -124,52 +166,98 @@ void CheckpointWriter::put_raw(const std::string& name, const void* data, const 
     check(H5Dwrite(d, mem_type, H5S_ALL, H5S_ALL, H5P_DEFAULT, data),
           "checkpoint: write array " + name);
   }
+  if (type == DType::string) {
+    // A string's `data` is its characters and `elem_bytes` their count (see put_string).
+    digests_["array:" + name] = item_digest("array", name, type, shape, data, elem_bytes);
+  } else {
+    digests_["array:" + name] = item_digest(
+        "array", name, type, shape, data, static_cast<std::size_t>(shape.numel()) * elem_bytes);
+  }
   ++arrays_;
   if (hook_) hook_("array", arrays_);
 }
 
 void CheckpointWriter::put(const std::string& name, const float* data, const Shape& shape) {
-  put_raw(name, data, shape, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT);
+  put_raw(name, data, shape, H5T_IEEE_F32LE, H5T_NATIVE_FLOAT, DType::f32, 4);
 }
 void CheckpointWriter::put(const std::string& name, const double* data, const Shape& shape) {
-  put_raw(name, data, shape, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE);
+  put_raw(name, data, shape, H5T_IEEE_F64LE, H5T_NATIVE_DOUBLE, DType::f64, 8);
 }
 void CheckpointWriter::put(const std::string& name, const std::int64_t* data,
                            const Shape& shape) {
-  put_raw(name, data, shape, H5T_STD_I64LE, H5T_NATIVE_INT64);
+  put_raw(name, data, shape, H5T_STD_I64LE, H5T_NATIVE_INT64, DType::i64, 8);
 }
 void CheckpointWriter::put(const std::string& name, const std::uint64_t* data,
                            const Shape& shape) {
-  put_raw(name, data, shape, H5T_STD_U64LE, H5T_NATIVE_UINT64);
+  put_raw(name, data, shape, H5T_STD_U64LE, H5T_NATIVE_UINT64, DType::u64, 8);
 }
 void CheckpointWriter::put_bytes(const std::string& name, const void* data, std::size_t n) {
-  put_raw(name, data, Shape{static_cast<std::int64_t>(n)}, H5T_STD_U8LE, H5T_NATIVE_UINT8);
+  put_raw(name, data, Shape{static_cast<std::int64_t>(n)}, H5T_STD_U8LE, H5T_NATIVE_UINT8,
+          DType::bytes, 1);
 }
 void CheckpointWriter::put_string(const std::string& name, const std::string& s) {
-  Handle type = h5::vlen_string_type();
-  const char* p = s.c_str();
-  put_raw(name, &p, Shape{}, type, type);
+  Handle type = h5::fixed_string_type(s.size());
+  std::string buf = s;
+  buf.resize(H5Tget_size(type), '\0');
+  put_raw(name, buf.data(), Shape{}, type, type, DType::string, s.size());
 }
 
+void CheckpointWriter::check_attr_name(const std::string& name) const {
+  require(!committed_, "checkpoint ", path_, ": set_attr('", name, "') after commit()");
+  require(name != kChecksum && name != kMarker, "checkpoint attribute '", name,
+          "' is reserved for checkpoint_io");
+}
 void CheckpointWriter::set_attr(const std::string& name, const std::string& value) {
+  check_attr_name(name);
   Handle root = check(H5Gopen2(file_, "/", H5P_DEFAULT), "open /");
-  h5::write_attr(root, name, value);
+  h5::write_fixed_string_attr(root, name, value);
+  digests_["attr:" + name] =
+      item_digest("attr", name, DType::string, Shape{}, value.data(), value.size());
 }
 void CheckpointWriter::set_attr(const std::string& name, double value) {
+  check_attr_name(name);
   Handle root = check(H5Gopen2(file_, "/", H5P_DEFAULT), "open /");
   h5::write_attr(root, name, value);
+  digests_["attr:" + name] = item_digest("attr", name, DType::f64, Shape{}, &value, 8);
 }
 void CheckpointWriter::set_attr(const std::string& name, long long value) {
+  check_attr_name(name);
   Handle root = check(H5Gopen2(file_, "/", H5P_DEFAULT), "open /");
   h5::write_attr(root, name, value);
+  const std::int64_t v = value;
+  digests_["attr:" + name] = item_digest("attr", name, DType::i64, Shape{}, &v, 8);
+}
+
+// PATH.prev becomes a second name (hard link) of the checkpoint being replaced, so a damaged new
+// checkpoint still leaves the one before it. PATH itself exists at every moment: the link is
+// made before the rename, and a crash in between leaves both names on the old file.
+void CheckpointWriter::keep_previous() {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_regular_file(path_, ec)) return;
+  const std::string prev = path_ + ".prev";
+  fs::remove(prev, ec);
+  if (::link(path_.c_str(), prev.c_str()) != 0) {
+    // File systems without hard links: copy instead.
+    fs::copy_file(path_, prev, fs::copy_options::overwrite_existing, ec);
+    if (ec)
+      std::cerr << "warning: cannot keep the previous checkpoint as '" << prev
+                << "': " << ec.message() << "\n";
+  }
 }
 
 void CheckpointWriter::commit() {
   require(!committed_, "checkpoint ", path_, ": commit() called twice");
+  {
+    // Written last: a file whose checksum is present had every array and attribute written.
+    Handle root = check(H5Gopen2(file_, "/", H5P_DEFAULT), "open /");
+    h5::write_fixed_string_attr(root, kChecksum, combine(digests_));
+  }
   check(H5Fflush(file_, H5F_SCOPE_GLOBAL), "checkpoint: flush " + tmp_);
   file_.reset();
   fsync_path(tmp_, O_RDONLY);
   if (hook_) hook_("rename", arrays_);
+  keep_previous();
   require(std::rename(tmp_.c_str(), path_.c_str()) == 0, "cannot rename checkpoint '", tmp_,
           "' to '", path_, "': ", std::strerror(errno));
   committed_ = true;
@@ -181,8 +269,16 @@ void CheckpointWriter::commit() {
 // Reader
 
 CheckpointReader::CheckpointReader(std::string path) : path_(std::move(path)) {
-  require(std::filesystem::exists(path_), "checkpoint '", path_,
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::file_status st = fs::status(path_, ec);
+  require(fs::exists(st), "checkpoint '", path_,
           "' does not exist; check output.checkpoint or the --resume path");
+  require(!fs::is_directory(st), "checkpoint '", path_,
+          "' is a directory, not a checkpoint file; pass the file itself (output.checkpoint of "
+          "the run, e.g. runs/NAME.ckpt.h5)");
+  require(fs::is_regular_file(st), "checkpoint '", path_,
+          "' is a special file (device, FIFO or socket), not a checkpoint file");
   h5::QuietErrors quiet;
   require(H5Fis_hdf5(path_.c_str()) > 0, "'", path_, "' is not a checkpoint (not an HDF5 file)");
   file_ = Handle(H5Fopen(path_.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
@@ -191,8 +287,134 @@ CheckpointReader::CheckpointReader(std::string path) : path_(std::move(path)) {
   require(H5Aexists(root, kMarker) > 0, "'", path_,
           "' is not an lpt checkpoint (no lpt_checkpoint attribute); is it a run record?");
   const long long version = h5::read_int_attr(root, kMarker);
-  require(version == kFormatVersion, "checkpoint '", path_, "' has format version ", version,
-          ", this lpt reads version ", kFormatVersion);
+  require(version == kFormatVersion || version == kUncheckedVersion, "checkpoint '", path_,
+          "' has format version ", version, ", this lpt reads versions ", kUncheckedVersion,
+          " and ", kFormatVersion, " (a flipped bit in the marker also shows up this way)");
+  // Whether to verify depends on the checksum's presence, not only on the version: a single
+  // flipped bit can make the version read 1 (through the integer type's bit offset), but cannot
+  // also remove the checksum.
+  if (version == kUncheckedVersion && H5Aexists(root, kChecksum) <= 0) {
+    std::cerr << "warning: checkpoint '" << path_ << "' predates checkpoint checksums (format "
+              << version << "); it is loaded unverified\n";
+    return;
+  }
+  verify();
+}
+
+std::string CheckpointReader::contents_checksum() const {
+  h5::QuietErrors quiet;
+  std::map<std::string, std::uint64_t> digests;
+  for (const auto& name : names()) {
+    const DType t = dtype(name);
+    const Shape s = shape(name);
+    const std::size_t n = static_cast<std::size_t>(s.numel());
+    std::uint64_t d = 0;
+    switch (t) {
+      case DType::f32: {
+        const auto v = read<float>(name, s);
+        d = item_digest("array", name, t, s, v.data(), 4 * n);
+        break;
+      }
+      case DType::f64: {
+        const auto v = read<double>(name, s);
+        d = item_digest("array", name, t, s, v.data(), 8 * n);
+        break;
+      }
+      case DType::i64: {
+        const auto v = read<std::int64_t>(name, s);
+        d = item_digest("array", name, t, s, v.data(), 8 * n);
+        break;
+      }
+      case DType::u64: {
+        const auto v = read<std::uint64_t>(name, s);
+        d = item_digest("array", name, t, s, v.data(), 8 * n);
+        break;
+      }
+      case DType::bytes: {
+        const auto v = read_bytes(name);
+        d = item_digest("array", name, t, s, v.data(), n);
+        break;
+      }
+      case DType::string: {
+        const std::string v = read_string(name);
+        d = item_digest("array", name, t, s, v.data(), v.size());
+        break;
+      }
+    }
+    digests["array:" + name] = d;
+  }
+  Handle root = check(H5Gopen2(file_, "/", H5P_DEFAULT), "open /");
+  H5O_info_t info;
+  check(H5Oget_info(root, &info), "attributes of /");
+  for (hsize_t i = 0; i < info.num_attrs; ++i) {
+    const ssize_t len = H5Aget_name_by_idx(root, ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0,
+                                           H5P_DEFAULT);
+    require(len >= 0, "cannot list the attributes of checkpoint '", path_, "'");
+    std::string name(static_cast<std::size_t>(len) + 1, '\0');
+    H5Aget_name_by_idx(root, ".", H5_INDEX_NAME, H5_ITER_INC, i, name.data(), name.size(),
+                       H5P_DEFAULT);
+    name.resize(static_cast<std::size_t>(len));
+    if (name == kChecksum) continue;
+    Handle a = check(H5Aopen(root, name.c_str(), H5P_DEFAULT), "open attribute " + name);
+    Handle type = check(H5Aget_type(a), "type of attribute " + name);
+    std::uint64_t d = 0;
+    switch (H5Tget_class(type)) {
+      case H5T_STRING: {
+        const std::string v = h5::read_string_attr(root, name);
+        d = item_digest("attr", name, DType::string, Shape{}, v.data(), v.size());
+        break;
+      }
+      case H5T_FLOAT: {
+        const double v = h5::read_double_attr(root, name);
+        d = item_digest("attr", name, DType::f64, Shape{}, &v, 8);
+        break;
+      }
+      case H5T_INTEGER: {
+        const std::int64_t v = h5::read_int_attr(root, name);
+        d = item_digest("attr", name, DType::i64, Shape{}, &v, 8);
+        break;
+      }
+      default:
+        fail("checkpoint '", path_, "': attribute '", name, "' has a type lpt never writes");
+    }
+    digests["attr:" + name] = d;
+  }
+  return combine(digests);
+}
+
+void CheckpointReader::verify() const {
+  const std::string prev = path_ + ".prev";
+  auto last_good = [&]() -> std::string {
+    if (!std::filesystem::exists(prev)) {
+      return " No previous checkpoint is kept beside it; start the run again or resume from a "
+             "copy.";
+    }
+    try {
+      CheckpointReader r(prev);
+      std::string step = r.has_attr("step") ? " (step " + std::to_string(r.attr_int("step")) +
+                                                  ")"
+                                            : "";
+      return " The previous checkpoint '" + prev + "'" + step +
+             " is intact: resume from it with --resume " + prev + ".";
+    } catch (const Error&) {
+      return " The previous checkpoint '" + prev + "' is damaged too.";
+    }
+  };
+  std::string stored, have;
+  try {
+    Handle root = check(H5Gopen2(file_, "/", H5P_DEFAULT), "open /");
+    require(H5Aexists(root, kChecksum) > 0, "the checksum attribute '", kChecksum,
+            "' is missing (a file written by lpt has one)");
+    stored = h5::read_string_attr(root, kChecksum);
+    have = contents_checksum();
+  } catch (const Error& e) {
+    fail("checkpoint '", path_, "' is damaged: ", e.what(), ".", last_good());
+  }
+  if (stored != have)
+    fail("checkpoint '", path_, "' does not match its checksum (stored ", stored,
+         ", contents give ", have, "): it was changed after lpt wrote it (a flipped bit, a "
+         "partial copy or an edit, e.g. of 'step' or 'record_rows/...') and is not resumed.",
+         last_good());
 }
 
 bool CheckpointReader::has(const std::string& name) const {
@@ -230,6 +452,15 @@ Shape CheckpointReader::shape(const std::string& name) const {
   H5Sget_simple_extent_dims(space, dims.data(), nullptr);
   Shape s;
   s.dims.assign(dims.begin(), dims.end());
+  // A damaged header can claim any shape; refuse one larger than the file before allocating.
+  const std::uintmax_t file_bytes = std::filesystem::file_size(path_);
+  std::uintmax_t n = 1;
+  for (hsize_t d : dims) {
+    require(d == 0 || n <= file_bytes / d, "checkpoint '", path_, "': array '", name,
+            "' claims the shape ", s.str(), ", more than the file's ", file_bytes,
+            " bytes hold; the file is damaged");
+    n *= d;
+  }
   return s;
 }
 
@@ -279,10 +510,18 @@ std::string CheckpointReader::read_string(const std::string& name) const {
   require(have == DType::string, "checkpoint '", path_, "': array '", name, "' is ",
           to_string(have), ", read as string");
   Handle d = open_array(name);
-  Handle type = h5::vlen_string_type();
   Handle space = check(H5Dget_space(d), "space of " + name);
   require(H5Sget_simple_extent_type(space) == H5S_SCALAR, "checkpoint '", path_, "': '", name,
           "' is not a single string");
+  Handle ftype = check(H5Dget_type(d), "type of " + name);
+  if (H5Tis_variable_str(ftype) <= 0) {
+    const std::size_t len = H5Tget_size(ftype);
+    std::vector<char> buf(len + 1, '\0');
+    check(H5Dread(d, ftype, H5S_ALL, H5S_ALL, H5P_DEFAULT, buf.data()), "read string " + name);
+    return std::string(buf.data(), strnlen(buf.data(), len));
+  }
+  // Checkpoints written before fixed-length strings.
+  Handle type = h5::vlen_string_type();
   char* p = nullptr;
   check(H5Dread(d, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, &p), "read string " + name);
   std::string s = p ? p : "";

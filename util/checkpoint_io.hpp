@@ -12,11 +12,15 @@
 // removes its temporary file; one that dies (kill -9) leaves PATH.tmp.<pid> behind, which is
 // never read and may be deleted.
 //
-//   CheckpointReader r("run.ckpt.h5");          // "not a checkpoint" errors here
+// commit() also stores a checksum over every array and attribute (FNV-1a, util/checksum.hpp) and
+// keeps the checkpoint it replaces as PATH.prev; a reader verifies the checksum on open.
+//
+//   CheckpointReader r("run.ckpt.h5");          // "not a checkpoint", "damaged" errors here
 //   auto w0 = r.read<float>("layers.0.ln1_w", {d});  // missing / wrong shape / wrong type: errors
 #include <cstdint>
 #include <functional>
 #include <initializer_list>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -79,13 +83,16 @@ class CheckpointWriter {
 
  private:
   void put_raw(const std::string& name, const void* data, const Shape& shape, hid_t file_type,
-               hid_t mem_type);
+               hid_t mem_type, DType type, std::size_t elem_bytes);
+  void check_attr_name(const std::string& name) const;
+  void keep_previous();
 
   std::string path_, tmp_;
   h5::Handle file_;
   std::size_t arrays_ = 0;
   bool committed_ = false;
   std::function<void(const char*, std::size_t)> hook_;
+  std::map<std::string, std::uint64_t> digests_;  // "array:NAME" / "attr:NAME" -> digest
 };
 
 class CheckpointReader {
@@ -123,7 +130,13 @@ class CheckpointReader {
 
   const std::string& path() const { return path_; }
 
+  // The checksum of what the file holds now (every array and root attribute but the checksum).
+  std::string contents_checksum() const;
+
  private:
+  // Throws, naming the file and PATH.prev when it is intact, unless the contents match the
+  // checksum stored at commit().
+  void verify() const;
   h5::Handle open_array(const std::string& name) const;
   void read_raw(const std::string& name, void* out, const Shape& expected, DType want,
                 hid_t mem_type) const;

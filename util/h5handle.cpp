@@ -67,6 +67,14 @@ Handle vlen_string_type() {
   return t;
 }
 
+Handle fixed_string_type(std::size_t bytes) {
+  Handle t = check(H5Tcopy(H5T_C_S1), "string type");
+  check(H5Tset_size(t, bytes == 0 ? 1 : bytes), "string type size");
+  check(H5Tset_strpad(t, H5T_STR_NULLPAD), "string type padding");
+  check(H5Tset_cset(t, H5T_CSET_UTF8), "string type charset");
+  return t;
+}
+
 namespace {
 
 Handle fresh_attr(hid_t obj, const std::string& name, hid_t type, hid_t space) {
@@ -95,6 +103,15 @@ void write_attr(hid_t obj, const std::string& name, const std::string& value) {
   Handle a = fresh_attr(obj, name, type, space);
   const char* p = value.c_str();
   check(H5Awrite(a, type, &p), "write attribute " + name);
+}
+
+void write_fixed_string_attr(hid_t obj, const std::string& name, const std::string& value) {
+  Handle type = fixed_string_type(value.size());
+  Handle space = check(H5Screate(H5S_SCALAR), "scalar space");
+  Handle a = fresh_attr(obj, name, type, space);
+  std::string buf = value;
+  buf.resize(H5Tget_size(type), '\0');
+  check(H5Awrite(a, type, buf.data()), "write attribute " + name);
 }
 
 void write_attr(hid_t obj, const std::string& name, double value) {

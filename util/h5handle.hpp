@@ -63,12 +63,18 @@ Handle open_or_create_group(hid_t file, const std::string& path);
 
 // Variable-length UTF-8 C-string type (for string datasets and attributes).
 Handle vlen_string_type();
+// Fixed-length UTF-8 string type of `bytes` bytes (at least 1), NUL-padded. Checkpoints use it:
+// a damaged variable-length string sends HDF5's global-heap reader into an endless loop, a
+// fixed-length one is read as plain bytes and caught by the checksum.
+Handle fixed_string_type(std::size_t bytes);
 
 // Attributes on any object (replaced when present).
 void write_attr(hid_t obj, const std::string& name, const std::string& value);
 void write_attr(hid_t obj, const std::string& name, double value);
 void write_attr(hid_t obj, const std::string& name, long long value);
 void write_attr(hid_t obj, const std::string& name, const std::vector<std::string>& values);
+// A string attribute of fixed length (see fixed_string_type); read back by read_string_attr.
+void write_fixed_string_attr(hid_t obj, const std::string& name, const std::string& value);
 
 // Reads a string attribute (fixed or variable length); throws lpt::Error when missing.
 std::string read_string_attr(hid_t obj, const std::string& name);

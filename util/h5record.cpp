@@ -1,6 +1,7 @@
 // Appending is: extend the dataset by the new rows, select them in the file, write. Open datasets
 // are cached by path so that one append costs a few microseconds (docs/records.md has numbers).
 #include "util/h5record.hpp"
+#include "util/parent_folders.hpp"
 #include "util/version.hpp"
 
 #include <unistd.h>
@@ -71,7 +72,7 @@ std::string H5Record::utc_now_iso8601() {
 H5Record::H5Record(const std::string& path, Mode mode) : path_(path) {
   namespace fs = std::filesystem;
   const fs::path p(path);
-  if (p.has_parent_path()) fs::create_directories(p.parent_path());
+  create_parent_folders(path, "record");
   h5::QuietErrors quiet;
   if (mode == Mode::append && fs::exists(p)) {
     require(H5Fis_hdf5(path.c_str()) > 0, "record '", path,
