@@ -1,9 +1,11 @@
 // H5Record: write a few steps, reopen with the plain HDF5 API and check contents and attributes;
 // append after reopening; a killed writer keeps every flushed step; appending is cheap.
 #include <gtest/gtest.h>
+
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -201,6 +203,33 @@ TEST(H5Record, TruncateDropsRowsPastACheckpoint) {
   EXPECT_EQ(read_all<double>(f, "/solver/forward/residuals/values", H5T_NATIVE_DOUBLE),
             (std::vector<double>{1, 2, 2, 7}));
   EXPECT_THROW(rec.truncate("/train/loss", 9), lpt::Error);
+}
+
+// series() is derived from the file: every kind of append is listed (a ragged series once, as its
+// group), fixed datasets and /run/ are not, and a series added later shows up without any list.
+TEST(H5Record, SeriesAreEveryGrowingDatasetOutsideRun) {
+  TempDir tmp;
+  H5Record rec(tmp.file("run.h5"), H5Record::Mode::create);
+  rec.write_run_info("{}");
+  rec.append("/train/loss", 1.0);
+  rec.append("/solver/step", 3);
+  rec.append_row("/train/phase_time", {1, 2}, {"a", "b"});
+  rec.append_series("/solver/forward/residuals", {1.0, 0.5});
+  rec.append_string("/notes/text", "x");
+  rec.append_event("/control/events", 0, "start", "why");
+  {
+    const hsize_t n = 3;
+    Handle space(H5Screate_simple(1, &n, nullptr));
+    Handle d(H5Dcreate2(rec.file_id(), "/fixed", H5T_NATIVE_DOUBLE, space, H5P_DEFAULT,
+                        H5P_DEFAULT, H5P_DEFAULT));
+  }
+  EXPECT_EQ(rec.series(),
+            (std::vector<std::string>{"/control/events", "/notes/text", "/solver/forward/residuals",
+                                      "/solver/step", "/train/loss", "/train/phase_time"}));
+  rec.append("/monitor/new_series", 2.0);
+  const auto after = rec.series();
+  EXPECT_NE(std::find(after.begin(), after.end(), "/monitor/new_series"), after.end());
+  for (const std::string& p : after) EXPECT_EQ(p.rfind("/run/", 0), std::string::npos) << p;
 }
 
 TEST(H5Record, MisuseIsAClearError) {

@@ -61,28 +61,6 @@ double finite_or(double v, double alt) { return std::isfinite(v) ? v : alt; }
 
 }  // namespace
 
-const std::vector<std::string>& train_record_series() {
-  static const std::vector<std::string> v = [] {
-    std::vector<std::string> s = {
-        "/train/loss", "/train/lr", "/train/grad_norm", "/train/step_time", "/train/phase_time",
-        "/train/items_per_s", "/eval/step", "/eval/loss", "/eval/metric", "/control/events",
-        "/solver/mode", "/solver/configured_iterations", "/solver/step", "/solver/phase_time"};
-    for (const char* g : {"/solver/forward", "/solver/adjoint"})
-      for (const char* d : {"/iterations", "/residual", "/residuals", "/conv_factors", "/evals",
-                            "/timers"})
-        s.push_back(std::string(g) + d);
-    for (const char* d :
-         {"step", "rel_error", "cosine", "norm_exact", "norm_approx", "bias_ratio",
-          "bias_vs_spread", "grad_spread", "error_spread", "mean_error_norm", "mean_grad_norm",
-          "systematic_fraction", "mean_rel_error", "batches", "indicator", "predicted_rel_error",
-          "fwd_residual", "adj_residual", "fwd_conv_factor", "adj_conv_factor", "seconds",
-          "segment_cosine", "segment_norm_ratio", "segment_rel_error"})
-      s.push_back(std::string("/monitor/") + d);
-    return s;
-  }();
-  return v;
-}
-
 int mode_code(mgrit::TrainMode m) {
   switch (m) {
     case mgrit::TrainMode::serial: return 0;

@@ -15,10 +15,6 @@
 
 namespace lpt {
 
-// Every dataset or series these writers and the trainer append to, so a resumed run can cut each
-// back to its checkpoint's row count (or to 0 when the checkpoint predates it).
-const std::vector<std::string>& train_record_series();
-
 // Mode code stored in /solver/mode (attribute "codes" names them).
 int mode_code(mgrit::TrainMode m);
 

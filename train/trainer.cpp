@@ -219,7 +219,7 @@ class Run {
                                          resuming ? H5Record::Mode::append : H5Record::Mode::create);
     if (resuming) {
       // Series the checkpoint does not list did not exist yet at its step: cut them to 0.
-      for (const std::string& d : train_record_series()) {
+      for (const std::string& d : record_->series()) {
         auto it = state.record_rows.find(d);
         record_->truncate(d, it == state.record_rows.end() ? 0 : std::uint64_t(it->second));
       }
@@ -249,7 +249,7 @@ class Run {
     RunState s;
     s.step = step;
     s.data_state = task_->data_state();
-    for (const std::string& d : train_record_series())
+    for (const std::string& d : record_->series())
       s.record_rows[d] = static_cast<std::int64_t>(record_->rows(d));
     if (cfg_.solver.mode != SolverMode::serial) s.control = control_.pack();
     return s;

@@ -6,6 +6,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <filesystem>
@@ -323,6 +324,45 @@ void H5Record::truncate(const std::string& path, std::uint64_t n) {
     cut(path, n);
   }
   flush();
+}
+
+namespace {
+
+herr_t collect_growing(hid_t file, const char* name, const H5O_info_t* info, void* out) {
+  if (info->type != H5O_TYPE_DATASET) return 0;
+  Handle d(H5Dopen2(file, name, H5P_DEFAULT));
+  if (!d.valid()) return -1;
+  Handle space(H5Dget_space(d));
+  hsize_t dims[2] = {0, 0}, max[2] = {0, 0};
+  if (H5Sget_simple_extent_ndims(space) < 1 || H5Sget_simple_extent_ndims(space) > 2) return 0;
+  H5Sget_simple_extent_dims(space, dims, max);
+  if (max[0] == H5S_UNLIMITED)
+    static_cast<std::vector<std::string>*>(out)->push_back("/" + std::string(name));
+  return 0;
+}
+
+}  // namespace
+
+std::vector<std::string> H5Record::series() {
+  std::vector<std::string> growing;
+  check(H5Ovisit(file_, H5_INDEX_NAME, H5_ITER_INC, collect_growing, &growing),
+        "list the series of record " + path_);
+  std::vector<std::string> out;
+  for (const std::string& p : growing) {
+    if (p.rfind("/run/", 0) == 0) continue;
+    const std::size_t slash = p.find_last_of('/');
+    const std::string leaf = p.substr(slash + 1), group = p.substr(0, slash);
+    const bool ragged = (leaf == "offsets" || leaf == "values") &&
+                        h5::exists(file_, group + "/offsets") &&
+                        h5::exists(file_, group + "/values");
+    if (!ragged) {
+      out.push_back(p);
+    } else if (leaf == "offsets") {
+      out.push_back(group);
+    }
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 void H5Record::flush() { check(H5Fflush(file_, H5F_SCOPE_LOCAL), "flush record " + path_); }

@@ -87,6 +87,13 @@ class H5Record {
   std::uint64_t rows(const std::string& path);
   void truncate(const std::string& path, std::uint64_t rows);
 
+  // Every series the file holds, sorted: each dataset that appends grow (unlimited first
+  // dimension) and each ragged series group (offsets + values) as one path. This is what a
+  // checkpoint saves row counts of and what a resume cuts back, derived from the file so that a
+  // series a writer adds is covered without being listed anywhere. /run/ is left out: its rows
+  // (/run/starts) log the run's starts and are not cut by a resume.
+  std::vector<std::string> series();
+
   // H5Fflush: everything appended so far reaches the file (not fsync'd; the OS keeps it across a
   // killed process, not across a power loss). With autoflush on, every append flushes.
   void flush();
