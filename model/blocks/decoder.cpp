@@ -3,6 +3,7 @@
 // yields the memory gradient), then a (causal self-attention).
 #include "model/blocks/decoder.hpp"
 
+#include "model/blocks/branches.hpp"
 #include "model/blocks/dropout.hpp"
 #include "model/blocks/kernels.hpp"
 #include "model/ops/attention.hpp"
@@ -97,19 +98,14 @@ std::size_t decoder_work_size(const LayerCall& c, int attn_threads) {
 template <class T>
 void decoder_forward(const LayerCall& c, const LayerWeights<T>& w, T h, const T* y, const T* x_mem,
                      T* y_next, T* tape, T* work) {
-  const int N = c.rows(), M = c.mem_rows(), d = c.dims.d, f = c.dims.dff, H = c.dims.H;
+  const int N = c.rows(), M = c.mem_rows(), d = c.dims.d, H = c.dims.H;
   const std::size_t nd = std::size_t(N) * d;
   const DecoderTape t = decoder_tape<T>(c);
   const DecoderWork k = decoder_work<T>(c, 1);
   T* a = work + k.a;
   T* b = work + k.b;
 
-  ops::layernorm_forward(tape + t.ln1, tape + t.mean1, tape + t.rstd1, y, w[kLn1W], w[kLn1B], N, d);
-  ops::linear_forward(tape + t.qkv, tape + t.ln1, w[kQkvW], w[kQkvB], N, d, 3 * d);
-  ops::attention_forward(tape + t.att, tape + t.probs, tape + t.qkv, c.self_mask, c.B, c.T, d, H,
-                         c.causal);
-  ops::linear_forward(a, tape + t.att, w[kProjW], w[kProjB], N, d, d);
-  dropout_inplace(a, nd, c.key_phi1, c.dropout);
+  attention_branch_forward(c, w, y, attention_tape_at(tape, t), a);
   ops::add(tape + t.v1, y, a, nd);
 
   ops::layernorm_forward(tape + t.lnq, tape + t.meanq, tape + t.rstdq, tape + t.v1, w[kLnqW],
@@ -124,14 +120,9 @@ void decoder_forward(const LayerCall& c, const LayerWeights<T>& w, T h, const T*
   dropout_inplace(b, nd, c.key_phi3, c.dropout);
   ops::add(tape + t.v2, tape + t.v1, b, nd);
 
-  ops::layernorm_forward(tape + t.ln2, tape + t.mean2, tape + t.rstd2, tape + t.v2, w[kLn2W],
-                         w[kLn2B], N, d);
-  ops::linear_forward<T>(tape + t.fc, tape + t.ln2, w[kFcW], nullptr, N, d, f);
-  ops::bias_gelu_forward(tape + t.g, tape + t.fc, w[kFcB], N, f);
+  T* cc = y_next ? work + k.c : nullptr;
+  mlp_branch_forward(c, w, tape + t.v2, mlp_tape_at(tape, t), cc);
   if (!y_next) return;
-  T* cc = work + k.c;
-  ops::linear_forward(cc, tape + t.g, w[kFc2W], w[kFc2B], N, f, d);
-  dropout_inplace(cc, nd, c.key_phi2, c.dropout);
   ops::add(a, a, b, nd);
   ops::residual_step(y_next, y, a, cc, h, nd);
 }
@@ -142,7 +133,7 @@ void decoder_backward(const LayerCall& c, const LayerWeights<T>& w, const LayerG
                       T* lam_mem, T* work) {
   const bool want_params = gr[kLn1W] != nullptr;
   if (!lam && !lam_mem && !want_params) return;
-  const int N = c.rows(), M = c.mem_rows(), d = c.dims.d, f = c.dims.dff, H = c.dims.H;
+  const int N = c.rows(), M = c.mem_rows(), d = c.dims.d, H = c.dims.H;
   const std::size_t nd = std::size_t(N) * d;
   const DecoderTape t = decoder_tape<T>(c);
   const DecoderWork k = decoder_work<T>(c, ops::attention_threads());
@@ -157,15 +148,9 @@ void decoder_backward(const LayerCall& c, const LayerWeights<T>& w, const LayerG
     dC = work + k.dC;
   }
   // c = MLP(LN2(v2))
-  linear_backward_set(work + k.dg, gr[kFc2W], gr[kFc2B], dC, tape + t.g, w[kFc2W], N, f, d);
-  ops::zero(work + k.dfc, std::size_t(N) * f);
-  ops::gelu_backward(work + k.dfc, work + k.dg, tape + t.fc, std::size_t(N) * f);
-  linear_backward_set(work + k.dln2, gr[kFcW], gr[kFcB], work + k.dfc, tape + t.ln2, w[kFcW], N, d,
-                      f);
   T* dv2 = work + k.dv2;
-  ops::zero(dv2, nd);
-  ops::layernorm_backward(dv2, gr[kLn2W], gr[kLn2B], work + k.dln2, tape + t.v2, w[kLn2W],
-                          tape + t.mean2, tape + t.rstd2, N, d);
+  mlp_branch_backward(c, w, gr, dC, tape + t.v2, mlp_tape_at(tape, t),
+                      MlpWork<T>{work + k.dg, work + k.dfc, work + k.dln2}, dv2);
   // b = CrossAttn(LNq(v1), LNkv(X)); b enters y' directly and through v2.
   T* db = work + k.db;
   ops::add(db, D, dv2, nd);
@@ -188,19 +173,10 @@ void decoder_backward(const LayerCall& c, const LayerWeights<T>& w, const LayerG
   ops::layernorm_backward(lam_mem, gr[kLnkvW], gr[kLnkvB], work + k.dlnkv, x_mem, w[kLnkvW],
                           tape + t.meankv, tape + t.rstdkv, M, d);
   // a = SelfAttn(LN1(y)); a enters y' directly and through v1.
-  T* da = work + k.da;
-  ops::add(da, D, dv1, nd);
-  dropout_inplace(da, nd, c.key_phi1, c.dropout);
-  linear_backward_set(work + k.datt, gr[kProjW], gr[kProjB], da, tape + t.att, w[kProjW], N, d, d);
-  T* dqkv = work + k.dqkv;
-  ops::zero(dqkv, nd * 3);
-  ops::attention_backward(dqkv, scratch, work + k.datt, tape + t.qkv, tape + t.probs, c.B, c.T, d, H,
-                          c.causal);
-  linear_backward_set(work + k.dln1, gr[kQkvW], gr[kQkvB], dqkv, tape + t.ln1, w[kQkvW], N, d,
-                      3 * d);
-  if (lam) ops::add(lam, lam_next, dv1, nd);
-  ops::layernorm_backward(lam, gr[kLn1W], gr[kLn1B], work + k.dln1, y, w[kLn1W], tape + t.mean1,
-                          tape + t.rstd1, N, d);
+  attention_branch_backward(
+      c, w, gr, D, dv1, y, attention_tape_at(tape, t),
+      AttentionWork<T>{work + k.da, work + k.datt, work + k.dqkv, work + k.dln1, scratch},
+      lam_next, lam);
 }
 
 #define LPT_INSTANTIATE(T)                                                                      \

@@ -3,12 +3,11 @@
 // dv = LN2-backward to the attention branch (v = u + a) and to lam directly.
 #include "model/blocks/encoder.hpp"
 
+#include "model/blocks/branches.hpp"
 #include "model/blocks/dropout.hpp"
 #include "model/blocks/kernels.hpp"
 #include "model/ops/attention.hpp"
 #include "model/ops/elementwise.hpp"
-#include "model/ops/gelu.hpp"
-#include "model/ops/layernorm.hpp"
 
 namespace lpt {
 
@@ -77,32 +76,16 @@ std::size_t encoder_work_size(const LayerCall& c, int attn_threads) {
 template <class T>
 void encoder_forward(const LayerCall& c, const LayerWeights<T>& w, T h, const T* u, T* u_next,
                      T* tape, T* work) {
-  const int N = c.rows(), d = c.dims.d, f = c.dims.dff;
-  const std::size_t nd = std::size_t(N) * d;
+  const std::size_t nd = std::size_t(c.rows()) * c.dims.d;
   const EncoderTape t = encoder_tape<T>(c);
   const EncoderWork k = encoder_work<T>(c, 1);
-  T* ln1 = tape + t.ln1;
-  T* qkv = tape + t.qkv;
-  T* att = tape + t.att;
-  T* v = tape + t.v;
-  T* ln2 = tape + t.ln2;
-  T* fc = tape + t.fc;
-  T* g = tape + t.g;
   T* a = work + k.a;
-
-  ops::layernorm_forward(ln1, tape + t.mean1, tape + t.rstd1, u, w[kLn1W], w[kLn1B], N, d);
-  ops::linear_forward(qkv, ln1, w[kQkvW], w[kQkvB], N, d, 3 * d);
-  ops::attention_forward(att, tape + t.probs, qkv, c.self_mask, c.B, c.T, d, c.dims.H, c.causal);
-  ops::linear_forward(a, att, w[kProjW], w[kProjB], N, d, d);
-  dropout_inplace(a, nd, c.key_phi1, c.dropout);
+  T* v = tape + t.v;
+  attention_branch_forward(c, w, u, attention_tape_at(tape, t), a);
   ops::add(v, u, a, nd);
-  ops::layernorm_forward(ln2, tape + t.mean2, tape + t.rstd2, v, w[kLn2W], w[kLn2B], N, d);
-  ops::linear_forward<T>(fc, ln2, w[kFcW], nullptr, N, d, f);
-  ops::bias_gelu_forward(g, fc, w[kFcB], N, f);
+  T* cc = u_next ? work + k.c : nullptr;
+  mlp_branch_forward(c, w, v, mlp_tape_at(tape, t), cc);
   if (!u_next) return;
-  T* cc = work + k.c;
-  ops::linear_forward(cc, g, w[kFc2W], w[kFc2B], N, f, d);
-  dropout_inplace(cc, nd, c.key_phi2, c.dropout);
   ops::residual_step(u_next, u, a, cc, h, nd);
 }
 
@@ -111,19 +94,11 @@ void encoder_backward(const LayerCall& c, const LayerWeights<T>& w, const LayerG
                       const T* u, const T* tape, const T* lam_next, T* lam, T* work) {
   const bool want_params = gr[kLn1W] != nullptr;
   if (!lam && !want_params) return;
-  const int N = c.rows(), d = c.dims.d, f = c.dims.dff;
-  const std::size_t nd = std::size_t(N) * d;
+  const std::size_t nd = std::size_t(c.rows()) * c.dims.d;
   const EncoderTape t = encoder_tape<T>(c);
   const EncoderWork k = encoder_work<T>(c, ops::attention_threads());
   T* D = work + k.D;
-  T* dg = work + k.dg;
-  T* dfc = work + k.dfc;
-  T* dln2 = work + k.dln2;
   T* dv = work + k.dv;
-  T* da = work + k.da;
-  T* datt = work + k.datt;
-  T* dqkv = work + k.dqkv;
-  T* dln1 = work + k.dln1;
 
   ops::scale(D, lam_next, h, nd);
   const T* dC = D;
@@ -132,25 +107,12 @@ void encoder_backward(const LayerCall& c, const LayerWeights<T>& w, const LayerG
     dropout_inplace(work + k.dC, nd, c.key_phi2, c.dropout);
     dC = work + k.dC;
   }
-  // MLP branch: c = fc2(gelu(fc(LN2(v)))).
-  linear_backward_set(dg, gr[kFc2W], gr[kFc2B], dC, tape + t.g, w[kFc2W], N, f, d);
-  ops::zero(dfc, std::size_t(N) * f);
-  ops::gelu_backward(dfc, dg, tape + t.fc, std::size_t(N) * f);
-  linear_backward_set(dln2, gr[kFcW], gr[kFcB], dfc, tape + t.ln2, w[kFcW], N, d, f);
-  ops::zero(dv, nd);
-  ops::layernorm_backward(dv, gr[kLn2W], gr[kLn2B], dln2, tape + t.v, w[kLn2W], tape + t.mean2,
-                          tape + t.rstd2, N, d);
-  // Attention branch: a enters u' directly (D) and through v (dv).
-  ops::add(da, D, dv, nd);
-  dropout_inplace(da, nd, c.key_phi1, c.dropout);
-  linear_backward_set(datt, gr[kProjW], gr[kProjB], da, tape + t.att, w[kProjW], N, d, d);
-  ops::zero(dqkv, nd * 3);
-  ops::attention_backward(dqkv, work + k.scratch, datt, tape + t.qkv, tape + t.probs, c.B, c.T, d,
-                          c.dims.H, c.causal);
-  linear_backward_set(dln1, gr[kQkvW], gr[kQkvB], dqkv, tape + t.ln1, w[kQkvW], N, d, 3 * d);
-  if (lam) ops::add(lam, lam_next, dv, nd);
-  ops::layernorm_backward(lam, gr[kLn1W], gr[kLn1B], dln1, u, w[kLn1W], tape + t.mean1,
-                          tape + t.rstd1, N, d);
+  mlp_branch_backward(c, w, gr, dC, tape + t.v, mlp_tape_at(tape, t),
+                      MlpWork<T>{work + k.dg, work + k.dfc, work + k.dln2}, dv);
+  attention_branch_backward(
+      c, w, gr, D, dv, u, attention_tape_at(tape, t),
+      AttentionWork<T>{work + k.da, work + k.datt, work + k.dqkv, work + k.dln1, work + k.scratch},
+      lam_next, lam);
 }
 
 #define LPT_INSTANTIATE(T)                                                                      \
