@@ -13,6 +13,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <cstdio>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -544,6 +546,55 @@ TEST_F(SweepRun, AKilledSweepResumesWithOnlyTheUnfinishedPoints) {
     EXPECT_EQ(read_strings(record(n), "/run/starts").size(), 1u) << n;  // from scratch, once
   }
   EXPECT_EQ(status()["points"]["seed=2"]["attempts"], 2);
+}
+
+// analysis/plot_sweep.py on a real summary: a line over train.lr with error bars over the seeds
+// and a heatmap over (train.lr, train.seed), from the CSV and from the HDF5 file; the table it
+// prints holds the mean and standard deviation over the seeds of the summary's own values.
+TEST_F(SweepRun, PlotSweepDrawsMeansOverSeedsAndAHeatmap) {
+  if (std::system(LPT_PYTHON " -c 'import h5py, matplotlib' 2>/dev/null") != 0)
+    GTEST_SKIP() << LPT_PYTHON << " lacks h5py or matplotlib (bash scripts/setup.sh)";
+  const auto s = spec(json::array({{{"grid", {{"train.lr", {0.001, 0.003}}}}},
+                                   {{"grid", {{"train.seed", {1, 2}}}}}}));
+  ASSERT_EQ(run(s).done, 4) << log_.str();
+  const lpt::SummaryTable t = lpt::collect_sweep(out_);
+  const int lr = t.column("train.lr"), y = t.column("final_val_loss");
+  for (const char* file : {"summary.csv", "summary.h5"}) {
+    const std::string png = dir_ + "/" + file + ".png", txt = dir_ + "/plot.txt";
+    const std::string cmd = std::string(LPT_PYTHON) + " " + LPT_SOURCE_DIR +
+                            "/analysis/plot_sweep.py " + out_ + "/" + file + " -o " + png +
+                            " --x train.lr --heatmap train.lr train.seed > " + txt + " 2>&1";
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    std::ifstream f(png, std::ios::binary);
+    char magic[4] = {};
+    f.read(magic, 4);
+    EXPECT_EQ(std::string(magic + 1, 3), "PNG") << file;
+    std::ifstream out(txt);
+    std::map<double, std::pair<double, double>> line;  // lr -> (mean, std) as printed
+    int heat_cells = 0;
+    for (std::string l; std::getline(out, l);) {
+      double x = 0, m = 0, sd = 0;
+      int n = 0;
+      if (std::sscanf(l.c_str(), "-\t%lf\t%lf\t%lf\tn=%d", &x, &m, &sd, &n) == 4) {
+        EXPECT_EQ(n, 2) << l;
+        line[x] = {m, sd};
+      } else if (std::sscanf(l.c_str(), "%lf\t%lf\t%lf\t%lf\tn=%d", &x, &x, &m, &sd, &n) == 5) {
+        EXPECT_EQ(n, 1) << l;  // one run per (lr, seed)
+        ++heat_cells;
+      }
+    }
+    EXPECT_EQ(heat_cells, 4) << file;
+    ASSERT_EQ(line.size(), 2u) << file;
+    for (auto& [x, ms] : line) {
+      std::vector<double> v;
+      for (const auto& row : t.rows)
+        if (std::fabs(row[lr].num - x) < 1e-12) v.push_back(row[y].num);
+      ASSERT_EQ(v.size(), 2u);
+      const double m = 0.5 * (v[0] + v[1]), sd = std::fabs(v[0] - v[1]) / std::sqrt(2.0);
+      EXPECT_NEAR(ms.first, m, 1e-5 * std::fabs(m)) << file << " lr " << x;
+      EXPECT_NEAR(ms.second, sd, 1e-2 * sd + 1e-12) << file << " lr " << x;
+    }
+  }
 }
 
 }  // namespace
