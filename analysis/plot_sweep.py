@@ -43,8 +43,8 @@ def read_summary(path):
         r = csv.reader(fh)
         columns = next(r)
         raw = [dict(zip(columns, row)) for row in r]
-    # The axis columns sit between "status" and "steps" (docs/sweep.md).
-    axes = columns[columns.index("status") + 1:columns.index("steps")]
+    # The axis columns sit between "status" and "ranks" (docs/sweep.md).
+    axes = columns[columns.index("status") + 1:columns.index("ranks")]
     numeric = {}
     for c in columns:
         vals = [row[c] for row in raw if row[c] != ""]

@@ -197,7 +197,7 @@ SummaryTable collect_sweep(const std::string& dir) {
     add(k, numeric);
     t.axes.push_back(k);
   }
-  for (const char* c : {"steps", "steps_done", "final_val_loss", "best_val_loss", "best_val_step"})
+  for (const char* c : {"ranks", "steps", "steps_done", "final_val_loss", "best_val_loss", "best_val_step"})
     add(c, true);
   add("metric_name", false);
   for (const char* c : {"final_metric", "final_train_loss", "grad_error_mean", "grad_error_last",
@@ -249,6 +249,7 @@ SummaryTable collect_sweep(const std::string& dir) {
     }
     try {
       H5Reader r(record);
+      num("ranks", r.attr_number("/", "ranks", kNaN));
       num("steps", static_cast<double>(rc.steps));
       num("steps_done", static_cast<double>(rc.steps_done));
       const std::vector<double> eval_step = r.numbers("/eval/step");

@@ -418,6 +418,7 @@ TEST_F(SweepRun, SummaryRowsEqualTheRecordsTheyComeFrom) {
     const bool lp = has(f, "/monitor/rel_error");
     std::map<std::string, double> want = {
         {"steps", 12},
+        {"ranks", 1},
         {"steps_done", static_cast<double>(read_series(f, "/train/loss").size())},
         {"final_val_loss", val.back()},
         {"best_val_loss", val[best]},

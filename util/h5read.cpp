@@ -113,4 +113,17 @@ std::string H5Reader::attr(const std::string& path, const std::string& name,
   return h5::read_string_attr(obj, name);
 }
 
+double H5Reader::attr_number(const std::string& path, const std::string& name,
+                             double fallback) const {
+  if (!has(path)) return fallback;
+  h5::QuietErrors quiet;
+  Handle obj(H5Oopen(file_, path.c_str(), H5P_DEFAULT));
+  if (!obj.valid() || H5Aexists(obj, name.c_str()) <= 0) return fallback;
+  Handle a(H5Aopen(obj, name.c_str(), H5P_DEFAULT));
+  Handle type(H5Aget_type(a));
+  const H5T_class_t cls = H5Tget_class(type);
+  if (cls != H5T_FLOAT && cls != H5T_INTEGER) return fallback;
+  return h5::read_double_attr(obj, name);
+}
+
 }  // namespace lpt

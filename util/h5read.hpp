@@ -41,6 +41,9 @@ class H5Reader {
   std::string attr(const std::string& path, const std::string& name,
                    const std::string& fallback = "") const;
 
+  // A numeric attribute (float or integer) as double; `fallback` when it is missing.
+  double attr_number(const std::string& path, const std::string& name, double fallback) const;
+
   const std::string& path() const { return path_; }
 
  private:
