@@ -26,7 +26,7 @@ const char* kUsage = R"(usage: lpt sweep SPEC.json [-o DIR] [-j K] [--mpi P] [--
 Runs every point of a sweep spec as its own `lpt train` process into DIR/NAME.h5 (log DIR/NAME.log;
 NAME from the point's axis values), then writes DIR/summary.csv and DIR/summary.h5 (one row per
 point). Run it again to resume: finished points are skipped, missing, partial and failed ones rerun.
-  -o DIR        output directory (default: the spec's "out", else sweeps/<spec file stem>)
+  -o DIR        output directory (default: the spec's "out", else runs/sweeps/<spec file stem>)
   -j K          points at once (default: the spec's "jobs", else 1)
   --mpi P       run each layer-parallel point under `mpirun -np P` (serial points run as one
                 process); flags added as needed: --allow-run-as-root (root), --oversubscribe
@@ -106,7 +106,7 @@ int run_sweep_command(const std::vector<std::string>& args) {
   SweepOptions o;
   o.out_dir = !out_dir.empty()    ? out_dir
               : !spec.out.empty() ? spec.out
-                                  : "sweeps/" + std::filesystem::path(spec_file).stem().string();
+                                  : "runs/sweeps/" + std::filesystem::path(spec_file).stem().string();
   o.jobs = jobs ? jobs : spec.jobs ? spec.jobs : 1;
   o.mpi = mpi ? mpi : spec.mpi;
   if (!mpirun.empty()) o.mpirun = mpirun;

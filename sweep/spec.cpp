@@ -26,7 +26,8 @@ void check_key(const std::string& src, const std::string& where, const std::stri
           "' is not a config key (a dotted path such as train.lr)");
   require(key != "output.file" && key != "output.checkpoint" && key != "output",
           src, ": ", where, ": ", key, " cannot be an axis or a set; the sweep names every "
-          "point's record itself (DIR/NAME.h5)");
+          "point's record and checkpoint itself (DIR/NAME.h5, DIR/NAME.ckpt.h5 when the base "
+          "config checkpoints; \"set\": {\"output.checkpoint\": \"\"} turns checkpoints off)");
 }
 
 std::vector<json> value_list(const std::string& src, const std::string& where, const ojson& v) {
@@ -189,6 +190,11 @@ SweepSpec parse_sweep_spec(const std::string& text, const std::string& source) {
   if (j.contains("set")) {
     require(j["set"].is_object(), src, ": set: expected an object {\"key\": value, ...}");
     for (auto it = j["set"].begin(); it != j["set"].end(); ++it) {
+      // Checkpoints may be turned off for every point; where they go is the sweep's choice.
+      if (it.key() == "output.checkpoint" && it.value() == "") {
+        s.set.emplace_back(it.key(), "");
+        continue;
+      }
       check_key(src, "set", it.key());
       s.set.emplace_back(it.key(), plain(it.value()));
     }

@@ -15,6 +15,7 @@
 #include <cmath>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
 #include <map>
 #include <sstream>
@@ -134,6 +135,40 @@ TEST(SweepSpec, PointConfigsAreResolvedAsLptTrainWould) {
     EXPECT_NE(m.find("sweep point lrr=1"), std::string::npos) << m;
     EXPECT_NE(m.find("did you mean train.lr"), std::string::npos) << m;
   }
+}
+
+// The specs under experiments/sweeps/ expand and every point resolves, from the source root as
+// docs/sweep.md says to run them; a base that checkpoints gives each point its own checkpoint
+// unless the spec turns them off.
+TEST(SweepSpec, ExampleSpecsResolveAndCheckpointsArePerPoint) {
+  struct Cwd {
+    std::filesystem::path was = std::filesystem::current_path();
+    ~Cwd() { std::filesystem::current_path(was); }
+  } keep;
+  std::filesystem::current_path(LPT_SOURCE_DIR);
+  int specs = 0;
+  for (const auto& e : std::filesystem::directory_iterator("experiments/sweeps")) {
+    if (e.path().extension() != ".json") continue;
+    const lpt::SweepSpec s = lpt::load_sweep_spec(e.path().string());
+    const auto ps = lpt::expand_sweep(s);
+    EXPECT_GE(ps.size(), 2u) << e.path();
+    for (const auto& p : ps) {
+      const lpt::RunConfig c = lpt::resolve_point(s, p, s.out);
+      EXPECT_EQ(c.output.file, s.out + "/" + p.name + ".h5");
+    }
+    ++specs;
+  }
+  EXPECT_GE(specs, 2);
+  // gpt_default.json checkpoints: each point then writes its own, or none when set says "".
+  auto s = lpt::parse_sweep_spec(R"({"base": "experiments/configs/gpt_default.json",
+      "axes": [{"grid": {"train.seed": [1, 2]}}]})", "");
+  const auto ps = lpt::expand_sweep(s);
+  EXPECT_EQ(lpt::resolve_point(s, ps[1], "d").output.checkpoint, "d/seed=2.ckpt.h5");
+  s = lpt::parse_sweep_spec(R"({"base": "experiments/configs/gpt_default.json",
+      "set": {"output.checkpoint": ""}, "axes": [{"grid": {"train.seed": [1, 2]}}]})", "");
+  EXPECT_EQ(lpt::resolve_point(s, ps[1], "d").output.checkpoint, "");
+  EXPECT_NE(error_of(R"({"set": {"output.checkpoint": "x.h5"}})").find("cannot be an axis or a set"),
+            std::string::npos);
 }
 
 // ---------------------------------------------------------------------------------------------
