@@ -171,6 +171,35 @@ TEST(SweepSpec, ExampleSpecsResolveAndCheckpointsArePerPoint) {
             std::string::npos);
 }
 
+// --mpi P: layer-parallel points under mpirun with the flags this machine needs, serial points as
+// one process; the base config and every --set in order, the record last.
+TEST(SweepSpec, PointCommandLines) {
+  lpt::test::TempDir tmp("lpt_sweep_cmd");
+  const std::string base = tmp.path + "/b.json";
+  lpt::test::write_file(base, "{}");
+  const auto s = lpt::parse_sweep_spec(R"({"base": ")" + base + R"(", "set": {"train.steps": 5},
+      "axes": [{"grid": {"solver.mode": ["serial", "parallel"]}}]})", "");
+  const auto ps = lpt::expand_sweep(s);
+  lpt::SweepOptions o;
+  o.out_dir = "d";
+  o.lpt = "/x/lpt";
+  o.jobs = 2;
+  o.mpi = 3;
+  const auto serial = lpt::point_command(s, ps[0], o, true);
+  const auto parallel = lpt::point_command(s, ps[1], o, false);
+  EXPECT_EQ(serial, (std::vector<std::string>{"/x/lpt", "train", "--config", base, "--set",
+                                              "train.steps=5", "--set", "solver.mode=serial",
+                                              "--set", "output.file=d/mode=serial.h5", "--set",
+                                              "output.checkpoint="}));
+  std::vector<std::string> want = {"mpirun"};
+  if (geteuid() == 0) want.push_back("--allow-run-as-root");
+  if (2 * 3 > sysconf(_SC_NPROCESSORS_ONLN)) want.push_back("--oversubscribe");
+  for (const char* f : {"--bind-to", "none", "-np", "3"}) want.push_back(f);
+  EXPECT_EQ(std::vector<std::string>(parallel.begin(), parallel.begin() + want.size()), want);
+  EXPECT_EQ(parallel[want.size()], "/x/lpt");
+  EXPECT_EQ(lpt::mpirun_flags(1, 1).size(), geteuid() == 0 ? 1u : 0u);  // one job: no --bind-to
+}
+
 // ---------------------------------------------------------------------------------------------
 // The runner, with the real `lpt` executable on a tiny GPT.
 
