@@ -271,11 +271,6 @@ SweepOutcome run_sweep(const SweepSpec& spec, const SweepOptions& o) {
     commands.push_back(point_command(spec, points[i], o,
                                      configs[i].solver.mode == SolverMode::serial));
 
-  std::error_code ec;
-  std::filesystem::create_directories(dir, ec);
-  require(std::filesystem::is_directory(dir), "lpt sweep: cannot create the output directory '",
-          dir, "'", ec ? ": " + ec.message() : "");
-
   // What is there already.
   std::vector<RecordCheck> checks;
   std::vector<std::string> stale;
@@ -304,6 +299,11 @@ SweepOutcome run_sweep(const SweepSpec& spec, const SweepOptions& o) {
         << "started)\n";
     return res;
   }
+
+  std::error_code ec;
+  std::filesystem::create_directories(dir, ec);
+  require(std::filesystem::is_directory(dir), "lpt sweep: cannot create the output directory '",
+          dir, "'", ec ? ": " + ec.message() : "");
 
   // One sweep per directory at a time (a lock of a killed sweep is taken over).
   std::unique_ptr<RecordLock> lock;
