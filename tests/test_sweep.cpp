@@ -336,6 +336,26 @@ TEST_F(SweepRun, ARerunSkipsFinishedPointsAndRedoesPartialAndMissingOnes) {
   }
 }
 
+// --mpi 2: the layer-parallel point runs under mpirun on 2 ranks, the serial one as one process.
+TEST_F(SweepRun, LayerParallelPointsRunUnderMpirun) {
+  const auto s = spec(json::array({{{"grid", {{"solver.mode", {"serial", "parallel"}}}}}}));
+  lpt::SweepOptions o;
+  o.out_dir = out_;
+  o.jobs = 1;
+  o.mpi = 2;
+  o.lpt = std::string(LPT_BINARY_DIR) + "/lpt";
+  o.out = &log_;
+  o.tty = 0;
+  const lpt::SweepOutcome r = lpt::run_sweep(s, o);
+  ASSERT_EQ(r.done, 2) << log_.str();
+  const lpt::SummaryTable t = lpt::collect_sweep(out_);
+  EXPECT_EQ(t.rows[0][t.column("ranks")].num, 1);
+  EXPECT_EQ(t.rows[1][t.column("ranks")].num, 2);
+  EXPECT_EQ(t.rows[1][t.column("final_mode")].text, "parallel");
+  const json cmd = json::parse(std::ifstream(out_ + "/sweep.json"))["points"][1]["command"];
+  EXPECT_EQ(cmd[0], "mpirun");
+}
+
 TEST_F(SweepRun, RecordStates) {
   const std::string f = dir_ + "/r.h5";
   EXPECT_EQ(lpt::check_record(f).state, lpt::RecordState::missing);
