@@ -21,7 +21,9 @@ ALLOWED = {
     "perfmodel": {"util", "solver"},
     "adaptive": {"util", "solver", "model", "input"},
     "train": {"util", "solver", "model", "input", "optim", "perfmodel", "adaptive"},
-    "experiments": {"util", "solver", "model", "input", "optim", "perfmodel", "adaptive", "train"},
+    "sweep": {"util", "solver", "model", "input", "optim", "perfmodel", "adaptive", "train"},
+    "experiments": {"util", "solver", "model", "input", "optim", "perfmodel", "adaptive", "train",
+                    "sweep"},
 }
 # System headers a part must not use: <prefix> of the include -> why.
 FORBIDDEN_SYSTEM = {
@@ -32,7 +34,7 @@ FORBIDDEN_SYSTEM = {
     "optim": {"mpi.h": "optimizers see one rank's parameters", "hdf5": "no files"},
     "perfmodel": {"Eigen": "the model prices, it does not compute", "mpi.h": "predictions run on one rank"},
 }
-PARTS = ["experiments", "adaptive", "perfmodel", "solver", "train", "optim", "input", "model", "util"]
+PARTS = ["experiments", "sweep", "adaptive", "perfmodel", "solver", "train", "optim", "input", "model", "util"]
 INCLUDE = re.compile(r'^\s*#\s*include\s*([<"])([^>"]+)[>"]')
 
 
@@ -75,18 +77,21 @@ def self_test():
         for rel, text in {
             "solver/a.cpp": '#include "model/model.hpp"\n#include <Eigen/Dense>\n#include "util/error.hpp"\n',
             "model/b.hpp": '#include <mpi.h>\n#include "input/batch.hpp"\n',
-            "train/c.cpp": '#include "experiments/command.hpp"\n#include "adaptive/x.hpp"\n',
+            "train/c.cpp": '#include "experiments/command.hpp"\n#include "adaptive/x.hpp"\n'
+                           '#include "sweep/runner.hpp"\n',
+            "sweep/d.cpp": '#include "train/config.hpp"\n#include "experiments/command.hpp"\n',
         }.items():
             os.makedirs(os.path.join(d, os.path.dirname(rel)), exist_ok=True)
             with open(os.path.join(d, rel), "w") as f:
                 f.write(text)
         bad = check(d)
-    want = ["solver/a.cpp:1", "solver/a.cpp:2", "model/b.hpp:1", "train/c.cpp:1"]
+    want = ["solver/a.cpp:1", "solver/a.cpp:2", "model/b.hpp:1", "train/c.cpp:1", "train/c.cpp:3",
+            "sweep/d.cpp:2"]
     got = [b.split(": ", 1)[0] for b in bad]
     if sorted(got) != sorted(want):
         print("check_layout self-test: expected", want, "got", bad)
         return 1
-    print("check_layout self-test: the 4 planted violations found, nothing else")
+    print(f"check_layout self-test: the {len(want)} planted violations found, nothing else")
     return 0
 
 

@@ -76,6 +76,13 @@ RecordLock::RecordLock(const std::string& record) {
   fail("cannot take the record lock '", path_, "': another run keeps recreating it");
 }
 
+long RecordLock::live_holder(const std::string& record) {
+  long pid = 0;
+  std::string host;
+  std::ifstream(lock_path(record)) >> pid >> host;
+  return host == host_name() && running(pid) ? pid : 0;
+}
+
 RecordLock::~RecordLock() {
   if (held_) std::remove(path_.c_str());
 }

@@ -18,6 +18,9 @@ class RecordLock {
 
   const std::string& path() const { return path_; }
   static std::string lock_path(const std::string& record) { return record + ".lock"; }
+  // The pid of a live process on this host that holds the lock of `record`; 0 when there is no
+  // lock, or its writer is gone (a lock it would take over) or on another host.
+  static long live_holder(const std::string& record);
 
  private:
   std::string path_;
