@@ -239,6 +239,13 @@ void refuse_leftovers(const CLI::App& app, const std::string& see) {
   fail("unexpected argument '", a, "' (", app.get_name(), " takes options only)", see);
 }
 
+// -h or --help anywhere wins over the errors of the other arguments, as it did before: CLI11
+// reads the values before it looks at the help flag.
+void asked_for_help(const CLI::App& app) {
+  const CLI::Option* help = app.get_help_ptr();
+  if (help != nullptr && help->count() > 0) throw CLI::CallForHelp();
+}
+
 }  // namespace
 
 void parse(CLI::App& app, const std::vector<std::string>& args) {
@@ -250,6 +257,7 @@ void parse(CLI::App& app, const std::vector<std::string>& args) {
   } catch (const CLI::CallForHelp&) {
     throw;
   } catch (const CLI::ParseError& e) {
+    asked_for_help(app);
     // An unknown option is named first: the value errors of the others may be its consequence.
     refuse_leftovers(app, see);
     // CLI11's words for the few errors it finds itself, in lpt's: "option X needs a value".
@@ -266,6 +274,7 @@ void parse(CLI::App& app, const std::vector<std::string>& args) {
       m = "option " + g[1].str() + " is required";
     fail(m, see);
   } catch (const Error&) {
+    asked_for_help(app);
     refuse_leftovers(app, see);
     throw;
   }

@@ -153,6 +153,9 @@ TEST(Cli, ParseErrorsNameTheOptionAndTheHelp) {
   CLI::App app("help", "lpt test");
   lpt::cli::Options o(app);
   EXPECT_THROW(lpt::cli::parse(app, {"--help"}), CLI::CallForHelp);
+  long steps = 1;
+  o.integer("--steps", steps, 1, 100, "steps");
+  EXPECT_THROW(lpt::cli::parse(app, {"--steps", "1e2", "--bogus", "-h"}), CLI::CallForHelp);
 }
 
 // The three reproducers and the same rule in the other commands: refused, exit 1, the
