@@ -111,6 +111,10 @@ TEST(ConfigCli, PredictRejectsFactorsAndDepthsOutOfRange) {
     EXPECT_NE(out.find("must be an integer in ["), std::string::npos) << args << ":\n" << out;
   }
   std::string out;
+  EXPECT_EQ(run_lpt("predict --relax F,G", &out), 1) << out;
+  EXPECT_NE(out.find("option --relax expects F or FCF per level, got 'G'"), std::string::npos)
+      << out;
+  out.clear();
   EXPECT_EQ(run_lpt("predict --layers 8,1048576 --ranks 8 --no-crossover --profile a100_sxm", &out),
             0)
       << out;
