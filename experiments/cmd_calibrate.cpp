@@ -4,66 +4,56 @@
 
 #include <cstdio>
 #include <fstream>
+#include <memory>
 
 #include "experiments/command.hpp"
-#include "train/config_cli.hpp"
+#include "train/config.hpp"
 #include "train/calibrate.hpp"
 #include "util/error.hpp"
 
 namespace lpt {
 namespace {
 
-const char* kUsage = R"(usage: lpt calibrate [--config RUN.json] [--set key=value ...] [--out FILE] [--reps N]
-                     [--profile-out FILE [--profile-base NAME|PATH]]
-       mpirun -np 2 lpt calibrate ...      (adds MPI latency and bandwidth between two ranks)
-
-Measures on this machine, at the run's shape (train.batch, model.seq_len, d_model, heads, d_ff):
-the median time of one layer's forward step, its state VJP and its parameter gradient, the same
-layer as the serial step meets it (tapes in memory, not cache), AdamW per parameter, and one
-vector update over a state; on two or more ranks also the MPI latency (8-byte half round trip)
-and bandwidth (state-sized messages) between ranks 0 and 1.
-  --out FILE   per-layer times as JSON for `lpt predict --measured FILE` (default calibration.json)
-  --reps N     repetitions per measurement, after one warm-up (default 20)
-  --profile-out FILE   also write a hardware profile of this machine for
-               `lpt predict --hardware FILE`: fp32 GEMM rate (512^3 GEMM), memory bandwidth
-               (out-of-cache axpy), element-wise rate (in-cache axpy), per-operation overhead
-               (1x1x1 GEMM), memory, ranks per node, and with 2 ranks the MPI latency and
-               bandwidth; what one node cannot measure (the inter-node link) comes from
-  --profile-base P     (default this_machine), and the profile's sources say so
-Threads: OMP_NUM_THREADS or train.threads.)";
-
-int run_calibrate(const std::vector<std::string>& args) {
+struct CalibrateArgs {
+  cli::ConfigOptions config;
   std::string out = "calibration.json";
   int reps = 20;
   std::string profile_out, profile_base = "this_machine";
-  std::vector<std::string> cfg_args;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--out" || args[i] == "--reps" || args[i] == "--profile-out" ||
-        args[i] == "--profile-base") {
-      require(i + 1 < args.size(), args[i], " needs a value");
-      if (args[i] == "--out") {
-        out = args[++i];
-      } else if (args[i] == "--profile-out") {
-        profile_out = args[++i];
-      } else if (args[i] == "--profile-base") {
-        profile_base = args[++i];
-      } else {
-        // stoi took "5x" as 5 and wrapped nothing but accepted 0 and negatives.
-        reps = static_cast<int>(cli_integer("--reps", args[++i], 1, 1000000));
-      }
-    } else {
-      cfg_args.push_back(args[i]);
-    }
-  }
-  std::vector<std::string> rest;
-  const RunConfig cfg = config_from_args(cfg_args, &rest);
-  require(rest.empty(), "unknown argument '", rest.empty() ? "" : rest[0],
-          "'; see lpt calibrate --help");
-  if (cfg.train.threads > 0) omp_set_num_threads(cfg.train.threads);
+};
+
+void declare(cli::Options& o, CalibrateArgs& a) {
+  o.app().description(
+      "Measures on this machine, at the run's shape (train.batch, model.seq_len, d_model, heads, "
+      "d_ff):\nthe median time of one layer's forward step, its state VJP and its parameter "
+      "gradient, the same\nlayer as the serial step meets it (tapes in memory, not cache), AdamW "
+      "per parameter, and one\nvector update over a state; on two or more ranks also the MPI "
+      "latency (8-byte half round trip)\nand bandwidth (state-sized messages) between ranks 0 "
+      "and 1. With two ranks:\n  mpirun -np 2 lpt calibrate ...");
+  cli::add_config_options(o, a.config);
+  o.text("--out", a.out, "FILE", "per-layer times as JSON for `lpt predict --measured FILE`");
+  o.integer("--reps", a.reps, 1, 1000000, "repetitions per measurement, after one warm-up");
+  o.text("--profile-out", a.profile_out, "FILE",
+         "also write a hardware profile of this machine for `lpt predict --hardware FILE`");
+  o.text("--profile-base", a.profile_base, "NAME|PATH",
+         "the profile whose values stand where one node cannot measure (the inter-node link)");
+  o.app().footer(
+      "The profile (--profile-out) holds the fp32 GEMM rate (512^3 GEMM), memory bandwidth\n"
+      "(out-of-cache axpy), element-wise rate (in-cache axpy), per-operation overhead (1x1x1 "
+      "GEMM),\nmemory, ranks per node, and with 2 ranks the MPI latency and bandwidth; what one "
+      "node cannot\nmeasure comes from --profile-base, and the profile's sources say so.\n"
+      "Threads: OMP_NUM_THREADS or train.threads.");
+}
+
+int run_calibrate(const CalibrateArgs& a) {
+  const std::string& out = a.out;
+  const std::string& profile_out = a.profile_out;
+  const int reps = a.reps;
+  const RunConfig cfg = config_from(a.config.file, a.config.sets);
   // Load the base first: a bad name fails before minutes of measuring.
   const perf::HardwareProfile base =
       profile_out.empty() ? perf::HardwareProfile{}
-                          : perf::load_profile(perf::resolve_profile_path(profile_base));
+                          : perf::load_profile(perf::resolve_profile_path(a.profile_base));
+  if (cfg.train.threads > 0) omp_set_num_threads(cfg.train.threads);
   const Calibration c = calibrate(cfg, reps);
   int rank = 0;
   MPI_Comm_rank(MPI_COMM_WORLD, &rank);
@@ -103,6 +93,10 @@ int run_calibrate(const std::vector<std::string>& args) {
 }  // namespace
 
 LPT_COMMAND("calibrate", "measure per-layer step/VJP/gradient times (and MPI) for lpt predict",
-            kUsage, run_calibrate);
+            [](cli::Options& o) -> CommandRun {
+              auto a = std::make_shared<CalibrateArgs>();
+              declare(o, *a);
+              return [a] { return run_calibrate(*a); };
+            });
 
 }  // namespace lpt

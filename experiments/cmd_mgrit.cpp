@@ -4,10 +4,10 @@
 
 #include <cmath>
 #include <cstdio>
+#include <memory>
 #include <string>
 
 #include "experiments/command.hpp"
-#include "train/config_cli.hpp"
 #include "solver/history_h5.hpp"
 #include "solver/ode_problems.hpp"
 #include "solver/solver.hpp"
@@ -16,32 +16,7 @@
 namespace {
 
 using namespace lpt::mgrit;
-
-const char* kUsage = R"(lpt mgrit [options]: MGRIT on a test ODE (forward, optionally adjoint)
-  --problem P       dahlquist (u' = lambda u) | oscillator (damped, 2x2) | cubic (u' = -theta u^3)
-  --lambda X        lambda / damping / theta of every layer (default -1; oscillator 0.5, cubic 1)
-  --beuler          backward Euler (dahlquist only; default forward Euler)
-  --T X             final time (default 1); h = T / steps
-  --steps N         fine time steps (default 1024)
-  --dim D           unknowns of the cubic problem (default 4)
-  --guess X         initial guess u(t > 0) = X (default: u0)
-  --levels L        max levels (default 2; 1 = sequential stepping)
-  --cfactor M       coarsening factor, every level (default 4)
-  --min-coarse K    no level coarser than K steps (default 1)
-  --relax R         coarse-level relaxation F | FCF (default FCF)
-  --fine-relax R    finest-level relaxation F | FCF (default F)
-  --cycle C         V | F (default V)
-  --skip            skip the work of the first down-cycle
-  --iters K         max iterations (default 20)
-  --tol X           absolute residual tolerance, 0 = off (default 1e-10)
-  --rtol X          relative residual tolerance, 0 = off (default 0)
-  --storage S       all | cpoints: finest-level storage (default all)
-  --threads T       OpenMP threads over F-intervals per rank (default 1)
-  --adjoint         also solve the adjoint of J = 1/2 |u_N|^2 (same cycle options)
-  --adjoint-iters K max adjoint iterations (default: --iters)
-  --h5 FILE         write the per-iteration record (groups /forward, /adjoint) from rank 0
-Prints iteration, residual norm, convergence factor and wall time per iteration, then the
-max error against serial stepping (and serial back-propagation with --adjoint).)";
+namespace cli = lpt::cli;
 
 // Prints XBraid's table on rank 0, as the solve reports each iteration.
 class TablePrinter : public Monitor {
@@ -74,22 +49,6 @@ class TablePrinter : public Monitor {
   bool on_;
 };
 
-struct Args {
-  std::vector<std::string> a;
-  std::size_t i = 0;
-  std::string value(const std::string& opt) {
-    lpt::require(i + 1 < a.size(), "option ", opt, " needs a value; see lpt mgrit --help");
-    return a[++i];
-  }
-};
-
-double to_double(const std::string& opt, const std::string& s, double lo, double hi) {
-  return lpt::cli_number(opt, s, lo, hi);
-}
-long to_long(const std::string& opt, const std::string& s, long lo, long hi) {
-  return long(lpt::cli_integer(opt, s, lo, hi));
-}
-
 // Bounds of the options: past them the run either cannot allocate (--steps 1e9) or is certain to
 // overflow double (--lambda 1e308), so they are refused before anything is built.
 constexpr double kMaxRate = 1e6;        // |lambda|, damping, theta
@@ -107,45 +66,59 @@ constexpr long kMaxUnknowns = 1L << 26;  // steps * dim
             "or a smaller --T), use --beuler, or start from a smaller --guess");
 }
 
-int run_mgrit(const std::vector<std::string>& argv) {
-  std::string problem = "dahlquist", h5;
+// The options, at their defaults.
+struct MgritArgs {
+  std::string problem = "dahlquist", h5, relax = "FCF", fine = "F", cycle = "V",
+              storage = "all";
   double lambda = NAN, T = 1.0, guess = NAN, tol = 1e-10, rtol = 0;
   long steps = 1024, dim = 4, min_coarse = 1;
   int levels = 2, cf = 4, iters = 20, aiters = -1, threads = 1;
   bool beuler = false, skip = false, adjoint = false;
-  Relax relax = Relax::FCF, fine = Relax::F;
-  Cycle cycle = Cycle::V;
-  Storage storage = Storage::All;
-  Args A{argv};
-  for (; A.i < argv.size(); ++A.i) {
-    const std::string o = argv[A.i];
-    if (o == "--problem") problem = A.value(o);
-    else if (o == "--lambda") lambda = to_double(o, A.value(o), -kMaxRate, kMaxRate);
-    else if (o == "--beuler") beuler = true;
-    else if (o == "--T") T = to_double(o, A.value(o), 0, kMaxTime);
-    else if (o == "--steps") steps = to_long(o, A.value(o), 1, kMaxSteps);
-    else if (o == "--dim") dim = to_long(o, A.value(o), 1, kMaxDim);
-    else if (o == "--guess") guess = to_double(o, A.value(o), -kMaxGuess, kMaxGuess);
-    else if (o == "--levels") levels = int(to_long(o, A.value(o), 1, 64));
-    else if (o == "--cfactor") cf = int(to_long(o, A.value(o), 2, kMaxSteps));
-    else if (o == "--min-coarse") min_coarse = to_long(o, A.value(o), 1, kMaxSteps);
-    else if (o == "--relax") relax = parse_relax(A.value(o));
-    else if (o == "--fine-relax") fine = parse_relax(A.value(o));
-    else if (o == "--cycle") cycle = parse_cycle(A.value(o));
-    else if (o == "--skip") skip = true;
-    else if (o == "--iters") iters = int(to_long(o, A.value(o), 0, 1000000));
-    else if (o == "--adjoint-iters") aiters = int(to_long(o, A.value(o), 0, 1000000));
-    else if (o == "--tol") tol = to_double(o, A.value(o), 0, 1e300);
-    else if (o == "--rtol") rtol = to_double(o, A.value(o), 0, 1e300);
-    else if (o == "--threads") threads = int(to_long(o, A.value(o), 1, 4096));
-    else if (o == "--adjoint") adjoint = true;
-    else if (o == "--h5") h5 = A.value(o);
-    else if (o == "--storage") {
-      const std::string s = A.value(o);
-      lpt::require(s == "all" || s == "cpoints", "--storage expects all or cpoints, got '", s, "'");
-      storage = s == "all" ? Storage::All : Storage::CPoints;
-    } else lpt::fail("unknown option '", o, "'; see lpt mgrit --help");
-  }
+};
+
+void declare(cli::Options& o, MgritArgs& a) {
+  o.app().description("MGRIT on a test ODE (forward, optionally adjoint)");
+  o.choice("--problem", a.problem, {"dahlquist", "oscillator", "cubic"},
+           "u' = lambda u | damped 2x2 oscillator | u' = -theta u^3");
+  o.real("--lambda", a.lambda, -kMaxRate, kMaxRate, "lambda / damping / theta of every layer",
+         "-1; oscillator 0.5, cubic 1");
+  o.flag("--beuler", a.beuler, "backward Euler (dahlquist only; default forward Euler)");
+  o.real("--T", a.T, 0, kMaxTime, "final time, > 0; h = T / steps");
+  o.integer("--steps", a.steps, 1, kMaxSteps, "fine time steps");
+  o.integer("--dim", a.dim, 1, kMaxDim, "unknowns of the cubic problem");
+  o.real("--guess", a.guess, -kMaxGuess, kMaxGuess, "initial guess u(t > 0) = X", "u0");
+  o.integer("--levels", a.levels, 1, 64, "max levels (1 = sequential stepping)");
+  o.integer("--cfactor", a.cf, 2, kMaxSteps, "coarsening factor, every level");
+  o.integer("--min-coarse", a.min_coarse, 1, kMaxSteps, "no level coarser than N steps");
+  o.choice("--relax", a.relax, {"F", "FCF"}, "coarse-level relaxation", true);
+  o.choice("--fine-relax", a.fine, {"F", "FCF"}, "finest-level relaxation", true);
+  o.choice("--cycle", a.cycle, {"V", "F"}, "cycle", true);
+  o.flag("--skip", a.skip, "skip the work of the first down-cycle");
+  o.integer("--iters", a.iters, 0, 1000000, "max iterations");
+  o.real("--tol", a.tol, 0, 1e300, "absolute residual tolerance, 0 = off");
+  o.real("--rtol", a.rtol, 0, 1e300, "relative residual tolerance, 0 = off");
+  o.choice("--storage", a.storage, {"all", "cpoints"}, "finest-level storage");
+  o.integer("--threads", a.threads, 1, 4096, "OpenMP threads over F-intervals per rank");
+  o.flag("--adjoint", a.adjoint, "also solve the adjoint of J = 1/2 |u_N|^2 (same cycle options)");
+  o.integer("--adjoint-iters", a.aiters, 0, 1000000, "max adjoint iterations", "--iters");
+  o.text("--h5", a.h5, "FILE", "write the per-iteration record (groups /forward, /adjoint) from "
+         "rank 0");
+  o.app().footer("Prints iteration, residual norm, convergence factor and wall time per "
+                 "iteration, then the\nmax error against serial stepping (and serial "
+                 "back-propagation with --adjoint).");
+}
+
+int run_mgrit(const MgritArgs& a) {
+  const std::string& problem = a.problem;
+  const std::string& h5 = a.h5;
+  double lambda = a.lambda;
+  const double T = a.T, guess = a.guess, tol = a.tol, rtol = a.rtol;
+  const long steps = a.steps, dim = a.dim, min_coarse = a.min_coarse;
+  const int levels = a.levels, cf = a.cf, iters = a.iters, aiters = a.aiters, threads = a.threads;
+  const bool beuler = a.beuler, skip = a.skip, adjoint = a.adjoint;
+  const Relax relax = parse_relax(a.relax), fine = parse_relax(a.fine);
+  const Cycle cycle = parse_cycle(a.cycle);
+  const Storage storage = a.storage == "all" ? Storage::All : Storage::CPoints;
   const OdeKind kind = parse_ode(problem);
   lpt::require(T > 0, "option --T must be > 0, got ", T);
   lpt::require(steps * dim <= kMaxUnknowns, "--steps ", steps, " x --dim ", dim, " = ",
@@ -232,4 +205,8 @@ int run_mgrit(const std::vector<std::string>& argv) {
 }  // namespace
 
 LPT_COMMAND("mgrit", "MGRIT on test ODEs (Dahlquist, oscillator, cubic): forward and adjoint",
-            kUsage, run_mgrit);
+            [](lpt::cli::Options& o) -> lpt::CommandRun {
+              auto a = std::make_shared<MgritArgs>();
+              declare(o, *a);
+              return [a] { return run_mgrit(*a); };
+            });

@@ -1,6 +1,129 @@
-// `lpt predict`: layer-parallel step time and speedup on a hardware profile (perfmodel/).
+// `lpt predict`: layer-parallel step time and speedup on a hardware profile. The options fill
+// perf::PredictOptions (perfmodel/predict.hpp), whose fields hold the defaults.
+#include <cstdio>
+#include <fstream>
+#include <memory>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
 #include "experiments/command.hpp"
 #include "perfmodel/predict.hpp"
+#include "util/error.hpp"
+
+namespace lpt {
+namespace {
+
+struct PredictArgs {
+  perf::PredictOptions o;
+  std::string family = perf::family_name(o.shape.family);
+  std::string precision = o.shape.act_bytes == 2 ? "bf16" : "fp32";
+  std::string serial = o.serial_mode == perf::SerialMode::StoreTapes ? "store"
+                       : o.serial_mode == perf::SerialMode::Recompute ? "recompute"
+                                                                      : "auto";
+};
+
+// The shape's sizes: integers in [0, 2^24] (0 where a size does not apply to the family).
+constexpr long long kMaxSize = 1LL << 24;
+
+void declare(cli::Options& c, PredictArgs& a) {
+  perf::PredictOptions& o = a.o;
+  perf::ModelShape& s = o.shape;
+  c.app().description(
+      "Predicts the time of one training step, layer-parallel (MGRIT over layers) on P ranks\n"
+      "against serial on one rank, from the model shape and a hardware profile; searches the\n"
+      "best (levels, cfactor) per (N, P). Formulas: docs/perfmodel.md.");
+  c.text("--profile,--hardware", o.profile, "NAME|PATH",
+         "perfmodel/profiles/NAME.json or a file, e.g. a calibrated profile (--hardware is the "
+         "same option)");
+  c.choice("--family", a.family, {"gpt", "bert", "vit", "translation"}, "model family");
+  c.integer("--batch", s.batch, 0, kMaxSize, "micro-batch per replica");
+  c.integer("--seq", s.seq, 0, kMaxSize, "tokens (translation: target length)");
+  c.integer("--d", s.d, 0, kMaxSize, "model width");
+  c.integer("--heads", s.heads, 0, kMaxSize, "attention heads");
+  c.integer("--dff", s.d_ff, 0, kMaxSize, "MLP width");
+  c.integer("--vocab", s.vocab, 0, kMaxSize, "vocabulary");
+  c.integer("--enc-layers", s.enc_layers, 0, kMaxSize, "translation: encoder steps",
+            "half the layers");
+  c.integer("--src-seq", s.src_seq, 0, kMaxSize, "translation: source length");
+  c.integer("--image", s.image, 0, kMaxSize, "ViT: image side");
+  c.integer("--patch", s.patch, 0, kMaxSize, "ViT: patch side");
+  c.integer("--channels", s.channels, 0, kMaxSize, "ViT: image channels");
+  c.integer("--classes", s.classes, 0, kMaxSize, "ViT: classes");
+  c.choice("--precision", a.precision, {"bf16", "fp32"}, "activation / message precision");
+  c.flag("--flash", s.flash_attention, "fused attention (no T x T tensor)");
+  c.integer_list("--layers", o.layers, 1, 1 << 20, "depths");
+  c.integer_list("--ranks", o.ranks, 1, 1 << 20, "layer-parallel ranks");
+  c.integer_list("--levels", o.grid.levels, 1, 64, "grid of levels");
+  c.integer_list("--cfactors", o.grid.cfactors, 2, 1 << 20, "grid of coarsening factors");
+  c.flag("--no-search", o.search, "use only the first --levels and --cfactors value", false);
+  c.integer("--fwd-iters", o.grid.fwd_iters, 0, kMaxSize, "fixed forward iteration count");
+  c.integer("--bwd-iters", o.grid.bwd_iters, 0, kMaxSize, "fixed adjoint iteration count");
+  c.text("--convergence", o.convergence, "FILE",
+         "iterations from measured convergence factors and a tolerance");
+  c.custom("--relax", "F|FCF,...", "relaxation per level", "F on the finest, FCF coarser",
+           [&o](const std::string& v) {
+             o.grid.relax.clear();
+             std::stringstream ss(v);
+             std::string item;
+             while (std::getline(ss, item, ',')) {
+               if (item == "F") o.grid.relax.push_back(perf::Relax::F);
+               else if (item == "FCF") o.grid.relax.push_back(perf::Relax::FCF);
+               else fail("option --relax expects F or FCF per level, got '", item, "'");
+             }
+             require(!o.grid.relax.empty() && v.back() != ',',
+                     "option --relax expects F or FCF per level, separated by commas, got '", v,
+                     "'");
+           });
+  c.flag("--store-tapes", o.grid.store_tapes,
+         "adjoint reuses forward tapes instead of recomputing the forward");
+  c.flag("--require-fit", o.grid.require_fit,
+         "skip settings whose memory per rank exceeds the profile's");
+  c.integer("--replicas", o.replicas, 0, kMaxSize,
+            "data-parallel copies of the layer-parallel group");
+  c.choice("--serial", a.serial, {"store", "recompute", "auto"},
+           "activations of the serial reference (store: all tapes kept, memory ignored; auto: "
+           "checkpoint when that fits)");
+  c.text("--measured", o.measured, "FILE", "measured per-layer times replace the FLOP-derived "
+         "ones (lpt calibrate --out)");
+  c.flag("--no-crossover", o.crossover, "skip the search for the depth where layer-parallel wins",
+         false);
+  c.flag("--any-layout", o.grid.solver_layout,
+         "also search layouts lpt's solver cannot run (coarse levels with fewer steps than ranks, "
+         "F-intervals across ranks, as XBraid); default: at most coarsest-steps ranks get layers, "
+         "others idle",
+         false);
+  c.flag("--simulate", o.simulate,
+         "replay each best setting with the schedule simulator (the solver's own cycle on P "
+         "virtual ranks): sim_ms, sim/model columns");
+  c.text("--json", o.json_out, "FILE", "write the table as JSON (for analysis/plot_speedup.py)");
+}
+
+int run_predict(PredictArgs& a) {
+  perf::PredictOptions& o = a.o;
+  o.shape.family = perf::parse_family(a.family);
+  o.shape.act_bytes = a.precision == "bf16" ? 2 : 4;
+  o.serial_mode = a.serial == "store"       ? perf::SerialMode::StoreTapes
+                  : a.serial == "recompute" ? perf::SerialMode::Recompute
+                                            : perf::SerialMode::Auto;
+  const perf::PredictReport r = perf::run_prediction(o);
+  perf::print_report(r, stdout);
+  if (!o.json_out.empty()) {
+    std::ofstream out(o.json_out);
+    require(out.good(), "cannot write '", o.json_out, "'; check the directory exists and is "
+            "writable");
+    out << perf::report_to_json(r).dump(1) << "\n";
+  }
+  return 0;
+}
+
+}  // namespace
 
 LPT_COMMAND("predict", "predict layer-parallel speedup for depths and machines (perf model)",
-            lpt::perf::kPredictUsage, lpt::perf::predict_main);
+            [](cli::Options& o) -> CommandRun {
+              auto a = std::make_shared<PredictArgs>();
+              declare(o, *a);
+              return [a] { return run_predict(*a); };
+            });
+
+}  // namespace lpt

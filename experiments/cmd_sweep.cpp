@@ -6,6 +6,7 @@
 #include <climits>
 #include <cstdio>
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -13,33 +14,45 @@
 #include "sweep/runner.hpp"
 #include "sweep/spec.hpp"
 #include "sweep/summary.hpp"
-#include "train/config_cli.hpp"
 #include "util/error.hpp"
 
 namespace lpt {
 namespace {
 
-const char* kUsage = R"(usage: lpt sweep SPEC.json [-o DIR] [-j K] [--mpi P] [--mpirun CMD] [--dry-run]
-                 [--no-tty]
-       lpt sweep --collect DIR
+struct SweepArgs {
+  std::string spec_file, out_dir, collect, mpirun;
+  int jobs = 0, mpi = 0;
+  bool dry = false, no_tty = false;
+};
 
-Runs every point of a sweep spec as its own `lpt train` process into DIR/NAME.h5 (log DIR/NAME.log;
-NAME from the point's axis values), then writes DIR/summary.csv and DIR/summary.h5 (one row per
-point). Run it again to resume: finished points are skipped, missing, partial and failed ones rerun.
-  -o DIR        output directory (default: the spec's "out", else runs/sweeps/<spec file stem>)
-  -j K          points at once (default: the spec's "jobs", else 1)
-  --mpi P       run each layer-parallel point under `mpirun -np P` (serial points run as one
-                process); flags added as needed: --allow-run-as-root (root), --oversubscribe
-                (K x P > cores), --bind-to none (K > 1)
-  --mpirun CMD  the launcher, with any flags of yours (default "mpirun"; split at spaces)
-  --dry-run     print each point's state and command line; run nothing
-  --no-tty      plain progress lines even on a terminal
-  --collect DIR write the summary of DIR's records now (also while a sweep runs)
-
-The spec (JSON): {"base": CONFIG.json, "set": {key: value}, "axes": [{"grid": {key: [values]}},
-{"zip": {key: [values], ...}}, {"points": [{key: value, ...}]}], "names": {key: short}, "out",
-"jobs", "mpi"}; seeds are an axis like any other ({"grid": {"train.seed": [1, 2, 3]}}). Format,
-summary columns and an example: docs/sweep.md, experiments/sweeps/.)";
+void declare(cli::Options& o, SweepArgs& a) {
+  o.app().description(
+      "Runs every point of a sweep spec as its own `lpt train` process into DIR/NAME.h5 (log\n"
+      "DIR/NAME.log; NAME from the point's axis values), then writes DIR/summary.csv and\n"
+      "DIR/summary.h5 (one row per point). Run it again to resume: finished points are skipped,\n"
+      "missing, partial and failed ones rerun.");
+  o.text("spec", a.spec_file, "SPEC.json", "the sweep spec (omit with --collect)");
+  o.text("--out,-o", a.out_dir, "DIR", "output directory",
+         "the spec's \"out\", else runs/sweeps/<spec file stem>");
+  o.integer("--jobs,-j", a.jobs, 1, 4096, "points at once", "the spec's \"jobs\", else 1");
+  o.integer("--mpi", a.mpi, 1, 65536,
+            "run each layer-parallel point under `mpirun -np N` (serial points run as one "
+            "process); flags added as needed: --allow-run-as-root (root), --oversubscribe "
+            "(jobs x N > cores), --bind-to none (jobs > 1)",
+            "the spec's \"mpi\", else none");
+  o.text("--mpirun", a.mpirun, "CMD", "the launcher, with any flags of yours (split at spaces)",
+         "mpirun");
+  o.flag("--dry-run", a.dry, "print each point's state and command line; run nothing");
+  o.flag("--no-tty", a.no_tty, "plain progress lines even on a terminal");
+  o.text("--collect", a.collect, "DIR",
+         "write the summary of DIR's records now (also while a sweep runs)");
+  o.app().footer(
+      "The spec (JSON): {\"base\": CONFIG.json, \"set\": {key: value}, \"axes\": [{\"grid\": "
+      "{key: [values]}},\n{\"zip\": {key: [values], ...}}, {\"points\": [{key: value, ...}]}], "
+      "\"names\": {key: short}, \"out\",\n\"jobs\", \"mpi\"}; seeds are an axis like any other "
+      "({\"grid\": {\"train.seed\": [1, 2, 3]}}).\nFormat, summary columns and an example: "
+      "docs/sweep.md, experiments/sweeps/.");
+}
 
 std::string self_executable() {
   char buf[PATH_MAX];
@@ -48,49 +61,26 @@ std::string self_executable() {
   return std::string(buf, static_cast<std::size_t>(n));
 }
 
-int run_sweep_command(const std::vector<std::string>& args) {
+int run_sweep_command(const SweepArgs& a) {
   int size = 1;
   MPI_Comm_size(MPI_COMM_WORLD, &size);
   require(size == 1, "lpt sweep runs as one process (it starts the points itself); drop mpirun "
           "and give --mpi P to run each point on P ranks");
-  std::string spec_file, out_dir, collect;
-  int jobs = 0, mpi = 0, tty = -1;
-  bool dry = false;
+  const std::string& spec_file = a.spec_file;
+  const std::string& out_dir = a.out_dir;
+  const std::string& collect = a.collect;
+  const int jobs = a.jobs, mpi = a.mpi, tty = a.no_tty ? 0 : -1;
+  const bool dry = a.dry;
   std::vector<std::string> mpirun;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&]() -> const std::string& {
-      require(i + 1 < args.size(), a, " needs a value; see lpt sweep --help");
-      return args[++i];
-    };
-    if (a == "-o" || a == "--out") {
-      out_dir = value();
-    } else if (a == "-j" || a == "--jobs") {
-      jobs = static_cast<int>(cli_integer(a, value(), 1, 4096));
-    } else if (a == "--mpi") {
-      mpi = static_cast<int>(cli_integer(a, value(), 1, 65536));
-    } else if (a == "--mpirun") {
-      mpirun.clear();
-      std::string w;
-      for (char c : value() + " ") {
-        if (c != ' ') {
-          w += c;
-        } else if (!w.empty()) {
-          mpirun.push_back(w);
-          w.clear();
-        }
+  {
+    std::string w;
+    for (char c : a.mpirun + " ") {
+      if (c != ' ') {
+        w += c;
+      } else if (!w.empty()) {
+        mpirun.push_back(w);
+        w.clear();
       }
-      require(!mpirun.empty(), "--mpirun needs a command");
-    } else if (a == "--collect") {
-      collect = value();
-    } else if (a == "--dry-run") {
-      dry = true;
-    } else if (a == "--no-tty") {
-      tty = 0;
-    } else if (!a.empty() && a[0] != '-' && spec_file.empty()) {
-      spec_file = a;
-    } else {
-      fail("unknown argument '", a, "'; see lpt sweep --help");
     }
   }
   if (!collect.empty()) {
@@ -120,6 +110,10 @@ int run_sweep_command(const std::vector<std::string>& args) {
 }  // namespace
 
 LPT_COMMAND("sweep", "run a config sweep (grid, zip, points; resumable) with one summary table",
-            kUsage, run_sweep_command);
+            [](cli::Options& o) -> CommandRun {
+              auto a = std::make_shared<SweepArgs>();
+              declare(o, *a);
+              return [a] { return run_sweep_command(*a); };
+            });
 
 }  // namespace lpt

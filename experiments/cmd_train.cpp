@@ -3,7 +3,7 @@
 
 #include <algorithm>
 #include <cstdio>
-#include <iostream>
+#include <memory>
 
 #include "experiments/command.hpp"
 #include "train/config.hpp"
@@ -13,26 +13,6 @@
 
 namespace lpt {
 namespace {
-
-const char* kUsage = R"(usage: [mpirun -np P] lpt train [--config FILE.json] [--set key=value ...]
-                 [--resume CKPT] [--no-tty] [--print-config]
-
-Trains the model a run config describes and records every step to an HDF5 file.
-  --config FILE     run config (JSON; sections model, data, train, solver, monitor, control,
-                    output). Without it the built-in defaults run (experiments/configs/
-                    defaults.json): a 4-layer GPT on the english corpus, record run.h5.
-  --set key=value   override one key, e.g. --set train.lr=3e-4 --set model.layers=8 (repeatable;
-                    the value is JSON, or a plain string)
-  --resume CKPT     continue a run from its checkpoint: the checkpoint's config is used (--set may
-                    still change e.g. train.steps); the loss sequence is bitwise identical to an
-                    uninterrupted run
-  --no-tty          plain periodic lines even on a terminal
-  --print-config    print the resolved config and exit
-
-solver.mode parallel, serial_forward or adaptive solves the forward and backward pass with MGRIT
-over the layers, split over the MPI ranks (docs/controller.md); serial runs on one rank.
-Data sets come from `bash scripts/prepare_data.sh` (docs/data.md). Reading a run: docs/records.md,
-`/usr/bin/python3 analysis/plot_loss.py RUN.h5 ... -o loss.png`. Every config key: docs/config.md.)";
 
 // A resumed run continues the checkpoint's model: a --set that changes its family or any shape
 // would load parameters into tensors of another size (or silently into another model). Keys that
@@ -57,38 +37,46 @@ void refuse_model_changes(const nlohmann::json& was, const nlohmann::json& now,
 }
 
 
-int run_train(const std::vector<std::string>& args) {
-  std::vector<std::string> rest;
+struct TrainArgs {
+  cli::ConfigOptions config;
   std::string resume;
-  int tty = -1;
-  bool print = false;
-  std::vector<std::string> cfg_args;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--resume") {
-      require(i + 1 < args.size(), "--resume needs a checkpoint path");
-      resume = args[++i];
-    } else if (args[i] == "--no-tty") {
-      tty = 0;
-    } else if (args[i] == "--print-config") {
-      print = true;
-    } else {
-      cfg_args.push_back(args[i]);
-    }
-  }
+  bool no_tty = false, print = false;
+};
+
+void declare(cli::Options& o, TrainArgs& a) {
+  o.app().description(
+      "Trains the model a run config describes and records every step to an HDF5 file.\n"
+      "Under mpirun -np P, solver.mode parallel, serial_forward or adaptive solves the forward "
+      "and\nbackward pass with MGRIT over the layers, split over the ranks (docs/controller.md); "
+      "serial runs\non one rank.");
+  cli::add_config_options(o, a.config);
+  o.text("--resume", a.resume, "CKPT",
+         "continue a run from its checkpoint: the checkpoint's config is used (--set may still "
+         "change e.g. train.steps); the loss sequence is bitwise identical to an uninterrupted "
+         "run");
+  o.flag("--no-tty", a.no_tty, "plain periodic lines even on a terminal");
+  o.flag("--print-config", a.print, "print the resolved config and exit");
+  o.app().footer(
+      "Without --config the built-in defaults run (experiments/configs/defaults.json): a 4-layer "
+      "GPT on\nthe english corpus, record run.h5. Data sets come from `bash "
+      "scripts/prepare_data.sh` (docs/data.md).\nReading a run: docs/records.md, "
+      "`/usr/bin/python3 analysis/plot_loss.py RUN.h5 ... -o loss.png`.\nEvery config key: "
+      "docs/config.md.");
+}
+
+int run_train(const TrainArgs& a) {
+  const std::string& resume = a.resume;
+  const bool print = a.print;
+  const int tty = a.no_tty ? 0 : -1;
   RunConfig cfg;
   if (!resume.empty()) {
-    const ConfigArgs ca = parse_config_args(cfg_args);
-    require(ca.config_file.empty(), "--resume takes its config from the checkpoint; drop --config ",
-            ca.config_file, " (use --set to change single keys)");
-    require(ca.rest.empty(), "unknown argument '", ca.rest.empty() ? "" : ca.rest[0],
-            "'; see lpt train --help");
+    require(a.config.file.empty(), "--resume takes its config from the checkpoint; drop --config ",
+            a.config.file, " (use --set to change single keys)");
     const nlohmann::json stored = nlohmann::json::parse(checkpoint_config(resume));
-    cfg = resolve_config(stored, ca.sets);
+    cfg = resolve_config(stored, a.config.sets);
     refuse_model_changes(resolve_config(stored, {}).resolved, cfg.resolved, resume);
   } else {
-    cfg = config_from_args(cfg_args, &rest);
-    require(rest.empty(), "unknown argument '", rest.empty() ? "" : rest[0],
-            "'; see lpt train --help");
+    cfg = config_from(a.config.file, a.config.sets);
   }
   if (print) {
     std::printf("%s\n", cfg.resolved_string().c_str());
@@ -115,6 +103,10 @@ int run_train(const std::vector<std::string>& args) {
 
 
 LPT_COMMAND("train", "train a model (serial or layer-parallel) from a JSON config; HDF5 record",
-            kUsage, run_train);
+            [](cli::Options& o) -> CommandRun {
+              auto a = std::make_shared<TrainArgs>();
+              declare(o, *a);
+              return [a] { return run_train(*a); };
+            });
 
 }  // namespace lpt

@@ -2,7 +2,7 @@
 // and gradient norm written out, so that the PyTorch reference can train the same model from the
 // same weights on the same batches (tests/torch_ref/trajectory_ref.py, bench/torch_trajectory.sh).
 #include <cstdio>
-#include <cstdlib>
+#include <memory>
 
 #include "experiments/command.hpp"
 #include "train/config.hpp"
@@ -12,50 +12,41 @@
 namespace lpt {
 namespace {
 
-const char* kUsage = R"(usage: lpt trajectory [--config FILE.json] [--set key=value ...]
-                      [--dtype float32|float64] [--stop S] [--from F] --out FILE.h5
-
-Trains the config's GPT serially for train.steps steps (as `lpt train` does in serial mode; no
-record, no evaluation) and writes the initial parameters, each step's batch and learning rate,
-and lpt's loss and gradient norm per step to FILE.h5 (layout: train/trajectory.hpp).
-  --dtype   float32 (default; the same losses as lpt train) or float64 (from the float32
-            initial weights, upcast)
-  --stop S  train only the first S steps (the learning-rate schedule still spans train.steps)
-  --from F  export from step F on (with the parameters and AdamW state there): the reference
-            continues lpt's own state, e.g. a few steps before a loss spike
-Then: /usr/bin/python3 tests/torch_ref/trajectory_ref.py FILE.h5 TORCH.h5 trains the same in
-PyTorch and prints how far the two loss curves are apart. Needs model.dropout = 0 and AdamW.)";
-
-int run_trajectory(const std::vector<std::string>& args) {
-  std::vector<std::string> cfg_args, rest;
+struct TrajectoryArgs {
+  cli::ConfigOptions config;
   std::string out, dtype = "float32";
   long stop = 0, from = 0;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    if (args[i] == "--out") {
-      require(i + 1 < args.size(), "--out needs a file path");
-      out = args[++i];
-    } else if (args[i] == "--stop" || args[i] == "--from") {
-      const std::string flag = args[i];
-      require(i + 1 < args.size(), flag, " needs a step count");
-      const std::string v = args[++i];
-      char* end = nullptr;
-      const long n = std::strtol(v.c_str(), &end, 10);
-      require(!v.empty() && *end == '\0' && n >= (flag == "--stop" ? 1 : 0), flag,
-              " must be a step count >= ", flag == "--stop" ? 1 : 0, ", got '", v, "'");
-      (flag == "--stop" ? stop : from) = n;
-    } else if (args[i] == "--dtype") {
-      require(i + 1 < args.size(), "--dtype needs float32 or float64");
-      dtype = args[++i];
-    } else {
-      cfg_args.push_back(args[i]);
-    }
-  }
-  require(!out.empty(), "lpt trajectory needs --out FILE.h5; see lpt trajectory --help");
-  require(dtype == "float32" || dtype == "float64", "--dtype must be float32 or float64, got '",
-          dtype, "'");
-  const RunConfig cfg = config_from_args(cfg_args, &rest);
-  require(rest.empty(), "unknown argument '", rest.empty() ? "" : rest[0],
-          "'; see lpt trajectory --help");
+};
+
+void declare(cli::Options& o, TrajectoryArgs& a) {
+  o.app().description(
+      "Trains the config's GPT serially for train.steps steps (as `lpt train` does in serial "
+      "mode; no\nrecord, no evaluation) and writes the initial parameters, each step's batch and "
+      "learning rate,\nand lpt's loss and gradient norm per step to FILE.h5 (layout: "
+      "train/trajectory.hpp).");
+  cli::add_config_options(o, a.config);
+  o.text("--out", a.out, "FILE.h5", "the trajectory file to write");
+  o.required("--out");
+  o.choice("--dtype", a.dtype, {"float32", "float64"},
+           "float32: the same losses as lpt train; float64: from the float32 initial weights, "
+           "upcast");
+  o.integer("--stop", a.stop, 1, 1L << 40,
+            "train only the first N steps (the learning-rate schedule still spans train.steps)",
+            "train.steps");
+  o.integer("--from", a.from, 0, 1L << 40,
+            "export from step N on (with the parameters and AdamW state there): the reference "
+            "continues lpt's own state, e.g. a few steps before a loss spike");
+  o.app().footer(
+      "Then: /usr/bin/python3 tests/torch_ref/trajectory_ref.py FILE.h5 TORCH.h5 trains the "
+      "same in\nPyTorch and prints how far the two loss curves are apart. Needs model.dropout = 0 "
+      "and AdamW.");
+}
+
+int run_trajectory(const TrajectoryArgs& a) {
+  const std::string& out = a.out;
+  const std::string& dtype = a.dtype;
+  const RunConfig cfg = config_from(a.config.file, a.config.sets);
+  const long stop = a.stop, from = a.from;
   const Trajectory t = export_trajectory(cfg, dtype == "float64", out, stop, from);
   std::printf("trajectory: %zu steps (%s), first loss %.6f, last loss %.6f; written to %s\n",
               t.loss.size(), dtype.c_str(), t.loss.empty() ? 0.0 : t.loss.front(),
@@ -67,6 +58,10 @@ int run_trajectory(const std::vector<std::string>& args) {
 
 LPT_COMMAND("trajectory",
             "serial GPT training with every step's batch and loss exported for PyTorch",
-            kUsage, run_trajectory);
+            [](cli::Options& o) -> CommandRun {
+              auto a = std::make_shared<TrajectoryArgs>();
+              declare(o, *a);
+              return [a] { return run_trajectory(*a); };
+            });
 
 }  // namespace lpt

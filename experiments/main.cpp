@@ -1,5 +1,6 @@
-// The `lpt` command line: dispatches to the registered commands and turns every lpt::Error into
-// a one-line message and a non-zero exit.
+// The `lpt` command line: dispatches to the registered commands, reads each one's options with the
+// one parser (experiments/cli.hpp; `lpt <command> --help` is its help), and turns every lpt::Error
+// into a one-line message and a non-zero exit.
 #include <mpi.h>
 
 #include <algorithm>
@@ -18,11 +19,6 @@ namespace lpt {
 std::vector<Command>& command_registry() {
   static std::vector<Command> r;
   return r;
-}
-
-bool wants_help(const std::vector<std::string>& args) {
-  return std::any_of(args.begin(), args.end(),
-                     [](const std::string& a) { return a == "-h" || a == "--help"; });
 }
 
 }  // namespace lpt
@@ -58,10 +54,19 @@ int main(int argc, char** argv) {
     } else {
       std::vector<std::string> rest(args.begin() + 1, args.end());
       try {
-        if (lpt::wants_help(rest)) {
-          std::printf("%s\n", it->usage.c_str());
+        CLI::App app(it->summary, "lpt " + it->name);
+        lpt::cli::Options options(app);
+        const lpt::CommandRun run = it->setup(options);
+        bool help = false;
+        try {
+          lpt::cli::parse(app, rest);
+        } catch (const CLI::CallForHelp&) {
+          help = true;
+        }
+        if (help) {
+          std::printf("%s", app.help().c_str());
         } else {
-          rc = it->run(rest);
+          rc = run();
         }
       } catch (const lpt::Error& e) {
         std::fprintf(stderr, "lpt %s: error: %s\n", it->name.c_str(), e.what());

@@ -1,157 +1,15 @@
 #include "perfmodel/predict.hpp"
 
-#include <fstream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "util/error.hpp"
 
 namespace lpt::perf {
 
-const char* const kPredictUsage =
-    "usage: lpt predict [options]\n"
-    "Predicts the time of one training step, layer-parallel (MGRIT over layers) on P ranks\n"
-    "against serial on one rank, from the model shape and a hardware profile; searches the\n"
-    "best (levels, cfactor) per (N, P). Formulas: docs/perfmodel.md.\n"
-    "  --profile NAME|PATH    perfmodel/profiles/NAME.json or a file (default h100_sxm);\n"
-    "                         --hardware is the same option (a calibrated profile)\n"
-    "  --family F             gpt | bert | vit | translation (default gpt)\n"
-    "  --batch B --seq T --d D --heads H --dff F --vocab V   (default 8 1024 768 12 3072 50257)\n"
-    "  --enc-layers E --src-seq S             translation: encoder steps, source length\n"
-    "  --image I --patch P --channels C --classes K         ViT\n"
-    "  --precision bf16|fp32  activation / message precision (default bf16)\n"
-    "  --flash                fused attention (no T x T tensor)\n"
-    "  --layers N1,N2,...     depths (default 128,1024)\n"
-    "  --ranks P1,P2,...      layer-parallel ranks (default 8,16,...,512)\n"
-    "  --levels L1,L2,...     grid of levels (default 1,...,6)\n"
-    "  --cfactors M1,M2,...   grid of coarsening factors (default 2,4,8,16)\n"
-    "  --no-search            use only the first --levels and --cfactors value\n"
-    "  --fwd-iters K --bwd-iters K   fixed iteration counts (default 2 / 1)\n"
-    "  --convergence FILE     iterations from measured convergence factors and a tolerance\n"
-    "  --relax F,FCF          relaxation per level (default F on the finest, FCF coarser)\n"
-    "  --store-tapes          adjoint reuses forward tapes instead of recomputing the forward\n"
-    "  --require-fit          skip settings whose memory per rank exceeds the profile's\n"
-    "  --replicas R           data-parallel copies of the layer-parallel group (default 1)\n"
-    "  --serial store|recompute|auto   activations of the serial reference (default store:\n"
-    "                         all tapes kept, memory ignored; auto: checkpoint when that fits)\n"
-    "  --measured FILE        measured per-layer times replace the FLOP-derived ones\n"
-    "  --no-crossover         skip the search for the depth where layer-parallel wins\n"
-    "  --any-layout           also search layouts lpt's solver cannot run (coarse levels with\n"
-    "                         fewer steps than ranks, F-intervals across ranks, as XBraid);\n"
-    "                         default: at most coarsest-steps ranks get layers, others idle\n"
-    "  --simulate             replay each best setting with the schedule simulator (the\n"
-    "                         solver's own cycle on P virtual ranks): sim_ms, sim/model columns\n"
-    "  --json FILE            write the table as JSON (for analysis/plot_speedup.py)";
-
 namespace {
-
-// Each value must lie in [lo, hi] before it is narrowed to int: `--layers 2147483647` used to
-// reach an allocation of that size and `--cfactors 0` a division by zero.
-std::vector<int> int_list(const std::string& key, const std::string& v, long long lo = 0,
-                          long long hi = 1LL << 24) {
-  std::vector<int> out;
-  std::stringstream ss(v);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    long long x = 0;
-    try {
-      size_t used = 0;
-      x = std::stoll(item, &used);
-      require(used == item.size(), "");
-    } catch (...) {
-      fail("--", key, " expects integers separated by commas, got '", v, "'");
-    }
-    require(x >= lo && x <= hi, "--", key, " values must be integers in [", lo, ", ", hi,
-            "], got ", item);
-    out.push_back(static_cast<int>(x));
-  }
-  require(!out.empty(), "--", key, " needs at least one value");
-  return out;
-}
-
-int one_int(const std::string& key, const std::string& v) {
-  const auto l = int_list(key, v);
-  require(l.size() == 1, "--", key, " takes one integer, got '", v, "'");
-  return l[0];
-}
-
-std::vector<Relax> relax_list(const std::string& v) {
-  std::vector<Relax> out;
-  std::stringstream ss(v);
-  std::string item;
-  while (std::getline(ss, item, ',')) {
-    if (item == "F") out.push_back(Relax::F);
-    else if (item == "FCF") out.push_back(Relax::FCF);
-    else fail("--relax expects F or FCF per level, got '", item, "'");
-  }
-  return out;
-}
 
 double ms(double s) { return s * 1e3; }
 double gb(double b) { return b / 1e9; }
-
-}  // namespace
-
-PredictOptions parse_predict_args(const std::vector<std::string>& args) {
-  PredictOptions o;
-  ModelShape& s = o.shape;
-  for (size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    if (a == "--flash") { s.flash_attention = true; continue; }
-    if (a == "--no-search") { o.search = false; continue; }
-    if (a == "--store-tapes") { o.grid.store_tapes = true; continue; }
-    if (a == "--require-fit") { o.grid.require_fit = true; continue; }
-    if (a == "--no-crossover") { o.crossover = false; continue; }
-    if (a == "--simulate") { o.simulate = true; continue; }
-    if (a == "--any-layout") { o.grid.solver_layout = false; continue; }
-    require(a.rfind("--", 0) == 0, "predict: unexpected argument '", a, "'; see lpt predict --help");
-    require(i + 1 < args.size(), "predict: option ", a, " needs a value");
-    const std::string k = a.substr(2), v = args[++i];
-    if (k == "profile" || k == "hardware") o.profile = v;
-    else if (k == "family") s.family = parse_family(v);
-    else if (k == "batch") s.batch = one_int(k, v);
-    else if (k == "seq") s.seq = one_int(k, v);
-    else if (k == "d") s.d = one_int(k, v);
-    else if (k == "heads") s.heads = one_int(k, v);
-    else if (k == "dff") s.d_ff = one_int(k, v);
-    else if (k == "vocab") s.vocab = one_int(k, v);
-    else if (k == "enc-layers") s.enc_layers = one_int(k, v);
-    else if (k == "src-seq") s.src_seq = one_int(k, v);
-    else if (k == "image") s.image = one_int(k, v);
-    else if (k == "patch") s.patch = one_int(k, v);
-    else if (k == "channels") s.channels = one_int(k, v);
-    else if (k == "classes") s.classes = one_int(k, v);
-    else if (k == "precision") {
-      require(v == "bf16" || v == "fp32", "--precision expects bf16 or fp32, got '", v, "'");
-      s.act_bytes = v == "bf16" ? 2 : 4;
-    } else if (k == "layers") o.layers = int_list(k, v, 1, 1 << 20);
-    else if (k == "ranks") o.ranks = int_list(k, v, 1, 1 << 20);
-    else if (k == "levels") o.grid.levels = int_list(k, v, 1, 64);
-    else if (k == "cfactors") o.grid.cfactors = int_list(k, v, 2, 1 << 20);
-    else if (k == "fwd-iters") o.grid.fwd_iters = one_int(k, v);
-    else if (k == "bwd-iters") o.grid.bwd_iters = one_int(k, v);
-    else if (k == "relax") o.grid.relax = relax_list(v);
-    else if (k == "replicas") o.replicas = one_int(k, v);
-    else if (k == "serial") {
-      if (v == "auto") o.serial_mode = SerialMode::Auto;
-      else if (v == "store") o.serial_mode = SerialMode::StoreTapes;
-      else if (v == "recompute") o.serial_mode = SerialMode::Recompute;
-      else fail("--serial expects auto, store or recompute, got '", v, "'");
-    } else if (k == "measured") o.measured = v;
-    else if (k == "convergence") o.convergence = v;
-    else if (k == "json") o.json_out = v;
-    else fail("predict: unknown option ", a, "; see lpt predict --help");
-  }
-  for (int n : o.layers) require(n >= 1, "--layers values must be >= 1, got ", n);
-  for (int p : o.ranks) require(p >= 1, "--ranks values must be >= 1, got ", p);
-  if (!o.search) {
-    o.grid.levels.resize(1);
-    o.grid.cfactors.resize(1);
-  }
-  return o;
-}
-
-namespace {
 
 StepModel step_model_for(const PredictOptions& o, const HardwareProfile& hw, int N) {
   ModelShape s = o.shape;
@@ -172,6 +30,10 @@ Prediction best_prediction(const PredictOptions& o, const HardwareProfile& hw, i
   const StepModel model = step_model_for(o, hw, N);
   ConvergenceTable table;
   SearchGrid grid = o.grid;
+  if (!o.search) {
+    grid.levels.resize(1);
+    grid.cfactors.resize(1);
+  }
   if (!o.convergence.empty()) {
     table = load_convergence_table(o.convergence);
     grid.table = &table;
@@ -367,18 +229,6 @@ nlohmann::json report_to_json(const PredictReport& r) {
     j["crossovers"].push_back(e);
   }
   return j;
-}
-
-int predict_main(const std::vector<std::string>& args) {
-  const PredictOptions o = parse_predict_args(args);
-  const PredictReport r = run_prediction(o);
-  print_report(r, stdout);
-  if (!o.json_out.empty()) {
-    std::ofstream out(o.json_out);
-    require(out.good(), "cannot write '", o.json_out, "'");
-    out << report_to_json(r).dump(1) << "\n";
-  }
-  return 0;
 }
 
 }  // namespace lpt::perf

@@ -1,9 +1,7 @@
 #pragma once
-// `lpt predict`: the table of predicted step times, speedups and best MGRIT settings over depths
-// and rank counts, and the depth at which layer-parallel starts to beat serial. The integrator
-// wires it as
-//   LPT_COMMAND("predict", "predict layer-parallel speedup on a hardware profile",
-//               lpt::perf::kPredictUsage, lpt::perf::predict_main);
+// The predictions behind `lpt predict`: the table of predicted step times, speedups and best MGRIT
+// settings over depths and rank counts, and the depth at which layer-parallel starts to beat
+// serial. The command line that fills PredictOptions is experiments/cmd_predict.cpp's.
 #include <cstdio>
 #include <string>
 #include <vector>
@@ -15,15 +13,13 @@
 
 namespace lpt::perf {
 
-extern const char* const kPredictUsage;
-
 struct PredictOptions {
   ModelShape shape;
   std::string profile = "h100_sxm";
   std::vector<int> layers = {128, 1024};
   std::vector<int> ranks = {8, 16, 32, 64, 128, 256, 512};
   SearchGrid grid;
-  bool search = true;  // false: the first --levels and --cfactors values only
+  bool search = true;  // false: the first grid.levels and grid.cfactors values only
   int replicas = 1;
   SerialMode serial_mode = SerialMode::StoreTapes;
   std::string measured;     // MeasuredLayerTimes JSON
@@ -33,8 +29,6 @@ struct PredictOptions {
   std::string json_out;
   bool simulate = false;  // also replay the best setting with the schedule simulator
 };
-
-PredictOptions parse_predict_args(const std::vector<std::string>& args);  // throws lpt::Error
 
 struct PredictRow {
   int layers = 0;
@@ -66,7 +60,5 @@ PredictReport run_prediction(const PredictOptions& o);
 void print_report(const PredictReport& r, std::FILE* out);
 nlohmann::json report_to_json(const PredictReport& r);
 nlohmann::json prediction_to_json(const Prediction& p);
-
-int predict_main(const std::vector<std::string>& args);
 
 }  // namespace lpt::perf

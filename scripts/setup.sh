@@ -8,7 +8,7 @@ PKGS=(
   libeigen3-dev libomp-dev
   openmpi-bin libopenmpi-dev
   libhdf5-dev libhdf5-openmpi-dev hdf5-tools
-  nlohmann-json3-dev
+  nlohmann-json3-dev libcli11-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   libopenblas-dev
   python3-numpy python3-h5py python3-matplotlib python3-torch

@@ -8,6 +8,7 @@
 
 #include <sstream>
 
+#include "experiments/cli.hpp"
 #include "train/config.hpp"
 #include "train/config_schema.hpp"
 #include "util/error.hpp"
@@ -175,15 +176,26 @@ TEST(Config, BadSetRejected) {
             "train.lr: expected a positive number, got \"fast\"");
 }
 
-TEST(Config, ArgsSplitConfigSetAndRest) {
-  const lpt::ConfigArgs a = lpt::parse_config_args(
-      {"--config", "x.json", "--set", "train.lr=1", "--set=train.steps=5", "--ranks", "4"});
-  EXPECT_EQ(a.config_file, "x.json");
+// --config and --set as every command with a run config reads them (experiments/cli.hpp).
+TEST(Config, ArgsGiveConfigAndSets) {
+  auto parsed = [](const std::vector<std::string>& args) {
+    CLI::App app("test", "lpt test");
+    lpt::cli::Options o(app);
+    lpt::cli::ConfigOptions c;
+    lpt::cli::add_config_options(o, c);
+    lpt::cli::parse(app, args);
+    return c;
+  };
+  const lpt::cli::ConfigOptions a =
+      parsed({"--config", "x.json", "--set", "train.lr=1", "--set=train.steps=5"});
+  EXPECT_EQ(a.file, "x.json");
   EXPECT_EQ(a.sets, (std::vector<std::string>{"train.lr=1", "train.steps=5"}));
-  EXPECT_EQ(a.rest, (std::vector<std::string>{"--ranks", "4"}));
-  EXPECT_THROW(lpt::parse_config_args({"--set"}), lpt::Error);
-  EXPECT_THROW(lpt::config_from_args({"--bogus"}), lpt::Error);
-  EXPECT_EQ(lpt::config_from_args({"--set", "train.steps=7"}).train.steps, 7);
+  EXPECT_EQ(parsed({"--config=y.json"}).file, "y.json");
+  EXPECT_THROW(parsed({"--set"}), lpt::Error);
+  EXPECT_THROW(parsed({"--bogus"}), lpt::Error);
+  EXPECT_THROW(parsed({"--set", "a=1", "b=2"}), lpt::Error);
+  EXPECT_THROW(parsed({"--config", "a.json", "--config", "b.json"}), lpt::Error);
+  EXPECT_EQ(lpt::config_from("", {"train.steps=7"}).train.steps, 7);
 }
 
 TEST(Config, FileErrorsNameTheFile) {

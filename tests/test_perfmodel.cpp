@@ -405,14 +405,14 @@ TEST(PerfModel, SearchReturnsTheBestGridPoint) {
   }
 }
 
-TEST(PerfModel, PredictCommandWritesItsTable) {
-  const std::string out = std::string(LPT_BINARY_DIR) + "/test_perfmodel_predict.json";
-  const int rc = predict_main({"--layers", "32,64", "--ranks", "2,8", "--profile", "a100_sxm",
-                               "--json", out, "--no-crossover"});
-  EXPECT_EQ(rc, 0);
-  std::ifstream in(out);
-  nlohmann::json j;
-  in >> j;
+// The report behind `lpt predict` (its command line: tests/test_cli.cpp).
+TEST(PerfModel, PredictReportHoldsItsTable) {
+  PredictOptions o;
+  o.layers = {32, 64};
+  o.ranks = {2, 8};
+  o.profile = "a100_sxm";
+  o.crossover = false;
+  const nlohmann::json j = report_to_json(run_prediction(o));
   ASSERT_EQ(j["rows"].size(), 4u);
   EXPECT_EQ(j["rows"][0]["layers"], 32);
   EXPECT_GT(j["rows"][3]["speedup"].get<double>(), 0);
@@ -424,15 +424,22 @@ TEST(PerfModel, PredictCommandWritesItsTable) {
     sum += l["relax"].get<double>() + l["restrict"].get<double>() + l["interp"].get<double>() +
            l["comm"].get<double>();
   EXPECT_NEAR(sum, fs["total"].get<double>(), 1e-12);
-  // --simulate adds the schedule simulator's step where the solver can split the chain.
-  const int rc2 = predict_main({"--layers", "64", "--ranks", "4,64", "--profile", "a100_sxm",
-                                "--levels", "2", "--cfactors", "4", "--no-search", "--simulate",
-                                "--json", out, "--no-crossover"});
-  EXPECT_EQ(rc2, 0);
-  std::ifstream in2(out);
-  nlohmann::json j2;
-  in2 >> j2;
+  // simulate adds the schedule simulator's step where the solver can split the chain; without
+  // search only the first levels and cfactors values count.
+  PredictOptions o2;
+  o2.layers = {64};
+  o2.ranks = {4, 64};
+  o2.profile = "a100_sxm";
+  o2.grid.levels = {2, 5};
+  o2.grid.cfactors = {4, 2};
+  o2.search = false;
+  o2.simulate = true;
+  o2.crossover = false;
+  const nlohmann::json j2 = report_to_json(run_prediction(o2));
   ASSERT_EQ(j2["rows"].size(), 2u);
+  EXPECT_EQ(j2["rows"][0]["grid_points_tried"], 1);
+  EXPECT_EQ(j2["rows"][0]["settings"]["levels"], 2);
+  EXPECT_EQ(j2["rows"][0]["settings"]["cfactor"], 4);
   const auto& sim = j2["rows"][0]["simulated"];
   EXPECT_NEAR(sim["total_s"].get<double>(), j2["rows"][0]["time_s"]["total"].get<double>(),
               0.05 * sim["total_s"].get<double>());
@@ -442,16 +449,14 @@ TEST(PerfModel, PredictCommandWritesItsTable) {
   EXPECT_EQ(j2["rows"][1]["simulated"]["busy_fwd_s"].size(), 16u);
   // 3 levels of m 2: 16 coarsest steps but 32 on level 1. The relaxed layout aligns blocks to
   // level 1 and uses all 32 ranks, which the solver (and so the simulator) cannot.
-  EXPECT_EQ(predict_main({"--layers", "64", "--ranks", "32", "--profile", "a100_sxm", "--levels",
-                          "3", "--cfactors", "2", "--no-search", "--simulate", "--any-layout",
-                          "--json", out, "--no-crossover"}), 0);
-  std::ifstream in3(out);
-  nlohmann::json j3;
-  in3 >> j3;
+  PredictOptions o3 = o2;
+  o3.ranks = {32};
+  o3.grid.levels = {3};
+  o3.grid.cfactors = {2};
+  o3.grid.solver_layout = false;
+  const nlohmann::json j3 = report_to_json(run_prediction(o3));
   EXPECT_EQ(j3["rows"][0]["ranks_used"], 32);
   EXPECT_FALSE(j3["rows"][0].contains("simulated"));
-  EXPECT_THROW(parse_predict_args({"--bogus", "1"}), lpt::Error);
-  EXPECT_THROW(parse_predict_args({"--relax", "G"}), lpt::Error);
 }
 
 TEST(PerfModel, SavedProfileLoadsAgain) {

@@ -474,40 +474,8 @@ void apply_set(json& user, const std::string& assignment) {
   }
 }
 
-ConfigArgs parse_config_args(const std::vector<std::string>& args) {
-  ConfigArgs out;
-  for (std::size_t i = 0; i < args.size(); ++i) {
-    const std::string& a = args[i];
-    auto value = [&](const char* opt) {
-      require(i + 1 < args.size(), opt, ": missing value");
-      return args[++i];
-    };
-    if (a == "--config") {
-      require(out.config_file.empty(), "--config given twice");
-      out.config_file = value("--config");
-    } else if (a.rfind("--config=", 0) == 0) {
-      require(out.config_file.empty(), "--config given twice");
-      out.config_file = a.substr(9);
-    } else if (a == "--set") {
-      out.sets.push_back(value("--set"));
-    } else if (a.rfind("--set=", 0) == 0) {
-      out.sets.push_back(a.substr(6));
-    } else {
-      out.rest.push_back(a);
-    }
-  }
-  return out;
-}
-
-RunConfig config_from_args(const std::vector<std::string>& args, std::vector<std::string>* rest) {
-  ConfigArgs a = parse_config_args(args);
-  if (rest) {
-    *rest = a.rest;
-  } else if (!a.rest.empty()) {
-    fail("unexpected argument '", a.rest.front(), "'; options are --config FILE and --set k=v");
-  }
-  return a.config_file.empty() ? resolve_config(json::object(), a.sets)
-                               : load_config(a.config_file, a.sets);
+RunConfig config_from(const std::string& file, const std::vector<std::string>& sets) {
+  return file.empty() ? resolve_config(json::object(), sets) : load_config(file, sets);
 }
 
 std::string config_reference() {

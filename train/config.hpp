@@ -150,18 +150,10 @@ nlohmann::json default_config(Family family = Family::gpt);
 // plain string). Unknown keys are rejected with the nearest valid key.
 void apply_set(nlohmann::json& user, const std::string& assignment);
 
-// `lpt train` argument handling: pulls `--config FILE` and every `--set key=value` (also
-// `--set=key=value`) out of args; whatever else is left stays in `rest` for the command.
-struct ConfigArgs {
-  std::string config_file;  // empty: no --config given (defaults only)
-  std::vector<std::string> sets;
-  std::vector<std::string> rest;
-};
-ConfigArgs parse_config_args(const std::vector<std::string>& args);
-
-// parse_config_args + load_config (or defaults when no --config) in one call.
-RunConfig config_from_args(const std::vector<std::string>& args,
-                           std::vector<std::string>* rest = nullptr);
+// The config of a run: FILE (JSON; resolved as load_config does) or, when `file` is empty, the
+// built-in defaults, with the `--set key=value` overrides applied. The command line that names
+// them is parsed in experiments/ (cli.hpp).
+RunConfig config_from(const std::string& file, const std::vector<std::string>& sets = {});
 
 // One line per key ("model.d_model  int  128  width of the residual stream"), for --help.
 std::string config_reference();
