@@ -10,6 +10,7 @@
 #include <gtest/gtest.h>
 
 #include "experiments/cli.hpp"
+#include "run_lpt.hpp"
 #include "util/error.hpp"
 
 namespace {
@@ -25,18 +26,6 @@ std::string cli_error(const std::string& text, bool integer) {
     return e.what();
   }
   return "";
-}
-
-// Runs `lpt ARGS`, returning the exit status and the combined output.
-int run_lpt(const std::string& args, std::string* out) {
-  const std::string cmd = std::string(LPT_BINARY_DIR) + "/lpt " + args + " 2>&1";
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return -1;
-  char buf[4096];
-  std::size_t n;
-  while ((n = std::fread(buf, 1, sizeof buf, p)) > 0) out->append(buf, n);
-  const int status = ::pclose(p);
-  return WIFEXITED(status) ? WEXITSTATUS(status) : 128;
 }
 
 }  // namespace

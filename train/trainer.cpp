@@ -114,14 +114,33 @@ class Run {
     }
   }
 
+  // Rank 0's `text` on every rank of the run's communicator.
+  void broadcast_text(std::string& text) const {
+    long long n = static_cast<long long>(text.size());
+    MPI_Bcast(&n, 1, MPI_LONG_LONG, 0, o_.comm);
+    text.resize(static_cast<std::size_t>(n));
+    if (n > 0) MPI_Bcast(text.data(), static_cast<int>(n), MPI_CHAR, 0, o_.comm);
+  }
+
   TrainSummary go() {
     Timer wall;
     require(ranks_ == 1 || cfg_.solver.mode != SolverMode::serial, "solver.mode \"serial\" trains "
             "on one rank, but ", ranks_, " were started; run without mpirun, or set solver.mode "
             "to parallel, serial_forward or adaptive to split the layers over the ranks");
     if (cfg_.train.threads > 0) omp_set_num_threads(cfg_.train.threads);
-    // Before anything is written or allocated: a path lpt must not write fails now.
-    check_output_paths(cfg_.output.file, cfg_.output.checkpoint);
+    // Before anything is written or allocated: a path lpt must not write fails now. Rank 0
+    // alone looks (it is the one writer): another rank looking later could find rank 0's record
+    // half-created and call it "not an HDF5 file". Every rank gets rank 0's verdict.
+    std::string path_problem;
+    if (rank_ == 0) {
+      try {
+        check_output_paths(cfg_.output.file, cfg_.output.checkpoint);
+      } catch (const Error& e) {
+        path_problem = e.what();
+      }
+    }
+    if (ranks_ > 1) broadcast_text(path_problem);
+    if (!path_problem.empty()) throw Error(path_problem);
     if (rank_ == 0) lock_ = std::make_unique<RecordLock>(cfg_.output.file);  // the one writer
     // Before the data and the model are allocated: a run that cannot fit fails now, with numbers.
     if (cfg_.train.check_memory)
