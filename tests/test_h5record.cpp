@@ -247,6 +247,25 @@ TEST(H5Record, MisuseIsAClearError) {
   EXPECT_THROW(H5Record(tmp.file("junk.h5"), H5Record::Mode::append), lpt::Error);
 }
 
+// A record cut short (a full disk, a partial copy) is named as damaged, with the way out.
+TEST(H5Record, TruncatedRecordIsNamedDamaged) {
+  TempDir tmp;
+  const std::string path = tmp.file("run.h5");
+  {
+    H5Record rec(path, H5Record::Mode::create);
+    write_steps(rec, 0, 50);
+  }
+  std::filesystem::resize_file(path, std::filesystem::file_size(path) / 2);
+  std::string err;
+  try {
+    H5Record rec(path, H5Record::Mode::append);
+  } catch (const lpt::Error& e) {
+    err = e.what();
+  }
+  EXPECT_NE(err.find("the file is truncated or damaged"), std::string::npos) << err;
+  EXPECT_NE(err.find("--set output.file=NEW.h5"), std::string::npos) << err;
+}
+
 TEST(H5Record, KilledWriterKeepsEveryFlushedStep) {
   TempDir tmp;
   const std::string path = tmp.file("run.h5");

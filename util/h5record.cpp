@@ -79,8 +79,12 @@ H5Record::H5Record(const std::string& path, Mode mode) : path_(path) {
     require(H5Fis_hdf5(path.c_str()) > 0, "record '", path,
             "' exists but is not an HDF5 file; move it away or pick another output.file");
     file_ = Handle(H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT));
+    // One writer per record is ensured by the record lock (train/record_lock), so a record that
+    // HDF5 recognises but cannot open is damaged, typically cut short by a full disk or a copy.
     require(file_.valid(), "cannot open record '", path,
-            "' for appending (is another process writing it?)");
+            "' for appending: HDF5 cannot read it (the file is truncated or damaged). Resume "
+            "into a new record with --set output.file=NEW.h5 (it starts at the checkpoint's "
+            "step), or restore this one from a copy");
   } else {
     file_ = Handle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
     require(file_.valid(), "cannot create record '", path,
