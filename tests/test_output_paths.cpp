@@ -7,7 +7,9 @@
 #include <fstream>
 
 #include "train/output_paths.hpp"
+#include "util/checkpoint_io.hpp"
 #include "util/error.hpp"
+#include "util/h5handle.hpp"
 #include "util/h5record.hpp"
 
 namespace {
@@ -19,9 +21,11 @@ struct TmpDir {
   ~TmpDir() { fs::remove_all(p); }
 };
 
-std::string refusal(const std::string& key, const fs::path& path) {
+std::string refusal(const std::string& key, const fs::path& path, bool overwrite = false) {
+  const auto kind =
+      key == "output.file" ? lpt::OutputKind::record : lpt::OutputKind::checkpoint;
   try {
-    lpt::check_output_path(key, path.string());
+    lpt::check_output_path(key, path.string(), kind, overwrite);
   } catch (const lpt::Error& e) {
     return e.what();
   }
@@ -34,7 +38,7 @@ TEST(OutputPaths, WhatMayBeWrittenPasses) {
   EXPECT_EQ(refusal("output.file", d.p / "sub" / "dir" / "new.h5"), "");  // created later
   { lpt::H5Record r((d.p / "old.h5").string(), lpt::H5Record::Mode::create); }
   EXPECT_EQ(refusal("output.file", d.p / "old.h5"), "");  // an earlier record: rerun over it
-  lpt::check_output_path("output.checkpoint", "");         // off
+  lpt::check_output_path("output.checkpoint", "", lpt::OutputKind::checkpoint);  // off
 }
 
 TEST(OutputPaths, WhatMustNotBeWrittenIsRefusedByName) {
@@ -53,6 +57,36 @@ TEST(OutputPaths, WhatMustNotBeWrittenIsRefusedByName) {
   std::string line;
   std::getline(in, line);
   EXPECT_EQ(line, "the training text");  // untouched
+}
+
+// An HDF5 file is replaced only when it is what lpt writes at that key; output.overwrite lets
+// any HDF5 file go, never a text file.
+TEST(OutputPaths, OnlyLptsOwnKindOfHdf5FileIsReplaced) {
+  TmpDir d;
+  { lpt::H5Record r((d.p / "run.h5").string(), lpt::H5Record::Mode::create); }
+  {
+    lpt::CheckpointWriter w((d.p / "run.ckpt.h5").string());
+    w.set_attr("step", 1LL);
+    w.commit();
+  }
+  {
+    lpt::h5::Handle f(H5Fcreate((d.p / "data.h5").c_str(), H5F_ACC_TRUNC, H5P_DEFAULT,
+                                H5P_DEFAULT));
+  }
+  EXPECT_EQ(refusal("output.file", d.p / "run.h5"), "");
+  EXPECT_EQ(refusal("output.checkpoint", d.p / "run.ckpt.h5"), "");
+  std::string e = refusal("output.file", d.p / "run.ckpt.h5");
+  EXPECT_NE(e.find("is an lpt checkpoint, not an lpt run record"), std::string::npos) << e;
+  e = refusal("output.checkpoint", d.p / "run.h5");
+  EXPECT_NE(e.find("is an lpt run record, not an lpt checkpoint"), std::string::npos) << e;
+  e = refusal("output.file", d.p / "data.h5");
+  EXPECT_NE(e.find("an HDF5 file lpt did not write"), std::string::npos) << e;
+  EXPECT_NE(e.find("output.overwrite=true"), std::string::npos) << e;
+  EXPECT_EQ(refusal("output.file", d.p / "data.h5", true), "");
+  EXPECT_EQ(refusal("output.file", d.p / "run.ckpt.h5", true), "");
+  std::ofstream(d.p / "notes.txt") << "text\n";
+  EXPECT_NE(refusal("output.file", d.p / "notes.txt", true).find("not an HDF5 file"),
+            std::string::npos);
 }
 
 TEST(OutputPaths, RecordAndCheckpointMustDiffer) {

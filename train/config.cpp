@@ -200,6 +200,7 @@ void fill_rest(const json& r, RunConfig& c) {
   c.output.checkpoint = o.at("checkpoint").get<std::string>();
   c.output.checkpoint_every = o.at("checkpoint_every").get<long>();
   c.output.log_every = o.at("log_every").get<long>();
+  c.output.overwrite = o.at("overwrite").get<bool>();
 }
 
 const char* data_kind_for(Family f) {

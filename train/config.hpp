@@ -114,6 +114,7 @@ struct OutputConfig {
   std::string checkpoint;       // empty = no checkpoints
   long checkpoint_every = 0;    // 0 = only at the end (when checkpoint is set)
   long log_every = 10;
+  bool overwrite = false;  // replace an HDF5 file that is not an lpt record / checkpoint
 };
 
 struct RunConfig {

@@ -231,6 +231,9 @@ std::vector<KeySpec> build_schema() {
   s.push_back(string("output.checkpoint", "", "checkpoint path; empty = no checkpoints"));
   s.push_back(integer("output.checkpoint_every", 0, 0,
                       "checkpoint every this many steps; 0 = only at the end", kAllFamilies, kStepsMax));
+  s.push_back(make("output.overwrite", Kind::boolean, false,
+                   "let output.file / output.checkpoint replace an existing HDF5 file that is "
+                   "not an lpt record / checkpoint (lpt never replaces other files)"));
   s.push_back(integer("output.log_every", 10, 1, "progress line every this many steps", kAllFamilies, kStepsMax));
   return s;
 }

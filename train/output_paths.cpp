@@ -5,6 +5,7 @@
 #include <fstream>
 
 #include "util/error.hpp"
+#include "util/h5handle.hpp"
 
 namespace lpt {
 namespace fs = std::filesystem;
@@ -19,9 +20,33 @@ bool is_hdf5(const fs::path& p) {
   return in.read(head, 8) && std::memcmp(head, kSig, 8) == 0;
 }
 
+// What an existing HDF5 file is: an lpt record (root attribute lpt_version, no checkpoint
+// marker), an lpt checkpoint (root attribute lpt_checkpoint), or neither / unreadable.
+enum class Found { record, checkpoint, other, unreadable };
+
+Found what_is(const fs::path& p) {
+  h5::QuietErrors quiet;
+  h5::Handle f(H5Fopen(p.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+  if (!f.valid()) return Found::unreadable;
+  if (H5Aexists_by_name(f, "/", "lpt_checkpoint", H5P_DEFAULT) > 0) return Found::checkpoint;
+  if (H5Aexists_by_name(f, "/", "lpt_version", H5P_DEFAULT) > 0) return Found::record;
+  return Found::other;
+}
+
+const char* describe(Found k) {
+  switch (k) {
+    case Found::record: return "an lpt run record";
+    case Found::checkpoint: return "an lpt checkpoint";
+    case Found::other: return "an HDF5 file lpt did not write";
+    case Found::unreadable: return "an HDF5 file that cannot be opened (damaged, or locked by another program)";
+  }
+  return "";
+}
+
 }  // namespace
 
-void check_output_path(const std::string& key, const std::string& path) {
+void check_output_path(const std::string& key, const std::string& path, OutputKind kind,
+                       bool overwrite) {
   if (path.empty()) return;
   const fs::path p(path);
   std::error_code ec;
@@ -43,11 +68,22 @@ void check_output_path(const std::string& key, const std::string& path) {
           "socket); lpt writes regular HDF5 files only: choose another ", key);
   require(is_hdf5(p), key, ": '", path, "' exists and is not an HDF5 file; lpt would overwrite "
           "it. Remove it yourself if it is yours to lose, or choose another ", key);
+  const Found found = what_is(p);
+  const Found want = kind == OutputKind::record ? Found::record : Found::checkpoint;
+  if (found == want || overwrite) return;
+  if (found == Found::record || found == Found::checkpoint)
+    fail(key, ": '", path, "' is ", describe(found), ", not ",
+         describe(want), "; writing there would destroy it. Choose another ", key,
+         " (or set output.overwrite=true to replace it)");
+  fail(key, ": '", path, "' is ", describe(found), "; lpt replaces only its own ",
+       kind == OutputKind::record ? "records" : "checkpoints", " there. Choose another ", key,
+       ", or set output.overwrite=true to replace it");
 }
 
-void check_output_paths(const std::string& record, const std::string& checkpoint) {
-  check_output_path("output.file", record);
-  check_output_path("output.checkpoint", checkpoint);
+void check_output_paths(const std::string& record, const std::string& checkpoint,
+                        bool overwrite) {
+  check_output_path("output.file", record, OutputKind::record, overwrite);
+  check_output_path("output.checkpoint", checkpoint, OutputKind::checkpoint, overwrite);
   if (record.empty() || checkpoint.empty()) return;
   std::error_code ec;
   const fs::path a = fs::weakly_canonical(fs::absolute(record), ec);

@@ -6,11 +6,18 @@
 
 namespace lpt {
 
+// What lpt writes at a path, and so what it may replace there.
+enum class OutputKind { record, checkpoint };
+
 // Throws lpt::Error naming the key, the path and the fix. `key` is the config key ("output.file"),
-// `path` its value (empty: nothing is written, nothing to check).
-void check_output_path(const std::string& key, const std::string& path);
+// `path` its value (empty: nothing is written, nothing to check). An existing file is accepted
+// when it is an lpt file of `kind` (a rerun replaces its own record); another HDF5 file only
+// with `overwrite` (output.overwrite); anything else never.
+void check_output_path(const std::string& key, const std::string& path, OutputKind kind,
+                       bool overwrite = false);
 
 // Both keys together: each checked alone, and not the same file (through links and "..").
-void check_output_paths(const std::string& record, const std::string& checkpoint);
+void check_output_paths(const std::string& record, const std::string& checkpoint,
+                        bool overwrite = false);
 
 }  // namespace lpt

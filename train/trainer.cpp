@@ -134,7 +134,7 @@ class Run {
     std::string path_problem;
     if (rank_ == 0) {
       try {
-        check_output_paths(cfg_.output.file, cfg_.output.checkpoint);
+        check_output_paths(cfg_.output.file, cfg_.output.checkpoint, cfg_.output.overwrite);
       } catch (const Error& e) {
         path_problem = e.what();
       }

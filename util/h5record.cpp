@@ -89,6 +89,10 @@ H5Record::H5Record(const std::string& path, Mode mode) : path_(path) {
     file_ = Handle(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
     require(file_.valid(), "cannot create record '", path,
             "'; check that its folder is writable and no other process has it open");
+    // Marks the file as an lpt record from its first moment, so a later run may replace it
+    // (train/output_paths) even if this one dies before write_run_info.
+    Handle root = check(H5Gopen2(file_, "/", H5P_DEFAULT), "open /");
+    h5::write_attr(root, "lpt_version", std::string(version()));
   }
   string_type_ = h5::vlen_string_type();
   event_type_ = make_event_type(string_type_);
