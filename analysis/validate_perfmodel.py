@@ -5,8 +5,8 @@ predicts each configuration with `lpt predict` from the calibration in the same 
 parameter gradients taken in it), layer-parallel step and serial step, with the relative error
 of each and the median absolute relative error. Run by bench/validate_perfmodel.sh.
 
-    /usr/bin/python3 analysis/validate_perfmodel.py --lpt build/lpt --dir DIR [--markdown FILE]
-        [--plot FILE.png]
+    /usr/bin/python3 analysis/validate_perfmodel.py --lpt build/lpt --dir DIR [--config FILE]
+        [--markdown FILE] [--plot FILE.png]
 
 --plot draws predicted against measured (forward, adjoint, LP step, serial step, with the ±15 %
 band) and, per setting, the model's speedup over the serial step against ranks as lines with the
@@ -21,18 +21,25 @@ import sys
 import tempfile
 
 
-def predict(lpt, d, m):
-    """The model's prediction (and the simulator's) for one measured configuration."""
+def predict(lpt, d, m, config):
+    """The model's prediction (and the simulator's) for one measured configuration: the run
+    config with the measured setting as --set overrides, so that `lpt predict --config` converts
+    the cycle exactly as the trainer and its cost oracle do (fine F, coarse FCF, skip as set)."""
+    sets = {"model.layers": m["layers"], "model.d_model": m["d"], "model.heads": m["heads"],
+            "model.d_ff": m["dff"], "model.seq_len": m["seq"], "model.vocab": m["vocab"],
+            "train.batch": m["batch"]}
+    for solve, iters in (("forward", m["fwd_iters"]), ("backward", m["bwd_iters"])):
+        sets["solver.mgrit.%s.levels" % solve] = m["levels"]
+        sets["solver.mgrit.%s.cfactor" % solve] = m["cfactor"]
+        sets["solver.mgrit.%s.iterations" % solve] = iters
+        sets["solver.mgrit.%s.skip" % solve] = "true" if m.get("skip", 0) else "false"
     with tempfile.TemporaryDirectory() as tmp:
         out = os.path.join(tmp, "p.json")
-        cmd = [lpt, "predict", "--hardware", os.path.join(d, "profile.json"),
-               "--measured", os.path.join(d, "layer_times.json"),
-               "--batch", str(m["batch"]), "--seq", str(m["seq"]), "--d", str(m["d"]),
-               "--heads", str(m["heads"]), "--dff", str(m["dff"]), "--vocab", str(m["vocab"]),
-               "--precision", "fp32", "--layers", str(m["layers"]), "--ranks", str(m["ranks"]),
-               "--levels", str(m["levels"]), "--cfactors", str(m["cfactor"]), "--no-search",
-               "--fwd-iters", str(m["fwd_iters"]), "--bwd-iters", str(m["bwd_iters"]),
+        cmd = [lpt, "predict", "--config", config, "--hardware", os.path.join(d, "profile.json"),
+               "--measured", os.path.join(d, "layer_times.json"), "--ranks", str(m["ranks"]),
                "--no-crossover", "--simulate", "--json", out]
+        for k, v in sets.items():
+            cmd += ["--set", "%s=%s" % (k, v)]
         subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
         with open(out) as f:
             return json.load(f)["rows"][0]
@@ -46,6 +53,8 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--lpt", required=True, help="the lpt executable")
     ap.add_argument("--dir", required=True, help="directory with measured.jsonl and calibration")
+    ap.add_argument("--config", default="bench/configs/perfmodel_validation.json",
+                    help="run config whose shape and cycle the settings override")
     ap.add_argument("--markdown", help="also write the table here")
     ap.add_argument("--plot", help="also draw predicted against measured into this image")
     a = ap.parse_args()
@@ -63,7 +72,7 @@ def main():
     speedups = {}  # setting -> {ranks: (predicted, measured)} over the serial step
     serial_meas = {}
     for m in rows:
-        p = predict(a.lpt, a.dir, m)
+        p = predict(a.lpt, a.dir, m, a.config)
         t = p["time_s"]
         fwd, adj, step = t["forward"], t["adjoint"] + t["param_grad"], t["total"]
         e = {"fwd": rel(fwd, m["forward_s"]), "adj": rel(adj, m["adjoint_s"]),

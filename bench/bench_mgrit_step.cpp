@@ -23,6 +23,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "adaptive/layer_parallel_step.hpp"
 #include "model/families/gpt.hpp"
 #include "optim/optim.hpp"
 #include "train/train_step.hpp"
@@ -39,6 +40,7 @@ using lpt::mgrit::StepInfo;
 struct Options {
   int layers = 32, levels = 2, cfactor = 4, fwd_iters = 2, bwd_iters = 1;
   int d = 64, heads = 4, dff = 256, seq = 32, batch = 8, vocab = 256, reps = 7;
+  int skip = 0;  // as solver.mgrit.*.skip, the trainer's default
   bool serial = false;
   std::string json;
 };
@@ -46,7 +48,9 @@ struct Options {
 const char* kUsage =
     "usage: [mpirun -np P] bench_mgrit_step --layers N --levels L --cfactor M --fwd-iters K\n"
     "       --bwd-iters K [--d D --heads H --dff F --seq T --batch B --vocab V --reps R]\n"
-    "       [--serial] [--json FILE]\n"
+    "       [--skip 0|1] [--serial] [--json FILE]\n"
+    "Each solve's cycle is the trainer's (solve_options of adaptive/layer_parallel_step.hpp):\n"
+    "F-relaxation on the finest level, FCF coarser, --skip as solver.mgrit.*.skip (default 0).\n"
     "Times one layer-parallel GPT training step phase by phase (median of R after a warm-up);\n"
     "--serial also times the serial TrainStep (one rank only).\n";
 
@@ -86,9 +90,11 @@ Options parse(int argc, char** argv) {
     else if (a == "--batch") o.batch = x;
     else if (a == "--vocab") o.vocab = x;
     else if (a == "--reps") o.reps = x;
+    else if (a == "--skip") o.skip = x;
     else lpt::fail("bench_mgrit_step: unknown option ", a, "\n", kUsage);
   }
   lpt::require(o.reps >= 1, "bench_mgrit_step: --reps must be >= 1");
+  lpt::require(o.skip == 0 || o.skip == 1, "bench_mgrit_step: --skip must be 0 or 1");
   return o;
 }
 
@@ -138,18 +144,14 @@ int run(int argc, char** argv) {
   Solver solver(app, o.layers);
   solver.set_step_size(m.h(0));
   solver.set_threads(1);
-  auto configure = [&](lpt::mgrit::CycleOptions& c, int iters) {
-    c.set_max_levels(o.levels);
-    c.set_cfactor(o.cfactor);
-    c.set_fine_relax(lpt::mgrit::Relax::F);
-    c.set_relax(lpt::mgrit::Relax::FCF);
-    c.set_skip(true);
-    c.set_abs_tol(0);
-    c.set_rel_tol(0);
-    c.set_max_iter(iters);
+  // The trainer's conversion from the run config's solver.mgrit.* section, so that what is timed
+  // is the cycle training runs and `lpt predict --config` prices (issue 11 item 1).
+  auto cycle = [&](int iters) {
+    return lpt::solve_options(
+        lpt::MgritConfig{o.levels, o.cfactor, lpt::Relax::F, iters, o.skip != 0});
   };
-  configure(solver.forward_options(), o.fwd_iters);
-  configure(solver.adjoint_options(), o.bwd_iters);
+  solver.forward_options() = cycle(o.fwd_iters);
+  solver.adjoint_options() = cycle(o.bwd_iters);
   lpt::require(solver.forward_grid().levels() == o.levels, "bench_mgrit_step: ", o.layers,
                " layers give only ", solver.forward_grid().levels(), " levels with cfactor ",
                o.cfactor, "; use more layers or fewer levels");
@@ -201,7 +203,7 @@ int run(int argc, char** argv) {
 
   nlohmann::json j = {{"layers", o.layers},       {"levels", o.levels},
                       {"cfactor", o.cfactor},     {"fwd_iters", o.fwd_iters},
-                      {"bwd_iters", o.bwd_iters}, {"ranks", size},
+                      {"bwd_iters", o.bwd_iters}, {"skip", o.skip}, {"ranks", size},
                       {"threads", omp_get_max_threads()},
                       {"d", o.d}, {"heads", o.heads}, {"dff", o.dff}, {"seq", o.seq},
                       {"batch", o.batch}, {"vocab", o.vocab}, {"reps", o.reps},

@@ -4,12 +4,16 @@
 # ranks (one thread each), predict each with `lpt predict` from the calibration, tabulate.
 #
 #   bench/validate_perfmodel.sh [calibrate|measure|analyse|all]   (default all)
-#   BUILD_DIR (default build), OUT (default bench/results/perfmodel_validation), REPS (default 7)
+#   BUILD_DIR (default build), OUT (default bench/results/perfmodel_validation), REPS (default 7),
+#   SKIP (default 0: the trainer's default cycle; 1: XBraid's skip of the first down-cycle)
+# The bench runs the trainer's cycle (solve_options) and the analysis predicts it with
+# `lpt predict --config CFG --set ...`, the conversion the controller's cost oracle uses.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD_DIR=${BUILD_DIR:-build}
 OUT=${OUT:-bench/results/perfmodel_validation}
 REPS=${REPS:-7}
+SKIP=${SKIP:-0}
 WHAT=${1:-all}
 LPT=$BUILD_DIR/lpt
 BENCH=$BUILD_DIR/bench/bench_mgrit_step
@@ -43,13 +47,13 @@ if [[ $WHAT == measure || $WHAT == all ]]; then
     read -r N L M KF KB <<< "$c"
     args=(--layers "$N" --levels "$L" --cfactor "$M" --fwd-iters "$KF" --bwd-iters "$KB"
           --d 64 --heads 4 --dff 256 --seq 32 --batch 8 --vocab 256 --reps "$REPS"
-          --json "$OUT/measured.jsonl")
+          --skip "$SKIP" --json "$OUT/measured.jsonl")
     $MPI -np 1 "$BENCH" "${args[@]}" --serial
     $MPI -np 2 "$BENCH" "${args[@]}"
   done
 fi
 
 if [[ $WHAT == analyse || $WHAT == all ]]; then
-  /usr/bin/python3 analysis/validate_perfmodel.py --lpt "$LPT" --dir "$OUT" \
+  /usr/bin/python3 analysis/validate_perfmodel.py --lpt "$LPT" --dir "$OUT" --config "$CFG" \
     --markdown "$OUT/table.md" --plot "$OUT/validation.png"
 fi

@@ -8,7 +8,11 @@
 #include <nlohmann/json.hpp>
 
 #include "experiments/command.hpp"
+#include "perfmodel/mgrit_cost.hpp"
 #include "perfmodel/predict.hpp"
+#include "train/config.hpp"
+#include "train/cost_oracle.hpp"
+#include "train/task.hpp"
 #include "util/error.hpp"
 
 namespace lpt {
@@ -21,7 +25,16 @@ struct PredictArgs {
   std::string serial = o.serial_mode == perf::SerialMode::StoreTapes ? "store"
                        : o.serial_mode == perf::SerialMode::Recompute ? "recompute"
                                                                       : "auto";
+  std::string config;  // a run config: shape and MGRIT cycle as `lpt train` would run them
+  std::vector<std::string> sets;
 };
+
+// Options that a run config decides: given with --config they would contradict it.
+const char* const kConfigDecides[] = {
+    "--family", "--batch",   "--seq",      "--d",          "--heads",       "--dff",
+    "--enc-layers", "--src-seq", "--image", "--patch",     "--channels",    "--classes",
+    "--precision", "--flash", "--levels",  "--cfactors",   "--no-search",   "--fwd-iters",
+    "--bwd-iters", "--relax", "--convergence", "--store-tapes", "--any-layout"};
 
 // The shape's sizes: integers in [0, 2^24] (0 where a size does not apply to the family).
 constexpr long long kMaxSize = 1LL << 24;
@@ -33,6 +46,12 @@ void declare(cli::Options& c, PredictArgs& a) {
       "Predicts the time of one training step, layer-parallel (MGRIT over layers) on P ranks\n"
       "against serial on one rank, from the model shape and a hardware profile; searches the\n"
       "best (levels, cfactor) per (N, P). Formulas: docs/perfmodel.md.");
+  c.text("--config", a.config, "FILE",
+         "a run config (docs/config.md): predict the model and the MGRIT cycles `lpt train` runs "
+         "from it (both solves' levels, cfactor, relaxation, skip and iterations), at its depth "
+         "unless --layers is given; shape and grid options are then refused",
+         "none: the shape and grid options");
+  c.repeated("--set", a.sets, "KEY=VALUE", "override one key of --config (repeatable)");
   c.text("--profile,--hardware", o.profile, "NAME|PATH",
          "perfmodel/profiles/NAME.json or a file, e.g. a calibrated profile (--hardware is the "
          "same option)");
@@ -99,10 +118,60 @@ void declare(cli::Options& c, PredictArgs& a) {
   c.text("--json", o.json_out, "FILE", "write the table as JSON (for analysis/plot_speedup.py)");
 }
 
-int run_predict(PredictArgs& a) {
+bool given(const CLI::App& app, const char* name) {
+  const CLI::Option* opt = app.get_option_no_throw(name);
+  return opt != nullptr && opt->count() > 0;
+}
+
+// The vocabulary the run would have: --vocab, model.vocab, or the tokenizer's, which for the
+// char tokenizer and translation only the data know (so the task is built, as `lpt train` would).
+int config_vocab(const RunConfig& cfg, int asked) {
+  if (asked > 0) return asked;
+  if (cfg.model.family == Family::vit) return 0;
+  if (cfg.model.vocab > 0) return cfg.model.vocab;
+  try {
+    const ModelConfig& m = make_task(cfg)->model().config();
+    return cfg.model.family == Family::mt ? std::max(m.src_vocab, m.tgt_vocab) : m.vocab;
+  } catch (const Error& e) {
+    fail(e.what(), "; or give the vocabulary with --vocab (or --set model.vocab=V)");
+  }
+}
+
+// Fills the shape and the one MGRIT setting from the run config, converted as the controller's
+// cost oracle converts it (train/cost_oracle.hpp), so the prediction prices the trained cycle.
+void from_config(PredictArgs& a, const CLI::App& app) {
+  perf::PredictOptions& o = a.o;
+  for (const char* name : kConfigDecides)
+    require(!given(app, name), "option ", name, " contradicts --config: the run config decides "
+            "the model's shape and the MGRIT cycle; change it with --set (docs/config.md)");
+  const RunConfig cfg = config_from(a.config, a.sets);
+  o.shape = perf_shape(cfg, config_vocab(cfg, given(app, "--vocab") ? o.shape.vocab : 0));
+  o.grid.fixed = trainer_settings(cfg);
+  o.search = false;
+  if (!given(app, "--layers")) o.layers = {cfg.model.total_layers()};
+  if (!given(app, "--profile") && !cfg.control.cost_model.empty()) o.profile = cfg.control.cost_model;
+  if (!given(app, "--ranks")) {
+    // The controller's rank count, or every power of two the solver can use at this depth (a
+    // rank needs at least one coarsest-level point).
+    o.ranks.clear();
+    if (cfg.control.cost_ranks > 0) {
+      o.ranks.push_back(cfg.control.cost_ranks);
+    } else {
+      int most = 1;
+      for (int N : o.layers)
+        if (perf::hierarchy_problem(N, *o.grid.fixed).empty())
+          most = std::max(most, perf::coarsest_steps(N, *o.grid.fixed));
+      for (int P = 2; P <= most; P *= 2) o.ranks.push_back(P);
+      if (o.ranks.empty()) o.ranks.push_back(1);
+    }
+  }
+}
+
+int run_predict(PredictArgs& a, const CLI::App& app) {
   perf::PredictOptions& o = a.o;
   o.shape.family = perf::parse_family(a.family);
   o.shape.act_bytes = a.precision == "bf16" ? 2 : 4;
+  if (!a.config.empty() || !a.sets.empty()) from_config(a, app);
   o.serial_mode = a.serial == "store"       ? perf::SerialMode::StoreTapes
                   : a.serial == "recompute" ? perf::SerialMode::Recompute
                                             : perf::SerialMode::Auto;
@@ -123,7 +192,9 @@ LPT_COMMAND("predict", "predict layer-parallel speedup for depths and machines (
             [](cli::Options& o) -> CommandRun {
               auto a = std::make_shared<PredictArgs>();
               declare(o, *a);
-              return [a] { return run_predict(*a); };
+              // The app outlives the run (experiments/main.cpp): read which options were given.
+              const CLI::App* app = &o.app();
+              return [a, app] { return run_predict(*a, *app); };
             });
 
 }  // namespace lpt

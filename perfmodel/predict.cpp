@@ -51,6 +51,8 @@ Crossover find_crossover(const PredictOptions& o, const HardwareProfile& hw, int
   Crossover c;
   c.ranks = P;
   auto wins = [&](int N, Prediction* out) {
+    // A fixed setting (a run config's cycle) has no hierarchy below some depth: not a win there.
+    if (o.grid.fixed && !hierarchy_problem(N, *o.grid.fixed).empty()) return false;
     Prediction p = best_prediction(o, hw, N, P);
     if (out) *out = p;
     return p.speedup > 1.0;

@@ -64,6 +64,33 @@ SearchResult search_best(const StepModel& model, int ranks, const SearchGrid& gr
   SearchResult r;
   bool have = false;
   const int N = model.shape().layers;
+  auto consider = [&](const MgritSettings& s) {
+    if (!hierarchy_problem(N, s).empty()) {
+      ++r.skipped;
+      return;
+    }
+    // Under the solver's layout a setting with fewer coarsest steps than ranks runs on as
+    // many ranks as it has coarsest steps; the others idle but were still booked.
+    const int used = grid.solver_layout ? std::min(ranks, coarsest_steps(N, s)) : ranks;
+    Prediction p = model.predict(used, s);
+    p.ranks_requested = ranks;
+    p.efficiency = p.speedup / ranks;
+    if (grid.require_fit && !p.memory.fits) {
+      ++r.skipped;
+      return;
+    }
+    if (!have || p.time.total < r.best.time.total) r.best = p;
+    have = true;
+    r.tried.push_back(std::move(p));
+  };
+  if (grid.fixed) {
+    const std::string why = hierarchy_problem(N, *grid.fixed);
+    require(why.empty(), "the MGRIT setting cannot run ", N, " layers: ", why);
+    consider(*grid.fixed);
+    require(have, "the MGRIT setting does not fit in the memory of a rank for N=", N, " on ",
+            ranks, " ranks");
+    return r;
+  }
   for (int L : grid.levels) {
     // One level has no coarsening: try it once, whatever the cfactors.
     const std::vector<int> cfs = L == 1 ? std::vector<int>{2} : grid.cfactors;
@@ -84,23 +111,7 @@ SearchResult search_best(const StepModel& model, int ranks, const SearchGrid& gr
         s.fwd_iters = it->first;
         s.bwd_iters = it->second;
       }
-      if (!hierarchy_problem(N, s).empty()) {
-        ++r.skipped;
-        continue;
-      }
-      // Under the solver's layout a setting with fewer coarsest steps than ranks runs on as
-      // many ranks as it has coarsest steps; the others idle but were still booked.
-      const int used = grid.solver_layout ? std::min(ranks, coarsest_steps(N, s)) : ranks;
-      Prediction p = model.predict(used, s);
-      p.ranks_requested = ranks;
-      p.efficiency = p.speedup / ranks;
-      if (grid.require_fit && !p.memory.fits) {
-        ++r.skipped;
-        continue;
-      }
-      if (!have || p.time.total < r.best.time.total) r.best = p;
-      have = true;
-      r.tried.push_back(std::move(p));
+      consider(s);
     }
   }
   require(have, "no MGRIT setting in the search grid is usable for N=", N, " on ", ranks,

@@ -50,6 +50,9 @@ struct SearchGrid {
   // (blocks aligned to a finer level, F-intervals of coarse levels spanning ranks, as XBraid
   // allows), which lpt's solver refuses.
   bool solver_layout = true;
+  // One setting instead of the grid (levels, cfactors, relax and iteration counts above are then
+  // unused): the cycle a run config trains with (lpt predict --config).
+  std::optional<MgritSettings> fixed;
 };
 
 struct SearchResult {
