@@ -257,6 +257,90 @@ CheckRequest Controller::wants_check(long step, const SolveIndicators& x) const 
   return q;
 }
 
+// The three tests of a check. Each updates its part of the state and returns what it found; the
+// reason line is written from the findings afterwards (format_reason), so deciding and describing
+// stay apart.
+Controller::RaiseFinding Controller::judge_raise(double b) {
+  ControlState& s = state_;
+  RaiseFinding f;
+  const bool finite = std::isfinite(b);
+  // A raise is judged at the first check after it: it must have cut the bias by the gain. And
+  // while it is in force, every later check must read less than the bias that prompted it: a
+  // raised count can make MGRIT diverge some steps later (measured: backward 1 -> 2 on the
+  // 32-layer GPT at h = 1/32 halved the error for 15 steps, then took it to 37x the gradient).
+  if (s.verify) {
+    s.verify = false;
+    f.kind = RaiseFinding::Kind::verified;
+    f.failed = !(finite && b <= options_.raise_gain() * s.raise_bias);
+    f.prompted = s.raise_bias;
+  } else if (s.raise_bias > 0 && !(finite && b < s.raise_bias)) {
+    f.kind = RaiseFinding::Kind::in_force;
+    f.failed = true;
+    f.prompted = s.raise_bias;
+  }
+  return f;
+}
+
+Controller::LevelFinding Controller::count_level(double b) {
+  ControlState& s = state_;
+  LevelFinding f;
+  // `patience` consecutive checks above eta. A NaN or inf ratio means the measurement broke down
+  // (an error with a vanishing gradient, or a diverging solve); calling it "below eta" would let
+  // exactly the worst case run on unchecked. It counts as a strike, not an immediate switch, so
+  // one glitch alone does not end parallel training.
+  f.above = !(std::isfinite(b) && b <= options_.eta());
+  // Reset, not decay: the level rule asks for a bias that persists; one check below eta is
+  // evidence that it does not yet, and a decaying count would add up spikes far apart.
+  s.strikes = f.above ? s.strikes + 1 : 0;
+  f.fires = f.above && s.strikes >= options_.patience();
+  return f;
+}
+
+Controller::TrendFinding Controller::follow_trend(long step, double b) {
+  ControlState& s = state_;
+  TrendFinding f;
+  const bool finite = std::isfinite(b);
+  // The last checks' bias on a line in log space, projected to the horizon.
+  if (finite && b > 0) {
+    s.history.push_back({step, b});
+    if (int(s.history.size()) > options_.trend_window()) s.history.erase(s.history.begin());
+  }
+  if (options_.trend_horizon() <= 0 || !finite ||
+      int(s.history.size()) != options_.trend_window())
+    return f;
+  const BiasTrend t = fit_bias_trend(s.history);
+  f.growth = t.growth;
+  f.ahead = t.project(options_.trend_horizon());
+  f.span = s.history.back().step - s.history.front().step;
+  // Every reading above the one before: with the growth threshold this keeps estimation noise
+  // from passing for a trend (docs/controller.md gives the false-trigger rates).
+  bool rising = true;
+  for (std::size_t i = 1; i < s.history.size(); ++i)
+    rising = rising && s.history[i].bias > s.history[i - 1].bias;
+  f.fires = t.valid && rising && t.growth >= options_.trend_growth() &&
+            b >= options_.trend_floor() && f.ahead > options_.eta();
+  return f;
+}
+
+void Controller::format_reason(std::ostringstream& r, double b, const RaiseFinding& raise,
+                               const LevelFinding& level, const TrendFinding& trend) const {
+  const double eta = options_.eta();
+  r << "bias " << b;
+  if (raise.kind == RaiseFinding::Kind::verified)
+    r << (raise.failed ? " > " : " <= ") << options_.raise_gain() << " x " << raise.prompted
+      << " before the raise";
+  else if (raise.kind == RaiseFinding::Kind::in_force)
+    r << " >= " << raise.prompted << " that prompted the last raise";
+  if (!level.above)
+    r << " <= eta " << eta << "; 0/" << options_.patience() << " checks above";
+  else
+    r << (std::isfinite(b) ? " > eta " : " (not finite) counts above eta ") << eta << " for "
+      << state_.strikes << "/" << options_.patience() << " checks";
+  if (trend.fires)
+    r << "; trend x" << trend.growth << " over " << trend.span << " steps projects "
+      << trend.ahead << " > eta " << eta << " at +" << options_.trend_horizon();
+}
+
 ControlDecision Controller::check(long step, const ControlMetrics& m) {
   ControlDecision d;
   d.step = step;
@@ -270,69 +354,15 @@ ControlDecision Controller::check(long step, const ControlMetrics& m) {
   ++s.checks;
   s.last_check = step;
   s.ref = m.indicators;
-  const double eta = options_.eta(), b = m.bias_ratio;
-  const bool finite = std::isfinite(b);
+  const double b = m.bias_ratio;
+  const RaiseFinding raise = judge_raise(b);
+  const LevelFinding level = count_level(b);
+  const TrendFinding trend = follow_trend(step, b);
   std::ostringstream r = reason_stream();
-  r << "bias " << b;
-
-  // 1. A raise is judged at the first check after it: it must have cut the bias by the gain. And
-  // while it is in force, every later check must read less than the bias that prompted it: a
-  // raised count can make MGRIT diverge some steps later (measured: backward 1 -> 2 on the
-  // 32-layer GPT at h = 1/32 halved the error for 15 steps, then took it to 37x the gradient).
-  bool failed_raise = false;
-  if (s.verify) {
-    s.verify = false;
-    const double want = options_.raise_gain() * s.raise_bias;
-    failed_raise = !(finite && b <= want);
-    r << (failed_raise ? " > " : " <= ") << options_.raise_gain() << " x " << s.raise_bias
-      << " before the raise";
-  } else if (s.raise_bias > 0 && !(finite && b < s.raise_bias)) {
-    failed_raise = true;
-    r << " >= " << s.raise_bias << " that prompted the last raise";
-  }
-
-  // 2. Level: `patience` consecutive checks above eta. A NaN or inf ratio means the measurement
-  // broke down (an error with a vanishing gradient, or a diverging solve); calling it "below eta"
-  // would let exactly the worst case run on unchecked. It counts as a strike, not an immediate
-  // switch, so one glitch alone does not end parallel training.
-  const bool above = !(finite && b <= eta);
-  if (!above) {
-    // Reset, not decay: the level rule asks for a bias that persists; one check below eta is
-    // evidence that it does not yet, and a decaying count would add up spikes far apart.
-    s.strikes = 0;
-    r << " <= eta " << eta << "; 0/" << options_.patience() << " checks above";
-  } else {
-    ++s.strikes;
-    r << (finite ? " > eta " : " (not finite) counts above eta ") << eta << " for " << s.strikes
-      << "/" << options_.patience() << " checks";
-  }
-  const bool level = above && s.strikes >= options_.patience();
-
-  // 3. Trend: the last checks' bias on a line in log space, projected to the horizon.
-  bool trend = false;
-  if (finite && b > 0) {
-    s.history.push_back({step, b});
-    if (int(s.history.size()) > options_.trend_window()) s.history.erase(s.history.begin());
-  }
-  if (options_.trend_horizon() > 0 && finite && int(s.history.size()) == options_.trend_window()) {
-    const BiasTrend t = fit_bias_trend(s.history);
-    const double ahead = t.project(options_.trend_horizon());
-    // Every reading above the one before: with the growth threshold this keeps estimation noise
-    // from passing for a trend (docs/controller.md gives the false-trigger rates).
-    bool rising = true;
-    for (std::size_t i = 1; i < s.history.size(); ++i)
-      rising = rising && s.history[i].bias > s.history[i - 1].bias;
-    trend = t.valid && rising && t.growth >= options_.trend_growth() &&
-            b >= options_.trend_floor() && ahead > eta;
-    if (trend)
-      r << "; trend x" << t.growth << " over " << s.history.back().step - s.history.front().step
-        << " steps projects " << ahead << " > eta " << eta << " at +"
-        << options_.trend_horizon();
-  }
-
-  if (failed_raise || level || trend) {
-    d.trigger = failed_raise ? "verify" : level ? "level" : "trend";
-    act(d, b, failed_raise, r);
+  format_reason(r, b, raise, level, trend);
+  if (raise.failed || level.fires || trend.fires) {
+    d.trigger = raise.failed ? "verify" : level.fires ? "level" : "trend";
+    r << act(d, b, raise.failed);
   } else {
     s.next_check = step + options_.check_every();
   }
@@ -343,8 +373,9 @@ ControlDecision Controller::check(long step, const ControlMetrics& m) {
   return d;
 }
 
-void Controller::act(ControlDecision& d, double b, bool failed_raise, std::ostringstream& r) {
+std::string Controller::act(ControlDecision& d, double b, bool failed_raise) {
   ControlState& s = state_;
+  std::ostringstream r = reason_stream();
   // A fresh count for the new setting: strikes and trend describe the one they were measured with.
   s.strikes = 0;
   s.history.clear();
@@ -354,6 +385,7 @@ void Controller::act(ControlDecision& d, double b, bool failed_raise, std::ostri
     s.verify = false;
     d.kind = ControlDecision::Kind::to_serial;
     r << "; " << why << " -> serial";
+    return r.str();
   };
   if (failed_raise) return to_serial("the last raise did not lower the bias enough");
   if (options_.action() == ControlAction::serial) return to_serial("action serial");
@@ -394,6 +426,7 @@ void Controller::act(ControlDecision& d, double b, bool failed_raise, std::ostri
   s.next_check = d.step + options_.recheck_steps();
   d.kind = ControlDecision::Kind::raise;
   r << "; " << change.str() << "; recheck at step " << s.next_check;
+  return r.str();
 }
 
 }  // namespace lpt::mgrit

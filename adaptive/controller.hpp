@@ -166,8 +166,28 @@ class Controller {
   const ControllerOptions& options() const { return options_; }
 
  private:
-  // Raise or switch after a trigger; appends to the reason.
-  void act(ControlDecision& d, double bias, bool failed_raise, std::ostringstream& r);
+  // What each test of a check found (check() runs them in this order, then writes the reason).
+  struct RaiseFinding {
+    enum class Kind { none, verified, in_force } kind = Kind::none;  // which test of a raise ran
+    bool failed = false;
+    double prompted = 0;  // the bias that prompted the raise
+  };
+  struct LevelFinding {
+    bool above = false;  // this check counts above eta
+    bool fires = false;  // patience reached
+  };
+  struct TrendFinding {
+    bool fires = false;
+    double growth = 1, ahead = 0;  // the fit's growth over the window, its projection
+    long span = 0;                 // steps the window covers
+  };
+  RaiseFinding judge_raise(double bias);
+  LevelFinding count_level(double bias);
+  TrendFinding follow_trend(long step, double bias);
+  void format_reason(std::ostringstream& r, double bias, const RaiseFinding& raise,
+                     const LevelFinding& level, const TrendFinding& trend) const;
+  // Raise or switch after a trigger; returns the reason's continuation.
+  std::string act(ControlDecision& d, double bias, bool failed_raise);
 
   ControllerOptions options_;
   ControlState state_;

@@ -108,65 +108,55 @@ void declare(cli::Options& o, MgritArgs& a) {
                  "back-propagation with --adjoint).");
 }
 
-int run_mgrit(const MgritArgs& a) {
-  const std::string& problem = a.problem;
-  const std::string& h5 = a.h5;
-  double lambda = a.lambda;
-  const double T = a.T, guess = a.guess, tol = a.tol, rtol = a.rtol;
-  const long steps = a.steps, dim = a.dim, min_coarse = a.min_coarse;
-  const int levels = a.levels, cf = a.cf, iters = a.iters, aiters = a.aiters, threads = a.threads;
-  const bool beuler = a.beuler, skip = a.skip, adjoint = a.adjoint;
-  const Relax relax = parse_relax(a.relax), fine = parse_relax(a.fine);
-  const Cycle cycle = parse_cycle(a.cycle);
-  const Storage storage = a.storage == "all" ? Storage::All : Storage::CPoints;
-  const OdeKind kind = parse_ode(problem);
-  lpt::require(T > 0, "option --T must be > 0, got ", T);
-  lpt::require(steps * dim <= kMaxUnknowns, "--steps ", steps, " x --dim ", dim, " = ",
-               steps * dim, " unknowns exceeds ", kMaxUnknowns, "; lower --steps or --dim");
+// The problem the options name, its lambda defaulted per problem (in `lambda`).
+OdeProblem make_problem(const MgritArgs& a, double& lambda) {
+  const OdeKind kind = parse_ode(a.problem);
+  lpt::require(a.T > 0, "option --T must be > 0, got ", a.T);
+  lpt::require(a.steps * a.dim <= kMaxUnknowns, "--steps ", a.steps, " x --dim ", a.dim, " = ",
+               a.steps * a.dim, " unknowns exceeds ", kMaxUnknowns,
+               "; lower --steps or --dim");
+  lambda = a.lambda;
   if (std::isnan(lambda))
     lambda = kind == OdeKind::Dahlquist ? -1.0 : kind == OdeKind::Oscillator ? 0.5 : 1.0;
-  lpt::require(steps >= 1, "--steps must be >= 1, got ", steps);
-  OdeProblem p(kind, steps, T, lambda, int(dim), beuler);
-  if (!std::isnan(guess)) p.set_guess_value(guess);
+  lpt::require(a.steps >= 1, "--steps must be >= 1, got ", a.steps);
+  OdeProblem p(kind, a.steps, a.T, lambda, int(a.dim), a.beuler);
+  if (!std::isnan(a.guess)) p.set_guess_value(a.guess);
+  return p;
+}
 
-  int rank = 0, size = 1;
-  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
-  MPI_Comm_size(MPI_COMM_WORLD, &size);
-  Solver s(p, steps);
-  s.set_step_size(p.h());
-  s.set_threads(threads);
+// Both solves get the same cycle; the adjoint may stop after another iteration count.
+void configure(Solver& s, const MgritArgs& a) {
   for (CycleOptions* o : {&s.forward_options(), &s.adjoint_options()}) {
-    o->set_max_levels(levels);
-    o->set_cfactor(cf);
-    o->set_min_coarse(min_coarse);
-    o->set_relax(relax);
-    o->set_fine_relax(fine);
-    o->set_cycle(cycle);
-    o->set_skip(skip);
-    o->set_abs_tol(tol);
-    o->set_rel_tol(rtol);
-    o->set_max_iter(iters);
-    o->set_storage(storage);
+    o->set_max_levels(a.levels);
+    o->set_cfactor(a.cf);
+    o->set_min_coarse(a.min_coarse);
+    o->set_relax(parse_relax(a.relax));
+    o->set_fine_relax(parse_relax(a.fine));
+    o->set_cycle(parse_cycle(a.cycle));
+    o->set_skip(a.skip);
+    o->set_abs_tol(a.tol);
+    o->set_rel_tol(a.rtol);
+    o->set_max_iter(a.iters);
+    o->set_storage(a.storage == "all" ? Storage::All : Storage::CPoints);
   }
-  if (aiters >= 0) s.adjoint_options().set_max_iter(aiters);
-  TablePrinter table(rank == 0);
-  s.add_monitor(&table);
-  if (rank == 0) {
-    std::printf("lpt mgrit: %s, %ld steps, h = %g, %d rank(s) x %d thread(s)\n", problem.c_str(),
-                steps, p.h(), size, threads);
-    const Grid& g = s.forward_grid();
-    std::printf("  levels:");
-    for (int l = 0; l < g.levels(); ++l) std::printf(" %ld", g.level(l).n);
-    std::printf(" steps; cfactor %d, %s-cycle, relax %s (finest %s)%s\n", cf, to_string(cycle),
-                to_string(relax), to_string(fine), skip ? ", skip" : "");
-  }
-  const auto fs = s.solve(*p.make(p.u0().data()));
-  if (!std::isfinite(fs.final_residual)) diverged("forward MGRIT residual", lambda, p.h());
+  if (a.aiters >= 0) s.adjoint_options().set_max_iter(a.aiters);
+}
 
-  // Error against serial stepping, over the points stored on each rank.
-  const auto ref = p.serial_forward();
-  // std::max drops a NaN difference, so a non-finite state is counted apart (and agreed on by
-  // every rank) rather than folded into the maximum.
+void print_header(Solver& s, const MgritArgs& a, const OdeProblem& p, int size) {
+  std::printf("lpt mgrit: %s, %ld steps, h = %g, %d rank(s) x %d thread(s)\n", a.problem.c_str(),
+              a.steps, p.h(), size, a.threads);
+  const Grid& g = s.forward_grid();
+  std::printf("  levels:");
+  for (int l = 0; l < g.levels(); ++l) std::printf(" %ld", g.level(l).n);
+  std::printf(" steps; cfactor %d, %s-cycle, relax %s (finest %s)%s\n", a.cf,
+              to_string(parse_cycle(a.cycle)), to_string(parse_relax(a.relax)),
+              to_string(parse_relax(a.fine)), a.skip ? ", skip" : "");
+}
+
+// max |u - u_serial| over every rank's stored points. std::max drops a NaN difference, so a
+// non-finite state is counted apart (and agreed on by every rank) rather than folded into the
+// maximum.
+double forward_error(Solver& s, const OdeProblem::Traj& ref, double lambda, double h) {
   double err = 0, bad = 0;
   for (long n = s.first_point(); n < s.end_point(); ++n)
     if (const Vector* v = s.state(n))
@@ -177,28 +167,57 @@ int run_mgrit(const MgritArgs& a) {
       }
   MPI_Allreduce(MPI_IN_PLACE, &err, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
   MPI_Allreduce(MPI_IN_PLACE, &bad, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
-  if (bad > 0) diverged("forward solution (MGRIT or serial)", lambda, p.h());
-  if (rank == 0) std::printf("  max |u - u_serial| = %.3e\n", err);
-  if (!h5.empty() && rank == 0) write_history_h5(h5, "forward", fs, true);
+  if (bad > 0) diverged("forward solution (MGRIT or serial)", lambda, h);
+  return err;
+}
 
-  if (adjoint) {
-    const auto as = s.solve_adjoint(s.final_state());
-    OdeProblem::Traj lam;
-    std::vector<double> dref;
-    p.serial_adjoint(ref, &lam, &dref);
-    std::vector<double> d = p.dtheta();
-    MPI_Allreduce(MPI_IN_PLACE, d.data(), int(d.size()), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
-    if (!std::isfinite(as.final_residual)) diverged("adjoint MGRIT residual", lambda, p.h());
-    double gerr = 0;
-    for (long n = 0; n < steps; ++n) {
-      const double e = std::fabs(d[n] - dref[n]);
-      if (!std::isfinite(e)) diverged("adjoint gradient", lambda, p.h());
-      gerr = std::max(gerr, e);
-    }
-    if (rank == 0) std::printf("  max |dtheta - dtheta_serial| = %.3e\n", gerr);
-    if (!h5.empty() && rank == 0) write_history_h5(h5, "adjoint", as, false);
+// The adjoint solve of J = 1/2 |u_N|^2 and max |dtheta - dtheta_serial|.
+double adjoint_error(Solver& s, OdeProblem& p, const OdeProblem::Traj& ref, double lambda,
+                     const SolveStats** stats) {
+  *stats = &s.solve_adjoint(s.final_state());
+  OdeProblem::Traj lam;
+  std::vector<double> dref;
+  p.serial_adjoint(ref, &lam, &dref);
+  std::vector<double> d = p.dtheta();
+  MPI_Allreduce(MPI_IN_PLACE, d.data(), int(d.size()), MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+  if (!std::isfinite((*stats)->final_residual)) diverged("adjoint MGRIT residual", lambda, p.h());
+  double gerr = 0;
+  for (std::size_t n = 0; n < dref.size(); ++n) {
+    const double e = std::fabs(d[n] - dref[n]);
+    if (!std::isfinite(e)) diverged("adjoint gradient", lambda, p.h());
+    gerr = std::max(gerr, e);
   }
-  if (!h5.empty() && rank == 0) std::printf("  wrote %s\n", h5.c_str());
+  return gerr;
+}
+
+int run_mgrit(const MgritArgs& a) {
+  double lambda = 0;
+  OdeProblem p = make_problem(a, lambda);
+  int rank = 0, size = 1;
+  MPI_Comm_rank(MPI_COMM_WORLD, &rank);
+  MPI_Comm_size(MPI_COMM_WORLD, &size);
+  Solver s(p, a.steps);
+  s.set_step_size(p.h());
+  s.set_threads(a.threads);
+  configure(s, a);
+  TablePrinter table(rank == 0);
+  s.add_monitor(&table);
+  if (rank == 0) print_header(s, a, p, size);
+  const auto fs = s.solve(*p.make(p.u0().data()));
+  if (!std::isfinite(fs.final_residual)) diverged("forward MGRIT residual", lambda, p.h());
+
+  const auto ref = p.serial_forward();
+  const double err = forward_error(s, ref, lambda, p.h());
+  const bool record = !a.h5.empty() && rank == 0;
+  if (rank == 0) std::printf("  max |u - u_serial| = %.3e\n", err);
+  if (record) write_history_h5(a.h5, "forward", fs, true);
+  if (a.adjoint) {
+    const SolveStats* as = nullptr;
+    const double gerr = adjoint_error(s, p, ref, lambda, &as);
+    if (rank == 0) std::printf("  max |dtheta - dtheta_serial| = %.3e\n", gerr);
+    if (record) write_history_h5(a.h5, "adjoint", *as, false);
+  }
+  if (record) std::printf("  wrote %s\n", a.h5.c_str());
   return 0;
 }
 

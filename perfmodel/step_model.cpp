@@ -98,75 +98,88 @@ SerialPrediction StepModel::serial() const {
   return s;
 }
 
-Prediction StepModel::predict(int ranks, const MgritSettings& st) const {
+// What each of the P ranks holds and does besides the solves.
+struct RankLoads {
+  std::vector<double> grad, params, tapes, states;  // seconds, counts, bytes, bytes
+  std::vector<int> tensors;                         // optimizer launches
+  explicit RankLoads(int P) : grad(P, 0), params(P, 0), tapes(P, 0), states(P, 0), tensors(P, 0) {}
+};
+
+namespace {
+
+// Each solve keeps its values at every point of every level and, on coarse levels, its FAS
+// right-hand sides: one vector on the finest level, two on coarser ones.
+void add_solve_states(std::vector<double>& states, const Hierarchy& h, int levels,
+                      double state_bytes) {
+  for (int l = 0; l < levels; ++l)
+    for (int j = 0; j < h.steps[l]; ++j)
+      states[h.owner(l, j)] += (l == 0 ? 1.0 : 2.0) * state_bytes;
+}
+
+RankLoads rank_loads(const StepCosts& c, const Hierarchy& h, const Hierarchy& ha,
+                     const MgritSettings& st, const MgritSettings& sa, int N) {
+  const int P = h.ranks;
+  RankLoads r(P);
+  // Every fine step gets its parameter gradient inside the adjoint's final sweep, which the solve
+  // cost already holds (the forward's final sweep keeps every tape). Index n is read twice with
+  // the same layout: as step n of the reversed (adjoint) chain for the gradient sweep, and as
+  // forward layer n for ownership, tapes and parameters.
+  for (int n = 0; n < N; ++n) {
+    const int p = h.fine_owner[n];
+    r.grad[p] += c.param_grad[N - 1 - n];
+    r.params[p] += c.params[n];
+    r.tapes[p] += c.tape_bytes[n];
+    r.tensors[p] += 1;
+  }
+  r.params[0] += c.opening_params;
+  r.tensors[0] += 1;
+  // The tied embedding lives on both end ranks (counted once when they are one rank).
+  r.params[P - 1] += c.closing_params + (P > 1 ? c.tied_params : 0.0);
+  r.tensors[P - 1] += 1;
+  add_solve_states(r.states, h, st.levels, c.state_bytes);
+  // An adjoint of one level is a plain sweep that keeps one vector. The adjoint's points are
+  // owned by its own (reversed) layout.
+  if (sa.levels == 1) {
+    r.states[0] += c.state_bytes;
+  } else if (st.adjoint.levels == 0) {  // the forward's cycle: the forward's owners
+    add_solve_states(r.states, h, st.levels, c.state_bytes);
+  } else {  // its own hierarchy, in reversed time: position q lives on rank P - 1 - q
+    for (int l = 0; l < sa.levels; ++l)
+      for (int j = 0; j < ha.steps[l]; ++j)
+        r.states[std::clamp(P - 1 - ha.owner(l, j), 0, P - 1)] +=
+            (l == 0 ? 1.0 : 2.0) * c.state_bytes;
+  }
+  return r;
+}
+
+}  // namespace
+
+SolveCost StepModel::adjoint_cost(const MgritSettings& st, const Hierarchy& ha,
+                                  const Network& net) const {
   const StepCosts& c = costs_;
   const int N = shape_.layers;
-  const Hierarchy h = build_hierarchy(N, ranks, st);
-  const Network net = network();
-  const int P = h.ranks, L = st.levels;
-  Prediction pr;
-  pr.ranks_requested = ranks;
-  pr.ranks_used = P;
-  pr.replicas = replicas_;
-  pr.settings = st;
-
-  pr.forward_solve = mgrit_solve_cost(c.forward, c.forward, h, st, st.fwd_iters, net, c.vector_op_s);
   // The adjoint runs backwards in layer index: the same solver, with the same layout rule, on the
   // reversed chain. A fine adjoint step replays the layer's forward unless its tape was kept;
   // coarse steps always do.
-  std::vector<double> adj_fine(N), adj_coarse(N), pgrad(N);
+  std::vector<double> adj_fine(N), adj_coarse(N);
   for (int n = 0; n < N; ++n) {
     const int o = N - 1 - n;
     adj_coarse[n] = c.adjoint_step[o];
     adj_fine[n] = st.store_tapes ? c.vjp_state[o] : c.adjoint_step[o];
-    pgrad[n] = c.param_grad[o];
   }
-  // The adjoint's reversed time is split as the solver splits it (rounding the other way), on
-  // the adjoint's own cycle.
-  const MgritSettings sa = st.adjoint_settings();
-  const Hierarchy ha = build_hierarchy(N, ranks, sa, /*ceil_split=*/true);
-  pr.adjoint_solve = mgrit_solve_cost(adj_fine, adj_coarse, ha, sa, st.bwd_iters, net, c.vector_op_s);
+  return mgrit_solve_cost(adj_fine, adj_coarse, ha, st.adjoint_settings(), st.bwd_iters, net,
+                          c.vector_op_s);
+}
 
-  // Per-rank extras. Every fine step gets its parameter gradient inside the adjoint's final
-  // sweep, which the solve cost already holds (the forward's final sweep keeps every tape).
-  std::vector<double> grad(P, 0), params(P, 0), tapes(P, 0), states(P, 0);
-  std::vector<int> tensors(P, 0);
-  // Index n is read twice with the same layout: as step n of the reversed (adjoint) chain for the
-  // gradient sweep, and as forward layer n for ownership, tapes and parameters.
-  for (int n = 0; n < N; ++n) {
-    const int p = h.fine_owner[n];
-    grad[p] += pgrad[n];
-    params[p] += c.params[n];
-    tapes[p] += c.tape_bytes[n];
-    tensors[p] += 1;
-  }
-  params[0] += c.opening_params;
-  tensors[0] += 1;
-  // The tied embedding lives on both end ranks (counted once when they are one rank).
-  params[P - 1] += c.closing_params + (P > 1 ? c.tied_params : 0.0);
-  tensors[P - 1] += 1;
-  // Each solve keeps its values at every point of every level and, on coarse levels, its FAS
-  // right-hand sides; an adjoint of one level is a plain sweep that keeps one vector. The
-  // adjoint's points are owned by its own (reversed) layout.
-  for (int l = 0; l < L; ++l)
-    for (int j = 0; j < h.steps[l]; ++j) states[h.owner(l, j)] += (l == 0 ? 1.0 : 2.0) * c.state_bytes;
-  if (sa.levels == 1) {
-    states[0] += c.state_bytes;
-  } else if (st.adjoint.levels == 0) {  // the forward's cycle: the forward's owners, as before
-    for (int l = 0; l < L; ++l)
-      for (int j = 0; j < h.steps[l]; ++j) states[h.owner(l, j)] += (l == 0 ? 1.0 : 2.0) * c.state_bytes;
-  } else {  // its own hierarchy, in reversed time: position q lives on rank P - 1 - q
-    for (int l = 0; l < sa.levels; ++l)
-      for (int j = 0; j < ha.steps[l]; ++j)
-        states[std::clamp(P - 1 - ha.owner(l, j), 0, P - 1)] += (l == 0 ? 1.0 : 2.0) * c.state_bytes;
-  }
-
+void StepModel::step_time(Prediction& pr, const RankLoads& r, int ranks) const {
+  const StepCosts& c = costs_;
+  const int P = pr.ranks_used;
   StepBreakdown& t = pr.time;
   t.opening = c.opening_fwd + c.opening_bwd;
   t.forward = pr.forward_solve.total;
   t.closing = c.closing_fwd + c.closing_bwd;
   t.adjoint = pr.adjoint_solve.total;
-  t.param_grad = *std::max_element(grad.begin(), grad.end());
+  t.param_grad = *std::max_element(r.grad.begin(), r.grad.end());
   if (P > 1 && c.tied_params > 0) {
     // The last rank sends its embedding gradient during the adjoint solve; the first rank sends
     // the updated embedding back during the next forward solve. Only what outlasts them shows.
@@ -176,27 +189,51 @@ Prediction StepModel::predict(int ranks, const MgritSettings& st) const {
   }
   double max_params = 0;
   for (int p = 0; p < P; ++p) {
-    t.optimizer = std::max(t.optimizer, optimizer_time(params[p], tensors[p]));
-    max_params = std::max(max_params, params[p]);
+    t.optimizer = std::max(t.optimizer, optimizer_time(r.params[p], r.tensors[p]));
+    max_params = std::max(max_params, r.params[p]);
   }
   t.data_parallel = ring_allreduce(max_params * 4, ranks);
   finish(t);
+}
 
+// The fullest rank's memory.
+void StepModel::peak_memory(Prediction& pr, const RankLoads& r) const {
+  const StepCosts& c = costs_;
   const double one_tape = *std::max_element(c.tape_bytes.begin(), c.tape_bytes.end());
-  for (int p = 0; p < P; ++p) {
+  for (int p = 0; p < pr.ranks_used; ++p) {
     MemoryUse m;
-    m.params = params[p] * param_store_bytes(shape_.act_bytes);
-    m.grads = params[p] * 4;
-    m.optimizer = params[p] * 8;
-    m.states = states[p];
-    m.tapes = st.store_tapes ? tapes[p] + one_tape : one_tape;
-    m.workspace = p == P - 1 ? c.closing_workspace : 0.0;
+    m.params = r.params[p] * param_store_bytes(shape_.act_bytes);
+    m.grads = r.params[p] * 4;
+    m.optimizer = r.params[p] * 8;
+    m.states = r.states[p];
+    m.tapes = pr.settings.store_tapes ? r.tapes[p] + one_tape : one_tape;
+    m.workspace = p == pr.ranks_used - 1 ? c.closing_workspace : 0.0;
     finish(m, hw_.memory_capacity);
     if (p == 0 || m.total > pr.memory.total) pr.memory = m;
   }
+}
 
+Prediction StepModel::predict(int ranks, const MgritSettings& st) const {
+  const StepCosts& c = costs_;
+  const int N = shape_.layers;
+  const Hierarchy h = build_hierarchy(N, ranks, st);
+  const Network net = network();
+  Prediction pr;
+  pr.ranks_requested = ranks;
+  pr.ranks_used = h.ranks;
+  pr.replicas = replicas_;
+  pr.settings = st;
+  pr.forward_solve = mgrit_solve_cost(c.forward, c.forward, h, st, st.fwd_iters, net, c.vector_op_s);
+  // The adjoint's reversed time is split as the solver splits it (rounding the other way), on
+  // the adjoint's own cycle.
+  const MgritSettings sa = st.adjoint_settings();
+  const Hierarchy ha = build_hierarchy(N, ranks, sa, /*ceil_split=*/true);
+  pr.adjoint_solve = adjoint_cost(st, ha, net);
+  const RankLoads loads = rank_loads(c, h, ha, st, sa, N);
+  step_time(pr, loads, ranks);
+  peak_memory(pr, loads);
   pr.serial = serial();
-  pr.speedup = pr.serial.time.total / t.total;
+  pr.speedup = pr.serial.time.total / pr.time.total;
   pr.efficiency = pr.speedup / ranks;
   return pr;
 }

@@ -50,6 +50,8 @@ struct Prediction {
   double efficiency = 0;  // speedup / ranks_requested
 };
 
+struct RankLoads;  // per-rank work and memory of one setting (step_model.cpp)
+
 class StepModel {
  public:
   StepModel(const ModelShape& shape, const HardwareProfile& hw);
@@ -70,6 +72,11 @@ class StepModel {
   Network network() const;
 
  private:
+  // The pieces of predict(): the adjoint solve on its hierarchy `ha`, the step's time and the
+  // fullest rank's memory from the per-rank loads (RankLoads, step_model.cpp).
+  SolveCost adjoint_cost(const MgritSettings& st, const Hierarchy& ha, const Network& net) const;
+  void step_time(Prediction& pr, const RankLoads& loads, int ranks) const;
+  void peak_memory(Prediction& pr, const RankLoads& loads) const;
   double optimizer_time(double params, int tensors) const;
   double ring_allreduce(double bytes, int ranks_per_replica) const;
 

@@ -151,7 +151,9 @@ TEST(ControllerTrend, EstimationNoiseRarelyPassesForATrend) {
     };
     const int guarded = triggers(4.0), bare = triggers(1.01);
     EXPECT_LT(guarded, 20) << "level " << level;  // < 0.1 % of 20000 checks
-    if (level >= 0.15) EXPECT_GT(bare, 10 * std::max(guarded, 1)) << "level " << level;
+    if (level >= 0.15) {
+      EXPECT_GT(bare, 10 * std::max(guarded, 1)) << "level " << level;
+    }
   }
 }
 

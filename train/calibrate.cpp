@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <memory>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -113,10 +114,11 @@ nlohmann::json Calibration::measured_times() const {
           {"adjoint_step_s", adjoint_step_s}};
 }
 
-Calibration calibrate(const RunConfig& cfg, int reps) {
-  require(reps >= 3, "calibrate: --reps must be >= 3, got ", reps);
+namespace {
+
+// The shape a calibration times: the run's batch, widths and the sequence its layers see.
+void set_shape(Calibration& c, const RunConfig& cfg) {
   const ModelSection& m = cfg.model;
-  Calibration c;
   c.batch = cfg.train.batch;
   c.d = m.d_model;
   c.heads = m.heads;
@@ -127,111 +129,139 @@ Calibration calibrate(const RunConfig& cfg, int reps) {
     default: c.seq = m.seq_len;
   }
   c.threads = omp_get_max_threads();
+}
 
-  // A deep chain meets every layer with its own weights and its own input and output states, so
-  // none of them is still in cache from the step before; a single layer timed in a loop finds
-  // all of them hot (here 0.33 ms against 0.38-0.40 ms per step in the chain). So the timings
-  // rotate over R layers, states and tapes spanning 64 MiB. Random weights: the time of a layer
-  // does not depend on the values.
-  const LayerDims dims{m.d_model, m.heads, m.d_ff};
-  TransformerStepsConfig sc;
-  sc.dims = dims;
-  sc.causal = m.family == Family::gpt;
-  StepBatch b;
-  b.B = c.batch;
-  b.T = c.seq;
-  b.train = false;
-  std::size_t layer_params = 0, tn = 0, n = 0;
-  {  // sizes of one layer, to choose R
-    ParamStore<float> probe;
-    register_layer_params(probe, "layers.0.", dims, /*decoder=*/false);
-    probe.finalize();
-    sc.layers = 1;
-    TransformerSteps<float> one(probe, sc);
-    one.set_batch(b);
-    layer_params = probe.size();
-    tn = one.tape_size(0);
-    n = one.state_size();
+// A deep chain meets every layer with its own weights and its own input and output states, so
+// none of them is still in cache from the step before; a single layer timed in a loop finds all
+// of them hot (here 0.33 ms against 0.38-0.40 ms per step in the chain). So the timings rotate
+// over R layers, states and tapes spanning 64 MiB. Random weights: the time of a layer does not
+// depend on the values.
+class LayerChain {
+ public:
+  LayerChain(const ModelSection& m, const Calibration& c) : h_(static_cast<float>(m.h)) {
+    const LayerDims dims{m.d_model, m.heads, m.d_ff};
+    sc_.dims = dims;
+    sc_.causal = m.family == Family::gpt;
+    b_.B = c.batch;
+    b_.T = c.seq;
+    b_.train = false;
+    std::size_t layer_params = 0;
+    {  // sizes of one layer, to choose R
+      ParamStore<float> probe;
+      register_layer_params(probe, "layers.0.", dims, /*decoder=*/false);
+      probe.finalize();
+      sc_.layers = 1;
+      TransformerSteps<float> one(probe, sc_);
+      one.set_batch(b_);
+      layer_params = probe.size();
+      tn_ = one.tape_size(0);
+      n_ = one.state_size();
+    }
+    R_ = int(std::max<std::size_t>(
+        2, (std::size_t(64) << 20) / ((tn_ + n_ + layer_params) * sizeof(float)) + 1));
+    for (int k = 0; k < R_; ++k)
+      register_layer_params(params_, "layers." + std::to_string(k) + ".", dims, false);
+    params_.finalize();
+    std::mt19937 rng(1);
+    std::normal_distribution<float> nd(0.f, 0.02f);
+    for (std::size_t i = 0; i < params_.size(); ++i) params_.values()[i] = nd(rng);
+    sc_.layers = R_;
+    steps_ = std::make_unique<TransformerSteps<float>>(params_, sc_);
+    steps_->set_batch(b_);
+    states_.resize(std::size_t(R_ + 1) * n_);
+    tapes_.resize(std::size_t(R_) * tn_);
+    lam_.resize(n_);
+    lam_out_.resize(n_);
+    for (auto& x : states_) x = nd(rng) * 50;
+    for (auto& x : lam_) x = nd(rng);
   }
-  const int R = int(std::max<std::size_t>(2, (std::size_t(64) << 20) /
-                                                 ((tn + n + layer_params) * sizeof(float)) + 1));
-  ParamStore<float> params;
-  for (int k = 0; k < R; ++k)
-    register_layer_params(params, "layers." + std::to_string(k) + ".", dims, /*decoder=*/false);
-  params.finalize();
-  std::mt19937 rng(1);
-  std::normal_distribution<float> nd(0.f, 0.02f);
-  for (std::size_t i = 0; i < params.size(); ++i) params.values()[i] = nd(rng);
-  sc.layers = R;
-  TransformerSteps<float> steps(params, sc);
-  steps.set_batch(b);
+  std::size_t state_size() const { return n_; }
+  const float* states() const { return states_.data(); }
 
-  std::vector<float> states(std::size_t(R + 1) * n), tapes(std::size_t(R) * tn);
-  std::vector<float> lam(n), lam_out(n), out(n);
-  for (auto& x : states) x = nd(rng) * 50;
-  for (auto& x : lam) x = nd(rng);
-  const float h = static_cast<float>(m.h);
-  int k = 0;
-  auto u_k = [&] { return states.data() + std::size_t(k) * n; };
-  auto next_k = [&] { return states.data() + std::size_t(k + 1) * n; };
-  auto tape_k = [&] { return tapes.data() + std::size_t(k) * tn; };
-  auto dtheta_k = [&] { return params.grads() + steps.param_offset(k); };
-  auto rotate = [&] { k = (k + 1) % R; };
+  // Each call moves to the next layer of the chain and runs one step there.
+  void forward(bool keep_tape) {
+    rotate();
+    steps_->forward(k_, h_, u(), u() + n_, keep_tape ? tape() : nullptr);
+  }
+  void backward(bool from_tape, bool param_grads) {
+    rotate();
+    steps_->backward(k_, h_, u(), from_tape ? tape() : nullptr, lam_.data(), lam_out_.data(),
+                     param_grads ? params_.grads() + steps_->param_offset(k_) : nullptr);
+  }
+  void fill_tapes() {
+    for (int i = 0; i < R_; ++i) forward(true);
+  }
+
+ private:
+  void rotate() { k_ = (k_ + 1) % R_; }
+  float* u() { return states_.data() + std::size_t(k_) * n_; }
+  float* tape() { return tapes_.data() + std::size_t(k_) * tn_; }
+
+  float h_;
+  TransformerStepsConfig sc_;
+  StepBatch b_;
+  std::size_t tn_ = 0, n_ = 0;
+  int R_ = 2, k_ = 0;
+  ParamStore<float> params_;
+  std::unique_ptr<TransformerSteps<float>> steps_;
+  std::vector<float> states_, tapes_, lam_, lam_out_;
+};
+
+void measure_layer(Calibration& c, LayerChain& chain, int reps) {
   // MGRIT's steps keep no tape (the layer writes its intermediates to its own workspace, which
   // stays in cache): cheaper than writing them to a kept tape.
-  c.forward_s = median_time(reps, [&] {
-    rotate();
-    steps.forward(k, h, u_k(), next_k(), nullptr);
-  });
-  c.adjoint_step_s = median_time(reps, [&] {
-    rotate();
-    steps.backward(k, h, u_k(), nullptr, lam.data(), lam_out.data(), nullptr);
-  });
+  c.forward_s = median_time(reps, [&] { chain.forward(false); });
+  c.adjoint_step_s = median_time(reps, [&] { chain.backward(false, false); });
   // The serial step keeps every tape; at depth they come from memory, not cache.
-  auto fwd_taped = [&] {
-    rotate();
-    steps.forward(k, h, u_k(), next_k(), tape_k());
-  };
-  for (int i = 0; i < R; ++i) fwd_taped();  // every tape valid for the backward
-  c.serial_forward_s = median_time(reps, fwd_taped);
-  c.vjp_state_s = median_time(reps, [&] {
-    rotate();
-    steps.backward(k, h, u_k(), tape_k(), lam.data(), lam_out.data(), nullptr);
-  });
-  c.serial_backward_s = median_time(reps, [&] {
-    rotate();
-    steps.backward(k, h, u_k(), tape_k(), lam.data(), lam_out.data(), dtheta_k());
-  });
+  chain.fill_tapes();  // every tape valid for the backward
+  c.serial_forward_s = median_time(reps, [&] { chain.forward(true); });
+  c.vjp_state_s = median_time(reps, [&] { chain.backward(true, false); });
+  c.serial_backward_s = median_time(reps, [&] { chain.backward(true, true); });
   c.param_grad_s = std::max(c.serial_backward_s - c.vjp_state_s, 1e-9);
-  {
-    const std::size_t np = std::size_t(1) << 22;
-    std::vector<float> w(np, 0.1f), g(np, 0.01f);
-    AdamW<float> opt(np);
-    opt.set_lr(1e-4);
-    c.optimizer_per_param_s = median_time(std::max(3, reps / 4), [&] { opt.step(w.data(), g.data()); }) / double(np);
-  }
+}
+
+void measure_update(Calibration& c, const LayerChain& chain, int reps) {
+  const std::size_t np = std::size_t(1) << 22;
+  std::vector<float> w(np, 0.1f), g(np, 0.01f);
+  AdamW<float> opt(np);
+  opt.set_lr(1e-4);
+  c.optimizer_per_param_s =
+      median_time(std::max(3, reps / 4), [&] { opt.step(w.data(), g.data()); }) / double(np);
+  const std::size_t n = chain.state_size();
+  std::vector<float> out(n);
   c.axpy_s = median_time(reps, [&] {
-    const float* u = states.data();
+    const float* u = chain.states();
     for (std::size_t i = 0; i < n; ++i) out[i] = 0.5f * u[i] + out[i];
   });
+}
 
-  measure_machine(c, reps);
-
+// Ranks per node, and with two or more ranks the latency and bandwidth of a state's message.
+void measure_network(Calibration& c, std::size_t state_floats, int reps) {
   int size = 1, initialized = 0;
   MPI_Initialized(&initialized);  // used as a library (tests) without MPI: one rank
   if (initialized) MPI_Comm_size(MPI_COMM_WORLD, &size);
   c.ranks_per_node = std::max(1, int(std::thread::hardware_concurrency()) / c.threads);
-  if (size >= 2) {
-    MPI_Comm node;
-    MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
-    MPI_Comm_size(node, &c.ranks_per_node);
-    MPI_Comm_free(&node);
-  }
-  if (size >= 2) {
-    c.latency_s = ping_pong(8, reps);
-    const double t = ping_pong(n * sizeof(float), reps);
-    c.bandwidth_Bps = double(n * sizeof(float)) / std::max(t - c.latency_s, 1e-12);
-  }
+  if (size < 2) return;
+  MPI_Comm node;
+  MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, 0, MPI_INFO_NULL, &node);
+  MPI_Comm_size(node, &c.ranks_per_node);
+  MPI_Comm_free(&node);
+  c.latency_s = ping_pong(8, reps);
+  const double t = ping_pong(state_floats * sizeof(float), reps);
+  c.bandwidth_Bps = double(state_floats * sizeof(float)) / std::max(t - c.latency_s, 1e-12);
+}
+
+}  // namespace
+
+Calibration calibrate(const RunConfig& cfg, int reps) {
+  require(reps >= 3, "calibrate: --reps must be >= 3, got ", reps);
+  Calibration c;
+  set_shape(c, cfg);
+  LayerChain chain(cfg.model, c);
+  measure_layer(c, chain, reps);
+  measure_update(c, chain, reps);
+  measure_machine(c, reps);
+  measure_network(c, chain.state_size(), reps);
   return c;
 }
 
