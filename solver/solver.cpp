@@ -104,13 +104,15 @@ void Solver::build_forward() {
   forward_done_ = false;
 }
 
-const Grid& Solver::forward_grid() {
-  if (fdirty_ || !fcore_) build_forward();
-  return fcore_->grid();
+// The layout is a function of the step count, the options and the communicator alone: reading
+// it builds nothing, so it neither drops a solution nor rebuilds the Core behind the caller.
+Grid Solver::forward_grid() const {
+  const Comm c(comm_, false);  // as build_forward's Core: time in rank order
+  return Grid(n_, fopt_, c.size(), c.mirrored());
 }
 
-long Solver::first_point() { return forward_grid(), fcore_->lo(); }
-long Solver::end_point() { return forward_grid(), fcore_->hi(); }
+long Solver::first_point() const { return forward_grid().lo(0, Comm(comm_, false).pos()); }
+long Solver::end_point() const { return forward_grid().hi(0, Comm(comm_, false).pos()); }
 
 std::pair<long, long> Solver::adjoint_layers() const {
   if (!acore_) return {0, 0};

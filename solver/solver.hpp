@@ -62,9 +62,9 @@ class Solver {
   long steps() const { return n_; }
   // Finest points owned here (forward), [first_point, end_point): this rank evaluates the layers
   // [first_point, min(end_point, N)) and needs their parameters. Valid before the first solve.
-  long first_point();
-  long end_point();
-  bool owns_final() { return end_point() == n_ + 1; }
+  long first_point() const;
+  long end_point() const;
+  bool owns_final() const { return end_point() == n_ + 1; }
   // Layers whose adjoint steps (and parameter gradients) this rank evaluates, valid after
   // solve_adjoint. They equal the forward layers when both solves have the same coarsest stride
   // S and S divides N (the adjoint splits time as the mirror image of the forward); otherwise
@@ -75,7 +75,7 @@ class Solver {
   const Vector* final_state() const { return state(n_); }
   const Vector* adjoint_state(long n) const;  // λ[n] (forward index) if here, else nullptr
   const Vector* gradient_u0() const { return adjoint_state(0); }
-  const Grid& forward_grid();
+  Grid forward_grid() const;  // the forward's levels and layout under the options in force
 
  private:
   class ForwardProp;
