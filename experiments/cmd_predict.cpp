@@ -20,7 +20,7 @@ namespace {
 
 struct PredictArgs {
   perf::PredictOptions o;
-  std::string family = perf::family_name(o.shape.family);
+  std::string family = to_string(o.shape.family);
   std::string precision = o.shape.act_bytes == 2 ? "bf16" : "fp32";
   std::string serial = o.serial_mode == perf::SerialMode::StoreTapes ? "store"
                        : o.serial_mode == perf::SerialMode::Recompute ? "recompute"
@@ -55,7 +55,7 @@ void declare(cli::Options& c, PredictArgs& a) {
   c.text("--profile,--hardware", o.profile, "NAME|PATH",
          "perfmodel/profiles/NAME.json or a file, e.g. a calibrated profile (--hardware is the "
          "same option)");
-  c.choice("--family", a.family, {"gpt", "bert", "vit", "translation"}, "model family");
+  c.choice("--family", a.family, {"gpt", "bert", "vit", "mt"}, "model family (mt: translation)");
   c.integer("--batch", s.batch, 0, kMaxSize, "micro-batch per replica");
   c.integer("--seq", s.seq, 0, kMaxSize, "tokens (translation: target length)");
   c.integer("--d", s.d, 0, kMaxSize, "model width");
@@ -169,7 +169,7 @@ void from_config(PredictArgs& a, const CLI::App& app) {
 
 int run_predict(PredictArgs& a, const CLI::App& app) {
   perf::PredictOptions& o = a.o;
-  o.shape.family = perf::parse_family(a.family);
+  o.shape.family = parse_family(a.family);
   o.shape.act_bytes = a.precision == "bf16" ? 2 : 4;
   if (!a.config.empty() || !a.sets.empty()) from_config(a, app);
   o.serial_mode = a.serial == "store"       ? perf::SerialMode::StoreTapes

@@ -4,26 +4,8 @@
 
 namespace lpt::perf {
 
-Family parse_family(const std::string& name) {
-  if (name == "gpt") return Family::Gpt;
-  if (name == "bert") return Family::Bert;
-  if (name == "vit") return Family::Vit;
-  if (name == "translation") return Family::Translation;
-  fail("unknown model family '", name, "'; use gpt, bert, vit or translation");
-}
-
-const char* family_name(Family f) {
-  switch (f) {
-    case Family::Gpt: return "gpt";
-    case Family::Bert: return "bert";
-    case Family::Vit: return "vit";
-    case Family::Translation: return "translation";
-  }
-  return "?";
-}
-
 int ModelShape::tokens() const {
-  if (family == Family::Vit) return 1 + (image / patch) * (image / patch);
+  if (family == Family::vit) return 1 + (image / patch) * (image / patch);
   return seq;
 }
 
@@ -35,7 +17,7 @@ void ModelShape::validate() const {
   require(layers >= 1, "model layers must be >= 1, got ", layers);
   require(act_bytes == 2 || act_bytes == 4, "act_bytes must be 2 (bf16) or 4 (fp32), got ",
           act_bytes);
-  if (family == Family::Vit) {
+  if (family == Family::vit) {
     require(patch >= 1 && image % patch == 0, "ViT image (", image,
             ") must be a multiple of patch (", patch, ")");
     require(channels >= 1 && classes >= 1, "ViT channels and classes must be >= 1");
@@ -43,7 +25,7 @@ void ModelShape::validate() const {
     require(seq >= 1, "model seq must be >= 1, got ", seq);
     require(vocab >= 1, "model vocab must be >= 1, got ", vocab);
   }
-  if (family == Family::Translation) {
+  if (family == Family::mt) {
     require(enc_layers >= 1 && enc_layers < layers, "translation needs 1 <= enc_layers (",
             enc_layers, ") < layers (", layers, ")");
     require(src_seq >= 1, "translation needs src_seq >= 1, got ", src_seq);
@@ -264,7 +246,7 @@ LayerCost decoder_layer_cost(const ModelShape& s, int tokens, int mem_tokens) {
 }
 
 LayerCost step_layer_cost(const ModelShape& s, int n) {
-  if (s.family == Family::Translation) {
+  if (s.family == Family::mt) {
     if (n < s.enc_layers) return encoder_layer_cost(s, s.src_seq);
     return decoder_layer_cost(s, s.seq, s.src_seq);
   }
@@ -303,13 +285,13 @@ EndCost opening_cost(const ModelShape& s) {
   const Dims x = dims(s, s.tokens(), s.tokens());
   EndCost e;
   switch (s.family) {
-    case Family::Gpt:
-    case Family::Bert: embed(e, "emb", x, s.seq, s.vocab, s.seq); break;
-    case Family::Translation:
+    case Family::gpt:
+    case Family::bert: embed(e, "emb", x, s.seq, s.vocab, s.seq); break;
+    case Family::mt:
       embed(e, "src_emb", x, s.src_seq, s.vocab, s.src_seq);
       embed(e, "tgt_emb", x, s.seq, s.vocab, s.seq);
       break;
-    case Family::Vit: {
+    case Family::vit: {
       const double np = x.Tq - 1, cpp = double(s.channels) * s.patch * s.patch;
       e.forward.elementwise("patchify", x.B * np * cpp, 1, 1, 0, x.s);
       e.forward.gemm("patch_embed", x.B * np, x.d, cpp, 1, x.s);
@@ -328,9 +310,9 @@ EndCost closing_cost(const ModelShape& s) {
   const Dims x = dims(s, s.tokens(), s.tokens());
   EndCost e;
   switch (s.family) {
-    case Family::Gpt:
-    case Family::Translation: lm_head(e, x, x.M, s.vocab); break;
-    case Family::Bert:
+    case Family::gpt:
+    case Family::mt: lm_head(e, x, x.M, s.vocab); break;
+    case Family::bert:
       // LNf, then dense + GELU + LN before the tied logits (counted by lm_head's LN).
       layernorm_fwd(e.forward, "lnf", x.M, x);
       linear_fwd(e.forward, "mlm.dense", x.M, x.d, x.d, x);
@@ -343,7 +325,7 @@ EndCost closing_cost(const ModelShape& s) {
       lm_head(e, x, x.M, s.vocab);  // its "lnf" stands for mlm.ln
       e.params += x.d * x.d + x.d + 2 * x.d + s.vocab;
       break;
-    case Family::Vit:
+    case Family::vit:
       layernorm_fwd(e.forward, "lnf", x.B, x);  // only the class token reaches the head
       linear_fwd(e.forward, "head", x.B, s.classes, x.d, x);
       e.forward.elementwise("cross_entropy", x.B * s.classes, 1, 0, 5, x.s);
@@ -359,11 +341,11 @@ EndCost closing_cost(const ModelShape& s) {
 }
 
 double tied_params(const ModelShape& s) {
-  return s.family == Family::Vit ? 0.0 : double(s.vocab) * s.d;
+  return s.family == Family::vit ? 0.0 : double(s.vocab) * s.d;
 }
 
 double state_bytes(const ModelShape& s) {
-  const double t = s.family == Family::Translation ? double(s.src_seq) + s.seq : s.tokens();
+  const double t = s.family == Family::mt ? double(s.src_seq) + s.seq : s.tokens();
   return double(s.batch) * t * s.d * s.act_bytes;
 }
 

@@ -7,15 +7,13 @@
 #include <string>
 
 #include "perfmodel/op_cost.hpp"
+#include "util/family.hpp"
 
 namespace lpt::perf {
 
-enum class Family { Gpt, Bert, Vit, Translation };
-Family parse_family(const std::string& name);  // "gpt", "bert", "vit", "translation"
-const char* family_name(Family f);
 
 struct ModelShape {
-  Family family = Family::Gpt;
+  Family family = Family::gpt;
   int batch = 8;      // B: micro-batch per replica
   int seq = 1024;     // T: tokens (translation: target length; ViT: derived from the image)
   int d = 768;

@@ -14,7 +14,7 @@ double gb(double b) { return b / 1e9; }
 StepModel step_model_for(const PredictOptions& o, const HardwareProfile& hw, int N) {
   ModelShape s = o.shape;
   s.layers = N;
-  if (s.family == Family::Translation && s.enc_layers == 0) s.enc_layers = N / 2;
+  if (s.family == Family::mt && s.enc_layers == 0) s.enc_layers = N / 2;
   StepModel model(s, hw);
   if (!o.measured.empty()) model.set_measured(load_measured_times(o.measured));
   model.set_replicas(o.replicas);
@@ -110,7 +110,7 @@ PredictReport run_prediction(const PredictOptions& o) {
 void print_report(const PredictReport& r, std::FILE* out) {
   const ModelShape& s = r.shape;
   std::fprintf(out, "profile %s; %s B=%d T=%d d=%d H=%d d_ff=%d vocab=%d %s%s\n", r.hw.name.c_str(),
-               family_name(s.family), s.batch, s.tokens(), s.d, s.heads, s.d_ff, s.vocab,
+               to_string(s.family), s.batch, s.tokens(), s.d, s.heads, s.d_ff, s.vocab,
                s.act_bytes == 2 ? "bf16" : "fp32", s.flash_attention ? " flash" : "");
   const bool sim = r.simulate;
   std::fprintf(out, "%6s %5s %5s %-22s %10s %10s %9s %9s %9s %9s %8s %6s %7s %4s %7s", "N",
@@ -204,7 +204,7 @@ nlohmann::json report_to_json(const PredictReport& r) {
   nlohmann::json j;
   j["profile"] = profile_to_json(r.hw);
   const ModelShape& s = r.shape;
-  j["model"] = {{"family", family_name(s.family)}, {"batch", s.batch}, {"seq", s.tokens()},
+  j["model"] = {{"family", to_string(s.family)}, {"batch", s.batch}, {"seq", s.tokens()},
                 {"d", s.d}, {"heads", s.heads}, {"d_ff", s.d_ff}, {"vocab", s.vocab},
                 {"act_bytes", s.act_bytes}, {"flash_attention", s.flash_attention}};
   j["rows"] = nlohmann::json::array();

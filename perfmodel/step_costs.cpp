@@ -57,7 +57,7 @@ StepCosts step_costs(const ModelShape& s, const HardwareProfile& hw,
                      const MeasuredLayerTimes* measured) {
   s.validate();
   if (measured) {
-    require(s.family != Family::Translation,
+    require(s.family != Family::mt,
             "measured layer times hold one layer kind; a translation model has two, so predict "
             "it from FLOPs (drop the measured times)");
     require(measured->batch == s.batch && measured->seq == s.tokens() && measured->d == s.d &&
@@ -79,7 +79,7 @@ StepCosts step_costs(const ModelShape& s, const HardwareProfile& hw,
   c.tape_bytes.resize(N);
   // Layers of one kind cost the same: evaluate each kind once.
   LayerCost enc = step_layer_cost(s, 0);
-  LayerCost dec = s.family == Family::Translation ? step_layer_cost(s, s.enc_layers) : enc;
+  LayerCost dec = s.family == Family::mt ? step_layer_cost(s, s.enc_layers) : enc;
   auto times = [&](const LayerCost& l) {
     if (measured) return std::array<double, 3>{measured->forward_s, measured->vjp_state_s,
                                                measured->param_grad_s};
@@ -89,7 +89,7 @@ StepCosts step_costs(const ModelShape& s, const HardwareProfile& hw,
   };
   const auto te = times(enc), td = times(dec);
   for (int n = 0; n < N; ++n) {
-    const bool is_dec = s.family == Family::Translation && n >= s.enc_layers;
+    const bool is_dec = s.family == Family::mt && n >= s.enc_layers;
     const auto& t = is_dec ? td : te;
     const LayerCost& l = is_dec ? dec : enc;
     c.forward[n] = t[0];

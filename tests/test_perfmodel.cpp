@@ -15,12 +15,13 @@
 #include "util/error.hpp"
 
 using namespace lpt::perf;
+using lpt::Family;
 
 namespace {
 
 ModelShape small_gpt(int layers) {
   ModelShape s;
-  s.family = Family::Gpt;
+  s.family = Family::gpt;
   s.batch = 2;
   s.seq = 8;
   s.d = 16;
@@ -112,7 +113,7 @@ TEST(PerfModel, Gpt2SizeForwardFlopsMatchTheStandardFormula) {
 
 TEST(PerfModel, DecoderLayerAddsCrossAttention) {
   ModelShape s = small_gpt(4);
-  s.family = Family::Translation;
+  s.family = Family::mt;
   s.enc_layers = 2;
   s.src_seq = 12;
   const LayerCost dec = decoder_layer_cost(s, s.seq, s.src_seq);
@@ -474,7 +475,7 @@ TEST(PerfModel, SavedProfileLoadsAgain) {
 
 TEST(PerfModel, TranslationChainMixesLayerKinds) {
   ModelShape s = small_gpt(8);
-  s.family = Family::Translation;
+  s.family = Family::mt;
   s.enc_layers = 3;
   s.src_seq = 12;
   const HardwareProfile hw = shipped("a100_sxm");

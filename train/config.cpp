@@ -16,15 +16,6 @@ namespace lpt {
 using json = nlohmann::json;
 using namespace config_detail;
 
-const char* to_string(Family f) {
-  switch (f) {
-    case Family::gpt: return "gpt";
-    case Family::bert: return "bert";
-    case Family::vit: return "vit";
-    case Family::mt: return "mt";
-  }
-  return "?";
-}
 const char* to_string(Schedule s) {
   switch (s) {
     case Schedule::constant: return "constant";

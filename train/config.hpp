@@ -15,16 +15,15 @@
 #include <nlohmann/json.hpp>
 
 #include "adaptive/solver_config.hpp"
+#include "util/family.hpp"
 
 namespace lpt {
 
-enum class Family { gpt, bert, vit, mt };
 enum class Schedule { constant, cosine, linear };
 enum class OptimizerKind { adamw, sgd };
 // Precision of the gradient monitor's g and ĝ (monitor.precision; docs/controller.md).
 enum class MonitorPrecision { float32, float64 };
 
-const char* to_string(Family f);
 const char* to_string(Schedule s);
 const char* to_string(OptimizerKind o);
 const char* to_string(MonitorPrecision p);

@@ -12,12 +12,7 @@ namespace lpt {
 perf::ModelShape perf_shape(const RunConfig& cfg, int vocab) {
   perf::ModelShape s;
   const ModelSection& m = cfg.model;
-  switch (m.family) {
-    case Family::gpt: s.family = perf::Family::Gpt; break;
-    case Family::bert: s.family = perf::Family::Bert; break;
-    case Family::vit: s.family = perf::Family::Vit; break;
-    case Family::mt: s.family = perf::Family::Translation; break;
-  }
+  s.family = m.family;
   s.batch = cfg.train.batch;
   s.d = m.d_model;
   s.heads = m.heads;

@@ -57,7 +57,7 @@ MemoryEstimate estimate_train_memory(const RunConfig& cfg, int ranks) {
     layer_tapes += c.tape_bytes * count;
     one_tape = std::max(one_tape, c.tape_bytes);
   };
-  if (s.family == perf::Family::Translation) {
+  if (s.family == Family::mt) {
     add(perf::step_layer_cost(s, 0), double(s.enc_layers));
     add(perf::step_layer_cost(s, s.enc_layers), N - s.enc_layers);
   } else {
