@@ -105,27 +105,37 @@ def plot(rows, out):
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import FuncFormatter
     names = sorted({r["name"] for r in rows})
     fig, ax = plt.subplots(figsize=(7, 4.5))
+    largest = 0.0
     for i, name in enumerate(names):
         pts = [r for r in rows if r["name"] == name and r["variant"] != "serial"
                and not np.isnan(r["median_gap"])]
         if not pts:
             continue
         color = f"C{i}"
+        labels = {}  # variants on the same point share one label, so names do not overprint
         for r in pts:
+            x, y = 100 * r["parallel_fraction"], r["median_gap"]
             lo, hi = min(r["gaps"]), max(r["gaps"])
-            ax.errorbar(100 * r["parallel_fraction"], r["median_gap"],
-                        yerr=[[r["median_gap"] - lo], [hi - r["median_gap"]]], fmt="o",
-                        color=color, capsize=3, label=name if r is pts[0] else None)
-            ax.annotate(r["variant"], (100 * r["parallel_fraction"], r["median_gap"]),
-                        textcoords="offset points", xytext=(5, 4), fontsize=7)
+            largest = max(largest, abs(lo), abs(hi))
+            ax.errorbar(x, y, yerr=[[y - lo], [hi - y]], fmt="o", color=color, capsize=3,
+                        label=name if r is pts[0] else None)
+            labels.setdefault((round(x), round(y, 2)), []).append(r["variant"])
+        for (x, y), variants in labels.items():
+            ax.annotate(", ".join(variants), (x, y), textcoords="offset points", xytext=(5, 4),
+                        fontsize=7)
     ax.axhline(1.0, color="k", lw=0.8, ls="--")
     ax.axhline(0.0, color="k", lw=0.5)
     ax.set_xlabel("steps trained layer-parallel [%] (median over seeds)")
     ax.set_ylabel("final validation loss above serial [%]\n(median; bars: range over seeds)")
-    ax.set_yscale("symlog", linthresh=2)
-    ax.set_title("Adaptive training: final gap against parallel steps")
+    # A log-like axis only where gaps span decades (a few tenths beside tens of percent).
+    if largest > 5:
+        ax.set_yscale("symlog", linthresh=1)
+        ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+    ax.set_xlim(-2, 105)
+    ax.set_title("Adaptive training: final gap against parallel steps\n(dashed: 1% above serial)")
     ax.legend(fontsize=8)
     fig.tight_layout()
     fig.savefig(out, dpi=120)
