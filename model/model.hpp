@@ -61,8 +61,11 @@ class Model {
   const ParamStore<T>& params() const { return params_; }
   const ModelConfig& config() const { return cfg_; }
 
-  // GPT-2 style initialization from a seed (docs/families.md); deterministic.
+  // GPT-2 style initialization from a seed (docs/families.md); deterministic. The residual
+  // projections scale with ode_steps().
   void init(std::uint64_t seed);
+  // N, the number of ODE steps: layers, or enc_layers + dec_layers for translation.
+  int ode_steps() const;
 
   virtual OdeStep<T>& steps() = 0;
   // Step size of layer n (the same for every layer unless a family says otherwise).

@@ -157,6 +157,35 @@ TEST(Family, InitIsDeterministicAndGpt2Style) {
   EXPECT_NE(pa.value("wte")[0], b.params().value("wte")[0]);
 }
 
+// The residual scale 1/sqrt(2N) counts the family's own ODE steps: depth fields of another family
+// (the run config once passed enc/dec_layers 3 beside a GPT's layers, so a 4-layer GPT was
+// initialized as if it had 10) change no value.
+TEST(Family, InitScaleCountsOnlyTheFamilysOwnSteps) {
+  ModelConfig m;
+  m.d_model = 16, m.heads = 2, m.d_ff = 32, m.layers = 4, m.vocab = 50, m.max_len = 8;
+  ModelConfig stray = m;
+  stray.enc_layers = 3, stray.dec_layers = 3;
+  GptModel<double> a(m), b(stray);
+  a.init(3);
+  b.init(3);
+  EXPECT_EQ(a.ode_steps(), 4);
+  EXPECT_EQ(b.ode_steps(), 4);
+  for (std::size_t i = 0; i < a.params().size(); ++i) {
+    ASSERT_EQ(a.params().values()[i], b.params().values()[i]) << "parameter value " << i;
+  }
+
+  const ModelConfig mt = chain_mt_config();
+  ModelConfig mt_stray = mt;
+  mt_stray.layers = 4;
+  auto x = make_model<double>("mt", mt), y = make_model<double>("mt", mt_stray);
+  x->init(3);
+  y->init(3);
+  EXPECT_EQ(y->ode_steps(), mt.enc_layers + mt.dec_layers);
+  for (std::size_t i = 0; i < x->params().size(); ++i) {
+    ASSERT_EQ(x->params().values()[i], y->params().values()[i]) << "parameter value " << i;
+  }
+}
+
 // Greedy decoding reproduces the argmax of teacher-forced logits on its own output.
 TEST(Family, GreedyDecodeIsConsistentWithTeacherForcing) {
   TinySpec s;

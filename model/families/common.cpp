@@ -144,8 +144,14 @@ void check_token_batch(const char* what, int B, int T, const ModelConfig& c,
 
 template <class T>
 void Model<T>::init(std::uint64_t seed) {
-  const int L = cfg_.layers + cfg_.enc_layers + cfg_.dec_layers;
-  init_gpt2(params_, seed, L);
+  init_gpt2(params_, seed, ode_steps());
+}
+
+template <class T>
+int Model<T>::ode_steps() const {
+  // By family, not the sum of every depth field: a config that carries another family's depths
+  // (the run config once did: enc/dec_layers 3 beside a GPT's layers) must not change the scale.
+  return std::string(family()) == "mt" ? cfg_.enc_layers + cfg_.dec_layers : cfg_.layers;
 }
 
 template <class T>
