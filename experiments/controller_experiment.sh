@@ -7,7 +7,7 @@
 #
 # Usage: bash experiments/controller_experiment.sh CONFIG.json NAME [--set key=value ...]
 #   SEEDS="1 2 3" (default)   VARIANTS="serial parallel adaptive_raise adaptive_serial level" (default)
-#   JOBS=2 runs at a time (one thread each), OUT=runs/controller
+#   JOBS=2 runs at a time (one thread each), OUT=runs/controller, LPT=./build/lpt (the binary)
 # Variants: serial; serial_t2 (serial on two OpenMP threads: the same run up to the ops' summation
 #   order, so its gap to serial is how far rounding alone moves the final loss); parallel (fixed iterations, no checks: the same trajectory as with them);
 #   adaptive_raise (the rule with action raise; "adaptive" is an alias); adaptive_serial (the rule
@@ -46,7 +46,7 @@ run() {
   local t0=$SECONDS args
   args=$(variant_args "$v")
   # shellcheck disable=SC2086
-  ./build/lpt train --no-tty --config "$cfg" "$@" $args --set train.seed="$seed" \
+  "${LPT:-./build/lpt}" train --no-tty --config "$cfg" "$@" $args --set train.seed="$seed" \
     --set output.file="\"$base.h5\"" --set output.checkpoint='""' > "$base.log" 2>&1 ||
     echo "$name $v seed $seed: FAILED (see $base.log)"
   echo "$name $v seed $seed: $(grep '^done:' "$base.log" || tail -n 1 "$base.log") (wall $((SECONDS - t0)) s)"
