@@ -53,6 +53,39 @@ TEST(Config, DefaultsResolveToTheDocumentedValues) {
   EXPECT_FALSE(c.resolved["model"].contains("T"));
 }
 
+// The key table is the one place a key is declared: every row names the field it fills (only the
+// step size, made of two keys, is derived), and a key of another family leaves its field at zero.
+TEST(Config, EveryKeyFillsItsFieldAndOtherFamiliesStayZero) {
+  for (const auto& k : lpt::config_detail::schema()) {
+    const bool derived = k.path == "model.step_size" || k.path == "model.T";
+    EXPECT_EQ(static_cast<bool>(k.store), !derived) << k.path;
+  }
+  const lpt::RunConfig c = lpt::resolve_config(json::parse(R"({
+    "train": {"schedule": "linear", "optimizer": "sgd", "betas": [0.8, 0.9], "seed": 12345678901},
+    "solver": {"adjoint_guess": "previous", "mgrit": {"backward": {"relax": "FCF", "skip": true}}},
+    "monitor": {"precision": "float64"},
+    "control": {"action": "raise", "raise_order": "both", "cost_ranks": 3}})"));
+  EXPECT_EQ(c.train.schedule, lpt::Schedule::linear);
+  EXPECT_EQ(c.train.optimizer, lpt::OptimizerKind::sgd);
+  EXPECT_EQ(c.train.betas[0], 0.8);
+  EXPECT_EQ(c.train.seed, 12345678901u);
+  EXPECT_EQ(c.solver.adjoint_guess, lpt::AdjointGuess::previous);
+  EXPECT_EQ(c.solver.backward.relax, lpt::Relax::FCF);
+  EXPECT_TRUE(c.solver.backward.skip);
+  EXPECT_FALSE(c.solver.forward.skip);
+  EXPECT_EQ(c.monitor.precision, lpt::MonitorPrecision::float64);
+  EXPECT_EQ(c.control.action, lpt::mgrit::ControlAction::raise_iterations);
+  EXPECT_EQ(c.control.raise_order, lpt::mgrit::RaiseOrder::both);
+  EXPECT_EQ(c.control.cost_ranks, 3);
+  // A GPT carries no translation or image sizes (they once defaulted to 3 + 3 layers, which the
+  // initialization counted as depth).
+  EXPECT_EQ(c.model.enc_layers + c.model.dec_layers + c.model.patch + c.model.n_classes, 0);
+  EXPECT_EQ(c.model.image[0] + c.model.image[1] + c.model.image[2], 0);
+  const lpt::RunConfig mt = lpt::resolve_config(json::parse(R"({"model": {"family": "mt"}})"));
+  EXPECT_EQ(mt.model.layers + mt.model.seq_len + mt.model.patch, 0);
+  EXPECT_EQ(mt.model.total_layers(), 6);
+}
+
 TEST(Config, ResolvedJsonReloadsToTheSameConfig) {
   const lpt::RunConfig a =
       lpt::resolve_config(json::parse(R"({"model": {"family": "vit", "step_size": "T/N",
@@ -128,7 +161,7 @@ TEST(Config, SolverModesAndControlKeys) {
   EXPECT_EQ(c.monitor.batches, 3);
   EXPECT_DOUBLE_EQ(c.control.eta, 0.25);
   EXPECT_EQ(c.control.patience, 2);
-  EXPECT_EQ(c.control.action, "serial");
+  EXPECT_EQ(c.control.action, lpt::mgrit::ControlAction::serial);
   EXPECT_ERROR((json{{"control", {{"eta", 1.0}}}}), "control.eta", "(0, 1)");
   EXPECT_ERROR((json{{"solver", {{"mode", "adaptive"}}}, {"monitor", {{"every", 0}}}}),
                "monitor.every", "adaptive");

@@ -68,130 +68,23 @@ void collect_leaves(const json& obj, const std::string& prefix,
   }
 }
 
-template <class E>
-E choice_of(const json& v, std::initializer_list<E> all) {
-  const std::string s = v.get<std::string>();
-  for (E e : all) {
-    if (s == to_string(e)) return e;
-  }
-  fail("internal: choice '", s, "' has no enum value");
-}
-
-Family family_of(const json& v) {
-  return choice_of(v, {Family::gpt, Family::bert, Family::vit, Family::mt});
-}
+Family family_of(const json& v) { return parse_family(v.get<std::string>()); }
 
 json at(const json& resolved, const std::string& path) { return resolved.at(pointer(path)); }
 
-void fill_model(const json& r, RunConfig& c) {
+// Every key present in the resolved JSON goes to its field (the schema row says which); the step
+// size is the one value made of two keys and the depth.
+void fill(const json& r, RunConfig& c) {
+  for (const auto& k : schema()) {
+    const auto p = pointer(k.path);
+    if (!k.store || !r.contains(p)) continue;
+    k.store(r.at(p), c);
+  }
   ModelSection& m = c.model;
-  m.family = family_of(at(r, "model.family"));
-  const json& j = r.at("model");
-  if (m.family == Family::mt) {
-    m.enc_layers = j.at("enc_layers").get<int>();
-    m.dec_layers = j.at("dec_layers").get<int>();
-    m.src_len = j.at("src_len").get<int>();
-    m.tgt_len = j.at("tgt_len").get<int>();
-  } else {
-    m.layers = j.at("layers").get<int>();
-  }
-  if (m.family == Family::gpt || m.family == Family::bert) m.seq_len = j.at("seq_len").get<int>();
-  if (m.family != Family::vit) m.vocab = j.at("vocab").get<int>();
-  if (m.family == Family::vit) {
-    m.patch = j.at("patch").get<int>();
-    m.n_classes = j.at("n_classes").get<int>();
-    for (int i = 0; i < 3; ++i) m.image[i] = j.at("image").at(i).get<int>();
-  }
-  m.d_model = j.at("d_model").get<int>();
-  m.heads = j.at("heads").get<int>();
-  m.d_ff = j.at("d_ff").get<int>();
-  m.dropout = j.at("dropout").get<double>();
-  m.label_smoothing = j.at("label_smoothing").get<double>();
-  const json& h = j.at("step_size");
-  if (h.is_string()) m.T = j.at("T").get<double>();
+  const json& h = at(r, "model.step_size");
+  if (h.is_string()) m.T = at(r, "model.T").get<double>();
   m.step_size = h.is_string() ? h.get<std::string>() : h.dump();
   m.h = h.is_string() ? m.T / m.total_layers() : h.get<double>();
-}
-
-MgritConfig mgrit_of(const json& j) {
-  MgritConfig g;
-  g.levels = j.at("levels").get<int>();
-  g.cfactor = j.at("cfactor").get<int>();
-  g.relax = j.at("relax") == "F" ? Relax::F : Relax::FCF;
-  g.iterations = j.at("iterations").get<int>();
-  g.skip = j.at("skip").get<bool>();
-  return g;
-}
-
-void fill_rest(const json& r, RunConfig& c) {
-  c.description = r.at("description").get<std::string>();
-  const json& d = r.at("data");
-  c.data.name = d.at("name").get<std::string>();
-  c.data.dir = d.at("dir").get<std::string>();
-  c.data.val_fraction = d.at("val_fraction").get<double>();
-  if (c.model.family != Family::vit) c.data.tokenizer = d.at("tokenizer").get<std::string>();
-  c.data.seed = d.at("seed").get<std::uint64_t>();
-
-  const json& t = r.at("train");
-  TrainConfig& tc = c.train;
-  tc.steps = t.at("steps").get<long>();
-  tc.batch = t.at("batch").get<int>();
-  tc.lr = t.at("lr").get<double>();
-  tc.schedule = choice_of(t.at("schedule"), {Schedule::constant, Schedule::cosine,
-                                             Schedule::linear});
-  tc.warmup = t.at("warmup").get<long>();
-  tc.min_lr = t.at("min_lr").get<double>();
-  tc.optimizer = choice_of(t.at("optimizer"), {OptimizerKind::adamw, OptimizerKind::sgd});
-  tc.betas = {t.at("betas").at(0).get<double>(), t.at("betas").at(1).get<double>()};
-  tc.eps = t.at("eps").get<double>();
-  tc.momentum = t.at("momentum").get<double>();
-  tc.weight_decay = t.at("weight_decay").get<double>();
-  tc.clip = t.at("clip").get<double>();
-  tc.seed = t.at("seed").get<std::uint64_t>();
-  tc.threads = t.at("threads").get<int>();
-  tc.eval_every = t.at("eval_every").get<long>();
-  tc.eval_batches = t.at("eval_batches").get<int>();
-  tc.check_memory = t.at("check_memory").get<bool>();
-
-  const json& s = r.at("solver");
-  c.solver.mode = choice_of(s.at("mode"), {SolverMode::serial, SolverMode::parallel,
-                                           SolverMode::serial_forward, SolverMode::adaptive});
-  c.solver.threads = s.at("threads").get<int>();
-  c.solver.warm_start = s.at("warm_start").get<bool>();
-  c.solver.adjoint_guess = choice_of(
-      s.at("adjoint_guess"), {AdjointGuess::zero, AdjointGuess::terminal, AdjointGuess::previous});
-  c.solver.forward = mgrit_of(s.at("mgrit").at("forward"));
-  c.solver.backward = mgrit_of(s.at("mgrit").at("backward"));
-
-  const json& mo = r.at("monitor");
-  c.monitor.every = mo.at("every").get<long>();
-  c.monitor.batches = mo.at("batches").get<int>();
-  c.monitor.precision =
-      choice_of(mo.at("precision"), {MonitorPrecision::float32, MonitorPrecision::float64});
-  const json& ct = r.at("control");
-  c.control.eta = ct.at("eta").get<double>();
-  c.control.patience = ct.at("patience").get<int>();
-  c.control.action = ct.at("action").get<std::string>();
-  c.control.raise_order = ct.at("raise_order").get<std::string>();
-  c.control.iteration_step = ct.at("iteration_step").get<int>();
-  c.control.trend_horizon = ct.at("trend_horizon").get<long>();
-  c.control.trend_window = ct.at("trend_window").get<int>();
-  c.control.trend_growth = ct.at("trend_growth").get<double>();
-  c.control.trend_floor = ct.at("trend_floor").get<double>();
-  c.control.recheck = ct.at("recheck").get<long>();
-  c.control.raise_gain = ct.at("raise_gain").get<double>();
-  c.control.alarm_growth = ct.at("alarm_growth").get<double>();
-  c.control.max_forward_iterations = ct.at("max_forward_iterations").get<int>();
-  c.control.max_backward_iterations = ct.at("max_backward_iterations").get<int>();
-  c.control.cost_model = ct.at("cost_model").get<std::string>();
-  c.control.cost_ranks = ct.at("cost_ranks").get<int>();
-
-  const json& o = r.at("output");
-  c.output.file = o.at("file").get<std::string>();
-  c.output.checkpoint = o.at("checkpoint").get<std::string>();
-  c.output.checkpoint_every = o.at("checkpoint_every").get<long>();
-  c.output.log_every = o.at("log_every").get<long>();
-  c.output.overwrite = o.at("overwrite").get<bool>();
 }
 
 const char* data_kind_for(Family f) {
@@ -374,8 +267,7 @@ RunConfig resolve_config(const json& user_in, const std::vector<std::string>& se
   } else if (!model.contains("T")) {
     model["T"] = find_key("model.T")->def;
   }
-  fill_model(c.resolved, c);
-  fill_rest(c.resolved, c);
+  fill(c.resolved, c);
   if (c.model.d_ff == 0) c.model.d_ff = 4 * c.model.d_model;
   c.resolved["model"]["d_ff"] = c.model.d_ff;
   check_cross(c);

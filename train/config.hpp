@@ -14,6 +14,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "adaptive/controller.hpp"
 #include "adaptive/solver_config.hpp"
 #include "util/family.hpp"
 
@@ -28,92 +29,96 @@ const char* to_string(Schedule s);
 const char* to_string(OptimizerKind o);
 const char* to_string(MonitorPrecision p);
 
+// The typed sections. Defaults, ranges and meanings live once, in the key table
+// (train/config_schema.cpp), whose rows also name the field each key fills; the fields here start
+// value-initialized, and a RunConfig comes only from resolve_config(). A key that does not apply
+// to the family (model.patch for a GPT) leaves its field at zero.
 struct ModelSection {
-  Family family = Family::gpt;
-  int layers = 4;      // gpt, bert, vit
-  int enc_layers = 3;  // mt
-  int dec_layers = 3;  // mt
-  int d_model = 128;
-  int heads = 4;
-  int d_ff = 512;      // resolved: 0 in the JSON means 4 * d_model
-  int seq_len = 64;    // gpt, bert
-  int src_len = 64;    // mt
-  int tgt_len = 64;    // mt
-  int vocab = 0;       // 0: taken from the tokenizer
-  double dropout = 0.0;
-  std::string step_size = "1";  // as written: a number, or "T/N" (alias "1/N")
-  double T = 1.0;               // final time when step_size is "T/N"
-  double h = 1.0;               // the resolved ODE step size
-  int patch = 7;                       // vit
-  std::array<int, 3> image{1, 28, 28};  // vit: [C, H, W]
-  int n_classes = 10;                  // vit
-  double label_smoothing = 0.0;
+  Family family{};
+  int layers{};      // gpt, bert, vit
+  int enc_layers{};  // mt
+  int dec_layers{};  // mt
+  int d_model{};
+  int heads{};
+  int d_ff{};     // resolved: 0 in the JSON means 4 * d_model
+  int seq_len{};  // gpt, bert
+  int src_len{};  // mt
+  int tgt_len{};  // mt
+  int vocab{};    // 0: taken from the tokenizer
+  double dropout{};
+  std::string step_size;       // as written: a number, or "T/N" (alias "1/N")
+  double T{};                  // final time when step_size is "T/N"
+  double h{};                  // the resolved ODE step size
+  int patch{};                 // vit
+  std::array<int, 3> image{};  // vit: [C, H, W]
+  int n_classes{};             // vit
+  double label_smoothing{};
 
   // N, the number of ODE steps (layers, or enc_layers + dec_layers for mt).
   int total_layers() const { return family == Family::mt ? enc_layers + dec_layers : layers; }
 };
 
 struct DataConfig {
-  std::string name = "english";  // english | en_es | fashion_mnist | digits
-  std::string dir = "data";
-  double val_fraction = 0.1;
-  std::string tokenizer = "byte";  // byte | char (text families only)
-  std::uint64_t seed = 1;
+  std::string name;  // english | en_es | fashion_mnist | digits
+  std::string dir;
+  double val_fraction{};
+  std::string tokenizer;  // byte | char (text families only)
+  std::uint64_t seed{};
 };
 
 struct TrainConfig {
-  long steps = 1500;
-  int batch = 16;
-  double lr = 1e-3;
-  Schedule schedule = Schedule::cosine;
-  long warmup = 100;
-  double min_lr = 1e-4;
-  OptimizerKind optimizer = OptimizerKind::adamw;
-  std::array<double, 2> betas{0.9, 0.95};
-  double eps = 1e-8;
-  double momentum = 0.9;
-  double weight_decay = 0.01;
-  double clip = 1.0;  // global gradient-norm clip; 0 = off
-  std::uint64_t seed = 1;
-  int threads = 0;    // 0 = OpenMP's default
-  long eval_every = 100;  // 0 = never
-  int eval_batches = 10;
-  bool check_memory = true;  // refuse a run estimated not to fit (docs/memory.md)
+  long steps{};
+  int batch{};
+  double lr{};
+  Schedule schedule{};
+  long warmup{};
+  double min_lr{};
+  OptimizerKind optimizer{};
+  std::array<double, 2> betas{};
+  double eps{};
+  double momentum{};
+  double weight_decay{};
+  double clip{};  // global gradient-norm clip; 0 = off
+  std::uint64_t seed{};
+  int threads{};      // 0 = OpenMP's default
+  long eval_every{};  // 0 = never
+  int eval_batches{};
+  bool check_memory{};  // refuse a run estimated not to fit (docs/memory.md)
 };
 
 // Gradient-error measurement (docs/controller.md): every `every` steps, M = `batches` batches.
 struct MonitorConfig {
-  long every = 50;  // 0 = never
-  int batches = 4;
-  MonitorPrecision precision = MonitorPrecision::float32;
+  long every{};  // 0 = never
+  int batches{};
+  MonitorPrecision precision{};
 };
 
 // The adaptive controller's rule (docs/controller.md).
 struct ControlConfig {
-  double eta = 0.5;
-  int patience = 3;
-  std::string action = "serial";  // serial | raise
-  std::string raise_order = "backward_first";  // backward_first | both
-  int iteration_step = 1;
-  long trend_horizon = 50;  // steps; 0 = off
-  int trend_window = 3;     // checks
-  double trend_growth = 4;
-  double trend_floor = 0.01;
-  long recheck = 5;         // steps after a raise
-  double raise_gain = 0.5;
-  double alarm_growth = 10;  // 0 = off
-  int max_forward_iterations = 8;
-  int max_backward_iterations = 8;
+  double eta{};
+  int patience{};
+  mgrit::ControlAction action{};
+  mgrit::RaiseOrder raise_order{};
+  int iteration_step{};
+  long trend_horizon{};  // steps; 0 = off
+  int trend_window{};    // checks
+  double trend_growth{};
+  double trend_floor{};
+  long recheck{};  // steps after a raise
+  double raise_gain{};
+  double alarm_growth{};  // 0 = off
+  int max_forward_iterations{};
+  int max_backward_iterations{};
   std::string cost_model;  // hardware profile; empty = off
-  int cost_ranks = 0;      // 0 = the run's ranks
+  int cost_ranks{};        // 0 = the run's ranks
 };
 
 struct OutputConfig {
-  std::string file = "run.h5";  // HDF5 run record
-  std::string checkpoint;       // empty = no checkpoints
-  long checkpoint_every = 0;    // 0 = only at the end (when checkpoint is set)
-  long log_every = 10;
-  bool overwrite = false;  // replace an HDF5 file that is not an lpt record / checkpoint
+  std::string file;         // HDF5 run record
+  std::string checkpoint;   // empty = no checkpoints
+  long checkpoint_every{};  // 0 = only at the end (when checkpoint is set)
+  long log_every{};
+  bool overwrite{};  // replace an HDF5 file that is not an lpt record / checkpoint
 };
 
 struct RunConfig {

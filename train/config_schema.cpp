@@ -4,6 +4,9 @@
 #include <algorithm>
 #include <cmath>
 #include <sstream>
+#include <type_traits>
+
+#include "util/error.hpp"
 
 namespace lpt::config_detail {
 
@@ -77,166 +80,301 @@ KeySpec string(std::string path, std::string def, std::string doc) {
   return make(std::move(path), Kind::string, def, std::move(doc));
 }
 
-void add_mgrit(std::vector<KeySpec>& s, const std::string& dir, int iterations) {
+// The enumerator of E whose to_string() is `name`. Enumerators are contiguous from 0 (all of the
+// config's enums are), so the names are found without a second list of them.
+template <class E>
+E enumerator_named(const std::string& name) {
+  for (int i = 0; i < 64; ++i) {
+    if (name == to_string(static_cast<E>(i))) return static_cast<E>(i);
+  }
+  fail("internal: '", name, "' names no enumerator of the config field it is stored in");
+}
+
+// `k` stored into the field that `field(RunConfig&)` returns. A choice stored into an enum is
+// checked here, when the table is built, to name an enumerator for every choice.
+template <class Field>
+KeySpec to(KeySpec k, Field field) {
+  using F = std::decay_t<decltype(field(std::declval<RunConfig&>()))>;
+  if constexpr (std::is_enum_v<F>) {
+    for (const auto& c : k.choices) enumerator_named<F>(c);
+    k.store = [field](const json& v, RunConfig& c) {
+      field(c) = enumerator_named<F>(v.get<std::string>());
+    };
+  } else {
+    k.store = [field](const json& v, RunConfig& c) { field(c) = v.get<F>(); };
+  }
+  return k;
+}
+
+// The field of RunConfig that a key fills: FIELD(train.lr).
+#define FIELD(member) [](RunConfig& c) -> auto& { return c.member; }
+
+void add_mgrit(std::vector<KeySpec>& s, const std::string& dir, int iterations,
+               MgritConfig SolverConfig::*solve) {
   const std::string p = "solver.mgrit." + dir + ".";
-  s.push_back(integer(p + "levels", 2, 1, "MGRIT levels of the " + dir + " solve (1 = serial)",
-                      kAllFamilies, kLevelsMax));
-  s.push_back(integer(p + "cfactor", 4, 2, "coarsening factor between levels", kAllFamilies,
-                      kCfactorMax));
-  s.push_back(choice(p + "relax", "F", {"F", "FCF"}, "relaxation on the fine level"));
-  s.push_back(integer(p + "iterations", iterations, 1, "MGRIT iterations per " + dir + " solve",
-                      kAllFamilies, kItersMax));
-  s.push_back(make(p + "skip", Kind::boolean, false,
-                   "skip the work of the first down-cycle (XBraid's skip, as the research codes run)"));
+  auto in = [solve](auto field) {
+    return [solve, field](RunConfig& c) -> auto& { return (c.solver.*solve).*field; };
+  };
+  s.push_back(to(integer(p + "levels", 2, 1, "MGRIT levels of the " + dir + " solve (1 = serial)",
+                         kAllFamilies, kLevelsMax),
+                 in(&MgritConfig::levels)));
+  s.push_back(to(
+      integer(p + "cfactor", 4, 2, "coarsening factor between levels", kAllFamilies, kCfactorMax),
+      in(&MgritConfig::cfactor)));
+  s.push_back(to(choice(p + "relax", "F", {"F", "FCF"}, "relaxation on the fine level"),
+                 in(&MgritConfig::relax)));
+  s.push_back(to(integer(p + "iterations", iterations, 1, "MGRIT iterations per " + dir + " solve",
+                         kAllFamilies, kItersMax),
+                 in(&MgritConfig::iterations)));
+  s.push_back(to(make(p + "skip", Kind::boolean, false,
+                      "skip the work of the first down-cycle (XBraid's skip, as the research codes "
+                      "run)"),
+                 in(&MgritConfig::skip)));
 }
 
 std::vector<KeySpec> build_schema() {
   std::vector<KeySpec> s;
-  s.push_back(string("description", "", "free text describing the run (kept in the record)"));
+  s.push_back(to(string("description", "", "free text describing the run (kept in the record)"),
+                 FIELD(description)));
 
-  s.push_back(choice("model.family", "gpt", {"gpt", "bert", "vit", "mt"}, "model family"));
-  s.push_back(integer("model.layers", 4, 1, "number of layers N (ODE steps)", kStack, kDepthMax));
-  s.push_back(integer("model.enc_layers", 3, 1, "encoder layers", kMt, kDepthMax));
-  s.push_back(integer("model.dec_layers", 3, 1, "decoder layers", kMt, kDepthMax));
-  s.push_back(integer("model.d_model", 128, 1, "width of the residual stream d", kAllFamilies, kWidthMax));
-  s.push_back(integer("model.heads", 4, 1, "attention heads (must divide d_model)", kAllFamilies, kHeadsMax));
-  s.push_back(integer("model.d_ff", 0, 0, "MLP hidden width; 0 = 4 * d_model", kAllFamilies, kFfMax));
-  s.push_back(integer("model.seq_len", 64, 1, "context length in tokens", kText, kLenMax));
-  s.push_back(integer("model.src_len", 64, 1, "source length in tokens", kMt, kLenMax));
-  s.push_back(integer("model.tgt_len", 64, 1, "target length in tokens", kMt, kLenMax));
-  s.push_back(integer("model.vocab", 0, 0, "vocabulary size; 0 = from the tokenizer", kTokens, kVocabMax));
-  s.push_back(number("model.dropout", 0.0, 0, false, 1, true, "dropout probability"));
+  s.push_back(to(choice("model.family", "gpt", {"gpt", "bert", "vit", "mt"}, "model family"),
+                 FIELD(model.family)));
+  s.push_back(to(integer("model.layers", 4, 1, "number of layers N (ODE steps)", kStack, kDepthMax),
+                 FIELD(model.layers)));
+  s.push_back(to(integer("model.enc_layers", 3, 1, "encoder layers", kMt, kDepthMax),
+                 FIELD(model.enc_layers)));
+  s.push_back(to(integer("model.dec_layers", 3, 1, "decoder layers", kMt, kDepthMax),
+                 FIELD(model.dec_layers)));
+  s.push_back(to(
+      integer("model.d_model", 128, 1, "width of the residual stream d", kAllFamilies, kWidthMax),
+      FIELD(model.d_model)));
+  s.push_back(to(integer("model.heads", 4, 1, "attention heads (must divide d_model)", kAllFamilies,
+                         kHeadsMax),
+                 FIELD(model.heads)));
+  s.push_back(
+      to(integer("model.d_ff", 0, 0, "MLP hidden width; 0 = 4 * d_model", kAllFamilies, kFfMax),
+         FIELD(model.d_ff)));
+  s.push_back(to(integer("model.seq_len", 64, 1, "context length in tokens", kText, kLenMax),
+                 FIELD(model.seq_len)));
+  s.push_back(to(integer("model.src_len", 64, 1, "source length in tokens", kMt, kLenMax),
+                 FIELD(model.src_len)));
+  s.push_back(to(integer("model.tgt_len", 64, 1, "target length in tokens", kMt, kLenMax),
+                 FIELD(model.tgt_len)));
+  s.push_back(to(
+      integer("model.vocab", 0, 0, "vocabulary size; 0 = from the tokenizer", kTokens, kVocabMax),
+      FIELD(model.vocab)));
+  s.push_back(to(number("model.dropout", 0.0, 0, false, 1, true, "dropout probability"),
+                 FIELD(model.dropout)));
   KeySpec h = make("model.step_size", Kind::step_size, 1.0,
-            "ODE step size h: a number, or \"T/N\" for model.T / N (N = total layers)");
+                   "ODE step size h: a number, or \"T/N\" for model.T / N (N = total layers)");
   s.push_back(h);
-  s.push_back(number("model.T", 1.0, 0, true, kInf, false,
-                     "final time; only with step_size \"T/N\""));
-  s.push_back(integer("model.patch", 7, 1, "patch side p (must divide H and W)", kVit, kLenMax));
+  s.push_back(
+      number("model.T", 1.0, 0, true, kInf, false, "final time; only with step_size \"T/N\""));
+  s.push_back(to(integer("model.patch", 7, 1, "patch side p (must divide H and W)", kVit, kLenMax),
+                 FIELD(model.patch)));
   KeySpec img = make("model.image", Kind::int_array, json::array({1, 28, 28}),
-              "image shape [C, H, W]; must match the data set");
+                     "image shape [C, H, W]; must match the data set");
   img.lo = 1;
   img.hi = kLenMax;
   img.array_len = 3;
   img.families = kVit;
-  s.push_back(img);
-  s.push_back(integer("model.n_classes", 10, 2, "classes of the classifier head", kVit, kVocabMax));
-  s.push_back(number("model.label_smoothing", 0.0, 0, false, 1, true,
-                     "label smoothing epsilon of the cross-entropy"));
+  s.push_back(to(img, FIELD(model.image)));
+  s.push_back(
+      to(integer("model.n_classes", 10, 2, "classes of the classifier head", kVit, kVocabMax),
+         FIELD(model.n_classes)));
+  s.push_back(to(number("model.label_smoothing", 0.0, 0, false, 1, true,
+                        "label smoothing epsilon of the cross-entropy"),
+                 FIELD(model.label_smoothing)));
 
-  s.push_back(choice("data.name", "english", {"english", "en_es", "fashion_mnist", "digits"},
-                     "data set (default follows the family)"));
-  s.push_back(string("data.dir", "data", "directory of prepared data (relative to the cwd)"));
-  s.push_back(number("data.val_fraction", 0.1, 0, true, 1, true,
-                     "fraction of the data held out for evaluation"));
-  s.push_back(choice("data.tokenizer", "byte", {"byte", "char"}, "tokenizer", kTokens));
-  s.push_back(integer("data.seed", 1, 0, "seed of the train/validation split and shuffling", kAllFamilies, kSeedMax));
+  s.push_back(to(choice("data.name", "english", {"english", "en_es", "fashion_mnist", "digits"},
+                        "data set (default follows the family)"),
+                 FIELD(data.name)));
+  s.push_back(to(string("data.dir", "data", "directory of prepared data (relative to the cwd)"),
+                 FIELD(data.dir)));
+  s.push_back(to(number("data.val_fraction", 0.1, 0, true, 1, true,
+                        "fraction of the data held out for evaluation"),
+                 FIELD(data.val_fraction)));
+  s.push_back(to(choice("data.tokenizer", "byte", {"byte", "char"}, "tokenizer", kTokens),
+                 FIELD(data.tokenizer)));
+  s.push_back(to(integer("data.seed", 1, 0, "seed of the train/validation split and shuffling",
+                         kAllFamilies, kSeedMax),
+                 FIELD(data.seed)));
 
-  s.push_back(integer("train.steps", 1500, 1, "optimizer steps", kAllFamilies, kStepsMax));
-  s.push_back(integer("train.batch", 16, 1, "sequences (or images) per step", kAllFamilies, kBatchMax));
-  s.push_back(number("train.lr", 1e-3, 0, true, kInf, false, "peak learning rate"));
-  s.push_back(choice("train.schedule", "cosine", {"constant", "cosine", "linear"},
-                     "learning-rate decay after warmup"));
-  s.push_back(integer("train.warmup", 100, 0, "linear warmup steps (0 = none)", kAllFamilies, kStepsMax));
-  s.push_back(number("train.min_lr", 1e-4, 0, false, kInf, false,
-                     "final learning rate of cosine/linear decay (<= train.lr)"));
-  s.push_back(choice("train.optimizer", "adamw", {"adamw", "sgd"}, "optimizer"));
+  s.push_back(to(integer("train.steps", 1500, 1, "optimizer steps", kAllFamilies, kStepsMax),
+                 FIELD(train.steps)));
+  s.push_back(
+      to(integer("train.batch", 16, 1, "sequences (or images) per step", kAllFamilies, kBatchMax),
+         FIELD(train.batch)));
+  s.push_back(
+      to(number("train.lr", 1e-3, 0, true, kInf, false, "peak learning rate"), FIELD(train.lr)));
+  s.push_back(to(choice("train.schedule", "cosine", {"constant", "cosine", "linear"},
+                        "learning-rate decay after warmup"),
+                 FIELD(train.schedule)));
+  s.push_back(
+      to(integer("train.warmup", 100, 0, "linear warmup steps (0 = none)", kAllFamilies, kStepsMax),
+         FIELD(train.warmup)));
+  s.push_back(to(number("train.min_lr", 1e-4, 0, false, kInf, false,
+                        "final learning rate of cosine/linear decay (<= train.lr)"),
+                 FIELD(train.min_lr)));
+  s.push_back(to(choice("train.optimizer", "adamw", {"adamw", "sgd"}, "optimizer"),
+                 FIELD(train.optimizer)));
   KeySpec betas = make("train.betas", Kind::num_array, json::array({0.9, 0.95}),
-                "AdamW moment decay rates [beta1, beta2]");
+                       "AdamW moment decay rates [beta1, beta2]");
   betas.lo = 0;
   betas.hi = 1;
   betas.hi_open = true;
   betas.array_len = 2;
-  s.push_back(betas);
-  s.push_back(number("train.eps", 1e-8, 0, true, kInf, false, "AdamW epsilon"));
-  s.push_back(number("train.momentum", 0.9, 0, false, 1, true, "SGD momentum (0 = none)"));
-  s.push_back(number("train.weight_decay", 0.01, 0, false, kInf, false,
-                     "decoupled weight decay"));
-  s.push_back(number("train.clip", 1.0, 0, false, kInf, false,
-                     "clip the global gradient norm to this; 0 = off"));
-  s.push_back(integer("train.seed", 1, 0, "seed of initialization and dropout", kAllFamilies, kSeedMax));
-  s.push_back(integer("train.threads", 0, 0, "OpenMP threads per rank; 0 = OpenMP's default", kAllFamilies, kThreadsMax));
-  s.push_back(integer("train.eval_every", 100, 0, "evaluate every this many steps; 0 = never", kAllFamilies, kStepsMax));
-  s.push_back(integer("train.eval_batches", 10, 1, "validation batches per evaluation", kAllFamilies, kBatchMax));
-  s.push_back(make("train.check_memory", Kind::boolean, true,
-                   "refuse a run whose estimated memory per rank exceeds the machine's available "
-                   "memory (docs/memory.md); false = try anyway"));
+  s.push_back(to(betas, FIELD(train.betas)));
+  s.push_back(
+      to(number("train.eps", 1e-8, 0, true, kInf, false, "AdamW epsilon"), FIELD(train.eps)));
+  s.push_back(to(number("train.momentum", 0.9, 0, false, 1, true, "SGD momentum (0 = none)"),
+                 FIELD(train.momentum)));
+  s.push_back(
+      to(number("train.weight_decay", 0.01, 0, false, kInf, false, "decoupled weight decay"),
+         FIELD(train.weight_decay)));
+  s.push_back(to(number("train.clip", 1.0, 0, false, kInf, false,
+                        "clip the global gradient norm to this; 0 = off"),
+                 FIELD(train.clip)));
+  s.push_back(
+      to(integer("train.seed", 1, 0, "seed of initialization and dropout", kAllFamilies, kSeedMax),
+         FIELD(train.seed)));
+  s.push_back(to(integer("train.threads", 0, 0, "OpenMP threads per rank; 0 = OpenMP's default",
+                         kAllFamilies, kThreadsMax),
+                 FIELD(train.threads)));
+  s.push_back(to(integer("train.eval_every", 100, 0, "evaluate every this many steps; 0 = never",
+                         kAllFamilies, kStepsMax),
+                 FIELD(train.eval_every)));
+  s.push_back(to(integer("train.eval_batches", 10, 1, "validation batches per evaluation",
+                         kAllFamilies, kBatchMax),
+                 FIELD(train.eval_batches)));
+  s.push_back(
+      to(make("train.check_memory", Kind::boolean, true,
+              "refuse a run whose estimated memory per rank exceeds the machine's available "
+              "memory (docs/memory.md); false = try anyway"),
+         FIELD(train.check_memory)));
 
-  s.push_back(choice("solver.mode", "serial", {"serial", "parallel", "serial_forward", "adaptive"},
-                     "serial (exact), parallel (MGRIT forward and backward), serial_forward "
-                     "(exact forward, MGRIT backward), adaptive (parallel until the controller "
-                     "switches)"));
-  s.push_back(integer("solver.threads", 1, 1,
-                      "OpenMP threads over MGRIT F-intervals inside one rank (1 = none)", kAllFamilies, kThreadsMax));
-  s.push_back(make("solver.warm_start", Kind::boolean, false,
-                   "start each step's MGRIT solves from the previous step's states (as "
-                   "TorchBraid does) instead of from u0 and zero"));
-  s.push_back(choice("solver.adjoint_guess", "zero", {"zero", "terminal", "previous"},
-                     "the adjoint solve's start where warm start keeps no states: zero, terminal "
-                     "(lambda_N at every point) or previous (the last adjoint solve's states, as "
-                     "warm start for the adjoint alone)"));
-  add_mgrit(s, "forward", 2);
-  add_mgrit(s, "backward", 1);
+  s.push_back(
+      to(choice("solver.mode", "serial", {"serial", "parallel", "serial_forward", "adaptive"},
+                "serial (exact), parallel (MGRIT forward and backward), serial_forward "
+                "(exact forward, MGRIT backward), adaptive (parallel until the controller "
+                "switches)"),
+         FIELD(solver.mode)));
+  s.push_back(to(integer("solver.threads", 1, 1,
+                         "OpenMP threads over MGRIT F-intervals inside one rank (1 = none)",
+                         kAllFamilies, kThreadsMax),
+                 FIELD(solver.threads)));
+  s.push_back(to(make("solver.warm_start", Kind::boolean, false,
+                      "start each step's MGRIT solves from the previous step's states (as "
+                      "TorchBraid does) instead of from u0 and zero"),
+                 FIELD(solver.warm_start)));
+  s.push_back(
+      to(choice("solver.adjoint_guess", "zero", {"zero", "terminal", "previous"},
+                "the adjoint solve's start where warm start keeps no states: zero, terminal "
+                "(lambda_N at every point) or previous (the last adjoint solve's states, as "
+                "warm start for the adjoint alone)"),
+         FIELD(solver.adjoint_guess)));
+  add_mgrit(s, "forward", 2, &SolverConfig::forward);
+  add_mgrit(s, "backward", 1, &SolverConfig::backward);
 
-  s.push_back(integer("monitor.every", 50, 0,
-                      "measure the gradient error against exact serial every this many steps "
-                      "(not in serial mode); 0 = never", kAllFamilies, kStepsMax));
-  s.push_back(integer("monitor.batches", 4, 1,
-                      "batches M per measurement (the bias estimate averages over them)", kAllFamilies, kBatchMax));
-  s.push_back(choice("monitor.precision", "float32", {"float32", "float64"},
-                     "precision of the check's g and g-hat: float64 computes both on a float64 "
-                     "copy of the model, so the error's floor is not float32 rounding; the update "
-                     "still uses the float32 layer-parallel gradient"));
+  s.push_back(to(integer("monitor.every", 50, 0,
+                         "measure the gradient error against exact serial every this many steps "
+                         "(not in serial mode); 0 = never",
+                         kAllFamilies, kStepsMax),
+                 FIELD(monitor.every)));
+  s.push_back(to(integer("monitor.batches", 4, 1,
+                         "batches M per measurement (the bias estimate averages over them)",
+                         kAllFamilies, kBatchMax),
+                 FIELD(monitor.batches)));
+  s.push_back(
+      to(choice("monitor.precision", "float32", {"float32", "float64"},
+                "precision of the check's g and g-hat: float64 computes both on a float64 "
+                "copy of the model, so the error's floor is not float32 rounding; the update "
+                "still uses the float32 layer-parallel gradient"),
+         FIELD(monitor.precision)));
 
-  s.push_back(number("control.eta", 0.5, 0, true, 1, true,
-                     "adaptive: act when the gradient bias exceeds eta times the gradient"));
-  s.push_back(integer("control.patience", 3, 1,
-                      "adaptive: consecutive measurements above eta before acting", kAllFamilies, kItersMax));
-  s.push_back(choice("control.action", "serial", {"serial", "raise"},
-                     "adaptive: go serial, or first raise MGRIT iterations (then serial at the cap "
-                     "or when a raise does not hold the bias down)"));
-  s.push_back(choice("control.raise_order", "backward_first", {"backward_first", "both"},
-                     "adaptive: a raise adds to the backward count alone while it trails the "
-                     "forward one (backward_first), or to both"));
-  s.push_back(integer("control.iteration_step", 1, 1, "adaptive: iterations added per raise", kAllFamilies, kItersMax));
-  s.push_back(integer("control.trend_horizon", 50, 0,
-                      "adaptive: act when the bias's log-linear trend over the last checks "
-                      "projects above eta this many steps ahead; 0 = level rule only", kAllFamilies, kStepsMax));
-  s.push_back(integer("control.trend_window", 3, 2,
-                      "adaptive: checks the trend is fitted over", kAllFamilies, 64));
-  s.push_back(number("control.trend_growth", 4, 1, true, kInf, true,
-                     "adaptive: least growth of the bias across the trend window for the trend "
-                     "to count (guards against noise)"));
-  s.push_back(number("control.trend_floor", 0.01, 0, false, 1, true,
-                     "adaptive: the trend counts only once the bias is at least this"));
-  s.push_back(integer("control.recheck", 5, 1,
-                      "adaptive: steps after a raise at which the next check judges it", kAllFamilies, kStepsMax));
-  s.push_back(number("control.raise_gain", 0.5, 0, true, 1, false,
-                     "adaptive: a raise helped when it cut the bias to at most this fraction; "
-                     "otherwise switch to serial"));
-  s.push_back(number("control.alarm_growth", 10, 0, false, kInf, true,
-                     "adaptive: check early when a solve's relative residual grows this many "
-                     "times over its value at the last check; 0 = off (values in (0, 1] are "
-                     "rejected)"));
-  s.push_back(integer("control.max_forward_iterations", 8, 1,
-                      "adaptive: cap of forward iterations before switching to serial", kAllFamilies, kItersMax));
-  s.push_back(integer("control.max_backward_iterations", 8, 1,
-                      "adaptive: cap of backward iterations before switching to serial", kAllFamilies, kItersMax));
-  s.push_back(string("control.cost_model", "",
-                     "adaptive: hardware profile (name or path) with which the performance model "
-                     "checks that raised iterations still beat serial; empty = off"));
-  s.push_back(integer("control.cost_ranks", 0, 0,
-                      "adaptive: ranks the cost model assumes; 0 = the run's MPI ranks", kAllFamilies, kRanksMax));
+  s.push_back(to(number("control.eta", 0.5, 0, true, 1, true,
+                        "adaptive: act when the gradient bias exceeds eta times the gradient"),
+                 FIELD(control.eta)));
+  s.push_back(to(integer("control.patience", 3, 1,
+                         "adaptive: consecutive measurements above eta before acting", kAllFamilies,
+                         kItersMax),
+                 FIELD(control.patience)));
+  s.push_back(
+      to(choice("control.action", "serial", {"serial", "raise"},
+                "adaptive: go serial, or first raise MGRIT iterations (then serial at the cap "
+                "or when a raise does not hold the bias down)"),
+         FIELD(control.action)));
+  s.push_back(to(choice("control.raise_order", "backward_first", {"backward_first", "both"},
+                        "adaptive: a raise adds to the backward count alone while it trails the "
+                        "forward one (backward_first), or to both"),
+                 FIELD(control.raise_order)));
+  s.push_back(to(integer("control.iteration_step", 1, 1, "adaptive: iterations added per raise",
+                         kAllFamilies, kItersMax),
+                 FIELD(control.iteration_step)));
+  s.push_back(to(integer("control.trend_horizon", 50, 0,
+                         "adaptive: act when the bias's log-linear trend over the last checks "
+                         "projects above eta this many steps ahead; 0 = level rule only",
+                         kAllFamilies, kStepsMax),
+                 FIELD(control.trend_horizon)));
+  s.push_back(to(integer("control.trend_window", 3, 2, "adaptive: checks the trend is fitted over",
+                         kAllFamilies, 64),
+                 FIELD(control.trend_window)));
+  s.push_back(to(number("control.trend_growth", 4, 1, true, kInf, true,
+                        "adaptive: least growth of the bias across the trend window for the trend "
+                        "to count (guards against noise)"),
+                 FIELD(control.trend_growth)));
+  s.push_back(to(number("control.trend_floor", 0.01, 0, false, 1, true,
+                        "adaptive: the trend counts only once the bias is at least this"),
+                 FIELD(control.trend_floor)));
+  s.push_back(to(integer("control.recheck", 5, 1,
+                         "adaptive: steps after a raise at which the next check judges it",
+                         kAllFamilies, kStepsMax),
+                 FIELD(control.recheck)));
+  s.push_back(to(number("control.raise_gain", 0.5, 0, true, 1, false,
+                        "adaptive: a raise helped when it cut the bias to at most this fraction; "
+                        "otherwise switch to serial"),
+                 FIELD(control.raise_gain)));
+  s.push_back(to(number("control.alarm_growth", 10, 0, false, kInf, true,
+                        "adaptive: check early when a solve's relative residual grows this many "
+                        "times over its value at the last check; 0 = off (values in (0, 1] are "
+                        "rejected)"),
+                 FIELD(control.alarm_growth)));
+  s.push_back(to(integer("control.max_forward_iterations", 8, 1,
+                         "adaptive: cap of forward iterations before switching to serial",
+                         kAllFamilies, kItersMax),
+                 FIELD(control.max_forward_iterations)));
+  s.push_back(to(integer("control.max_backward_iterations", 8, 1,
+                         "adaptive: cap of backward iterations before switching to serial",
+                         kAllFamilies, kItersMax),
+                 FIELD(control.max_backward_iterations)));
+  s.push_back(
+      to(string("control.cost_model", "",
+                "adaptive: hardware profile (name or path) with which the performance model "
+                "checks that raised iterations still beat serial; empty = off"),
+         FIELD(control.cost_model)));
+  s.push_back(to(integer("control.cost_ranks", 0, 0,
+                         "adaptive: ranks the cost model assumes; 0 = the run's MPI ranks",
+                         kAllFamilies, kRanksMax),
+                 FIELD(control.cost_ranks)));
 
-  s.push_back(string("output.file", "run.h5", "HDF5 run record path"));
-  s.push_back(string("output.checkpoint", "", "checkpoint path; empty = no checkpoints"));
-  s.push_back(integer("output.checkpoint_every", 0, 0,
-                      "checkpoint every this many steps; 0 = only at the end", kAllFamilies, kStepsMax));
-  s.push_back(make("output.overwrite", Kind::boolean, false,
-                   "let output.file / output.checkpoint replace an existing HDF5 file that is "
-                   "not an lpt record / checkpoint (lpt never replaces other files)"));
-  s.push_back(integer("output.log_every", 10, 1, "progress line every this many steps", kAllFamilies, kStepsMax));
+  s.push_back(to(string("output.file", "run.h5", "HDF5 run record path"), FIELD(output.file)));
+  s.push_back(to(string("output.checkpoint", "", "checkpoint path; empty = no checkpoints"),
+                 FIELD(output.checkpoint)));
+  s.push_back(
+      to(integer("output.checkpoint_every", 0, 0,
+                 "checkpoint every this many steps; 0 = only at the end", kAllFamilies, kStepsMax),
+         FIELD(output.checkpoint_every)));
+  s.push_back(to(make("output.overwrite", Kind::boolean, false,
+                      "let output.file / output.checkpoint replace an existing HDF5 file that is "
+                      "not an lpt record / checkpoint (lpt never replaces other files)"),
+                 FIELD(output.overwrite)));
+  s.push_back(to(integer("output.log_every", 10, 1, "progress line every this many steps",
+                         kAllFamilies, kStepsMax),
+                 FIELD(output.log_every)));
   return s;
 }
+
+#undef FIELD
 
 std::string fmt_num(double v) {
   std::ostringstream os;

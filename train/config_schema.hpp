@@ -2,6 +2,7 @@
 // The table behind resolve_config(): every valid key with its type, default, valid range, the
 // model families it applies to, and a one-line meaning. One table so that validation, defaults,
 // `--help` and the docs test (every key documented in docs/config.md) cannot drift apart.
+#include <functional>
 #include <limits>
 #include <string>
 #include <vector>
@@ -38,6 +39,10 @@ struct KeySpec {
   std::vector<std::string> choices;
   std::size_t array_len = 0;
   unsigned families = kAllFamilies;
+  // Writes the resolved value into its field of the typed config, so that a key's path, default,
+  // range and field are declared in one row. Empty only for model.step_size and model.T, which
+  // resolve_config() turns into model.h together.
+  std::function<void(const nlohmann::json&, RunConfig&)> store;
 };
 
 const std::vector<KeySpec>& schema();

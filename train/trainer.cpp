@@ -51,8 +51,8 @@ mgrit::ControllerOptions controller_options(const ControlConfig& c, long every) 
   mgrit::ControllerOptions o;
   o.set_eta(c.eta);
   o.set_patience(c.patience);
-  o.set_action(mgrit::parse_control_action(c.action));
-  o.set_raise_order(mgrit::parse_raise_order(c.raise_order));
+  o.set_action(c.action);
+  o.set_raise_order(c.raise_order);
   o.set_iteration_step(c.iteration_step);
   o.set_max_iterations(c.max_forward_iterations, c.max_backward_iterations);
   o.set_check_every(every);
@@ -206,8 +206,8 @@ class Run {
     if (controller_)
       m << "; adaptive: eta " << cfg_.control.eta << ", patience " << cfg_.control.patience
         << ", trend horizon " << cfg_.control.trend_horizon << " steps, alarm x"
-        << cfg_.control.alarm_growth << ", action " << cfg_.control.action << " ("
-        << cfg_.control.raise_order << ")";
+        << cfg_.control.alarm_growth << ", action " << mgrit::to_string(cfg_.control.action)
+        << " (" << mgrit::to_string(cfg_.control.raise_order) << ")";
     return m.str();
   }
 
