@@ -67,7 +67,7 @@ int run_calibrate(const CalibrateArgs& a) {
   std::printf("  serial layer, tape in memory: forward %.4e s, VJP + gradient %.4e s\n",
               c.serial_forward_s, c.serial_backward_s);
   std::printf("  AdamW per parameter         %.4e s\n", c.optimizer_per_param_s);
-  std::printf("  axpy over one state         %.4e s (%zu floats)\n", c.axpy_s,
+  std::printf("  axpy over one state         %.4e s (%zu floats)\n", c.vector_op_s,
               std::size_t(c.batch) * c.seq * c.d);
   if (c.latency_s >= 0)
     std::printf("  MPI latency %.3e s, bandwidth %.3e B/s (ranks 0-1)\n", c.latency_s,

@@ -13,15 +13,54 @@ namespace {
 
 using nlohmann::json;
 
+// The figures of a profile, each key beside its field: the reader, the writer, the allowed keys
+// and the list of sources required all come from these two tables.
+struct Figure {
+  const char* key;
+  double HardwareProfile::*field;
+  bool zero_ok;  // an overhead may be 0; a rate or capacity may not
+};
+
+const std::vector<Figure>& figures() {
+  using H = HardwareProfile;
+  static const std::vector<Figure> f = {
+      {"gemm_flops_fp32", &H::gemm_flops_fp32, false},
+      {"gemm_flops_bf16", &H::gemm_flops_bf16, false},
+      {"vector_flops", &H::vector_flops, false},
+      {"memory_bandwidth", &H::memory_bandwidth, false},
+      {"memory_capacity", &H::memory_capacity, false},
+      {"kernel_overhead_s", &H::kernel_overhead_s, true},
+  };
+  return f;
+}
+
+struct LinkFigure {
+  const char* key;
+  double Link::*field;
+  bool zero_ok;
+};
+
+const std::vector<LinkFigure>& link_figures() {
+  static const std::vector<LinkFigure> f = {{"latency_s", &Link::latency_s, true},
+                                            {"bandwidth", &Link::bandwidth, false}};
+  return f;
+}
+
 const std::vector<std::string>& number_keys() {
-  static const std::vector<std::string> k = {
-      "ranks_per_node",   "gemm_flops_fp32",   "gemm_flops_bf16", "vector_flops",
-      "memory_bandwidth", "memory_capacity",   "kernel_overhead_s"};
+  static const std::vector<std::string> k = [] {
+    std::vector<std::string> v = {"ranks_per_node"};
+    for (const auto& f : figures()) v.push_back(f.key);
+    return v;
+  }();
   return k;
 }
 
 const std::vector<std::string>& link_keys() {
-  static const std::vector<std::string> k = {"latency_s", "bandwidth"};
+  static const std::vector<std::string> k = [] {
+    std::vector<std::string> v;
+    for (const auto& f : link_figures()) v.push_back(f.key);
+    return v;
+  }();
   return k;
 }
 
@@ -54,8 +93,7 @@ std::string text(const json& j, const std::string& key, const std::string& where
 Link parse_link(const json& j, const std::string& where) {
   check_keys(j, link_keys(), where);
   Link l;
-  l.latency_s = positive(j, "latency_s", where, true);
-  l.bandwidth = positive(j, "bandwidth", where);
+  for (const auto& f : link_figures()) l.*f.field = positive(j, f.key, where, f.zero_ok);
   return l;
 }
 
@@ -75,12 +113,7 @@ HardwareProfile profile_from_json(const json& j, const std::string& where) {
   const double rpn = positive(j, "ranks_per_node", where);
   require(rpn == static_cast<int>(rpn), where, ": 'ranks_per_node' must be an integer");
   p.ranks_per_node = static_cast<int>(rpn);
-  p.gemm_flops_fp32 = positive(j, "gemm_flops_fp32", where);
-  p.gemm_flops_bf16 = positive(j, "gemm_flops_bf16", where);
-  p.vector_flops = positive(j, "vector_flops", where);
-  p.memory_bandwidth = positive(j, "memory_bandwidth", where);
-  p.memory_capacity = positive(j, "memory_capacity", where);
-  p.kernel_overhead_s = positive(j, "kernel_overhead_s", where, true);
+  for (const auto& f : figures()) p.*f.field = positive(j, f.key, where, f.zero_ok);
   p.intra_node = parse_link(j.at("intra_node"), where + ": intra_node");
   p.inter_node = parse_link(j.at("inter_node"), where + ": inter_node");
 
@@ -129,14 +162,12 @@ json profile_to_json(const HardwareProfile& p) {
   j["description"] = p.description;
   j["kind"] = p.kind;
   j["ranks_per_node"] = p.ranks_per_node;
-  j["gemm_flops_fp32"] = p.gemm_flops_fp32;
-  j["gemm_flops_bf16"] = p.gemm_flops_bf16;
-  j["vector_flops"] = p.vector_flops;
-  j["memory_bandwidth"] = p.memory_bandwidth;
-  j["memory_capacity"] = p.memory_capacity;
-  j["kernel_overhead_s"] = p.kernel_overhead_s;
-  j["intra_node"] = {{"latency_s", p.intra_node.latency_s}, {"bandwidth", p.intra_node.bandwidth}};
-  j["inter_node"] = {{"latency_s", p.inter_node.latency_s}, {"bandwidth", p.inter_node.bandwidth}};
+  for (const auto& f : figures()) j[f.key] = p.*f.field;
+  for (const auto& [name, link] :
+       {std::pair{"intra_node", &p.intra_node}, std::pair{"inter_node", &p.inter_node}}) {
+    json& l = j[name];
+    for (const auto& f : link_figures()) l[f.key] = link->*f.field;
+  }
   j["sources"] = p.sources;
   return j;
 }

@@ -9,6 +9,79 @@
 
 namespace lpt::perf {
 
+namespace {
+
+// The file's keys, each beside its field: the reader, the writer and the list of allowed keys
+// all come from here. Required keys must be in every file; the rest are 0 when absent.
+struct TimeKey {
+  const char* key;
+  int MeasuredLayerTimes::*shape;  // the shape measured (integers), or
+  double MeasuredLayerTimes::*time;  // a time in seconds
+  bool required;
+};
+
+const std::vector<TimeKey>& time_keys() {
+  using M = MeasuredLayerTimes;
+  static const std::vector<TimeKey> k = {
+      {"batch", &M::batch, nullptr, true},
+      {"seq", &M::seq, nullptr, true},
+      {"d", &M::d, nullptr, true},
+      {"heads", &M::heads, nullptr, true},
+      {"d_ff", &M::d_ff, nullptr, true},
+      {"forward_s", nullptr, &M::forward_s, true},
+      {"vjp_state_s", nullptr, &M::vjp_state_s, true},
+      {"param_grad_s", nullptr, &M::param_grad_s, true},
+      {"serial_forward_s", nullptr, &M::serial_forward_s, false},
+      {"serial_backward_s", nullptr, &M::serial_backward_s, false},
+      {"optimizer_per_param_s", nullptr, &M::optimizer_per_param_s, false},
+      {"vector_op_s", nullptr, &M::vector_op_s, false},
+      {"adjoint_step_s", nullptr, &M::adjoint_step_s, false},
+  };
+  return k;
+}
+
+}  // namespace
+
+MeasuredLayerTimes measured_times_from_json(const nlohmann::json& j, const std::string& where) {
+  require(j.is_object(), where, ": expected a JSON object");
+  const auto& keys = time_keys();
+  for (const auto& [k, v] : j.items()) {
+    (void)v;
+    const bool known = std::any_of(keys.begin(), keys.end(),
+                                   [&](const TimeKey& t) { return k == t.key; });
+    require(known, where, ": unknown key '", k, "'");
+  }
+  MeasuredLayerTimes m;
+  for (const auto& t : keys) {
+    if (!j.contains(t.key)) {
+      require(!t.required, where, ": missing key '", t.key, "'");
+      continue;
+    }
+    const auto& v = j.at(t.key);
+    require(v.is_number() && v.get<double>() > 0, where, ": '", t.key, "' must be > 0");
+    if (t.shape) {
+      require(v.get<double>() == static_cast<int>(v.get<double>()), where, ": '", t.key,
+              "' must be an integer");
+      m.*t.shape = static_cast<int>(v.get<double>());
+    } else {
+      m.*t.time = v.get<double>();
+    }
+  }
+  return m;
+}
+
+nlohmann::json measured_times_to_json(const MeasuredLayerTimes& m) {
+  nlohmann::json j = nlohmann::json::object();
+  for (const auto& t : time_keys()) {
+    if (t.shape) {
+      j[t.key] = m.*t.shape;
+    } else if (t.required || m.*t.time > 0) {
+      j[t.key] = m.*t.time;
+    }
+  }
+  return j;
+}
+
 MeasuredLayerTimes load_measured_times(const std::string& path) {
   std::ifstream in(path);
   require(in.good(), "cannot open measured layer times '", path, "'");
@@ -18,39 +91,7 @@ MeasuredLayerTimes load_measured_times(const std::string& path) {
   } catch (const nlohmann::json::exception& e) {
     fail("measured layer times '", path, "' are not valid JSON: ", e.what());
   }
-  const std::vector<std::string> ints = {"batch", "seq", "d", "heads", "d_ff"};
-  const std::vector<std::string> times = {"forward_s", "vjp_state_s", "param_grad_s"};
-  const std::vector<std::string> optional = {"serial_forward_s", "serial_backward_s",
-                                             "optimizer_per_param_s", "vector_op_s",
-                                             "adjoint_step_s"};
-  require(j.is_object(), path, ": expected a JSON object");
-  for (const auto& [k, v] : j.items()) {
-    (void)v;
-    const bool known = std::find(ints.begin(), ints.end(), k) != ints.end() ||
-                       std::find(times.begin(), times.end(), k) != times.end() ||
-                       std::find(optional.begin(), optional.end(), k) != optional.end();
-    require(known, path, ": unknown key '", k, "'");
-  }
-  auto num = [&](const std::string& k) {
-    require(j.contains(k), path, ": missing key '", k, "'");
-    require(j[k].is_number() && j[k].get<double>() > 0, path, ": '", k, "' must be > 0");
-    return j[k].get<double>();
-  };
-  MeasuredLayerTimes m;
-  m.batch = static_cast<int>(num("batch"));
-  m.seq = static_cast<int>(num("seq"));
-  m.d = static_cast<int>(num("d"));
-  m.heads = static_cast<int>(num("heads"));
-  m.d_ff = static_cast<int>(num("d_ff"));
-  m.forward_s = num("forward_s");
-  m.vjp_state_s = num("vjp_state_s");
-  m.param_grad_s = num("param_grad_s");
-  if (j.contains("serial_forward_s")) m.serial_forward_s = num("serial_forward_s");
-  if (j.contains("serial_backward_s")) m.serial_backward_s = num("serial_backward_s");
-  if (j.contains("optimizer_per_param_s")) m.optimizer_per_param_s = num("optimizer_per_param_s");
-  if (j.contains("vector_op_s")) m.vector_op_s = num("vector_op_s");
-  if (j.contains("adjoint_step_s")) m.adjoint_step_s = num("adjoint_step_s");
-  return m;
+  return measured_times_from_json(j, path);
 }
 
 StepCosts step_costs(const ModelShape& s, const HardwareProfile& hw,

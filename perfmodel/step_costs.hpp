@@ -5,6 +5,8 @@
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "perfmodel/hardware.hpp"
 #include "perfmodel/layer_cost.hpp"
 
@@ -28,8 +30,11 @@ struct MeasuredLayerTimes {
 };
 // JSON object with the keys batch, seq, d, heads, d_ff, forward_s, vjp_state_s, param_grad_s
 // and optionally serial_forward_s, serial_backward_s, optimizer_per_param_s, vector_op_s,
-// adjoint_step_s; no other key.
+// adjoint_step_s (each > 0); no other key. `lpt calibrate` writes it, `lpt predict --measured`
+// reads it; one key table in step_costs.cpp serves both.
 MeasuredLayerTimes load_measured_times(const std::string& path);
+MeasuredLayerTimes measured_times_from_json(const nlohmann::json& j, const std::string& where);
+nlohmann::json measured_times_to_json(const MeasuredLayerTimes& m);  // optional times only if > 0
 
 struct StepCosts {
   std::vector<double> forward;     // s, per fine step n

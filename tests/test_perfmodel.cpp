@@ -547,7 +547,14 @@ TEST(PerfModel, MeasuredSerialTapesAndOptimizerReplaceTheirEstimates) {
   std::ofstream(path) << R"({"batch":2,"seq":8,"d":16,"heads":2,"d_ff":64,"forward_s":1,
       "vjp_state_s":1,"param_grad_s":1,"serial_forward_s":2,"serial_backward_s":3,
       "optimizer_per_param_s":1e-9,"vector_op_s":2e-6})";
-  EXPECT_DOUBLE_EQ(load_measured_times(path).serial_backward_s, 3);
+  const MeasuredLayerTimes loaded = load_measured_times(path);
+  EXPECT_DOUBLE_EQ(loaded.serial_backward_s, 3);
+  // The writer is the reader's inverse (one key table): the file comes back key for key, and the
+  // optional time that was absent (adjoint_step_s) stays absent.
+  const nlohmann::json written = measured_times_to_json(loaded);
+  EXPECT_EQ(written, nlohmann::json::parse(std::ifstream(path)));
+  EXPECT_FALSE(written.contains("adjoint_step_s"));
+  EXPECT_THROW(measured_times_from_json(nlohmann::json{{"batch", 2.5}}, "x"), lpt::Error);
   std::ofstream(path) << R"({"batch":2,"seq":8,"d":16,"heads":2,"d_ff":64,"forward_s":1,
       "vjp_state_s":1,"param_grad_s":1,"serial_fwd":2})";
   EXPECT_THROW(load_measured_times(path), lpt::Error);

@@ -105,13 +105,7 @@ void measure_machine(Calibration& c, int reps) {
 }  // namespace
 
 nlohmann::json Calibration::measured_times() const {
-  return {{"batch", batch},         {"seq", seq},
-          {"d", d},                 {"heads", heads},
-          {"d_ff", d_ff},           {"forward_s", forward_s},
-          {"vjp_state_s", vjp_state_s}, {"param_grad_s", param_grad_s},
-          {"serial_forward_s", serial_forward_s}, {"serial_backward_s", serial_backward_s},
-          {"optimizer_per_param_s", optimizer_per_param_s}, {"vector_op_s", axpy_s},
-          {"adjoint_step_s", adjoint_step_s}};
+  return perf::measured_times_to_json(*this);
 }
 
 namespace {
@@ -229,7 +223,7 @@ void measure_update(Calibration& c, const LayerChain& chain, int reps) {
       median_time(std::max(3, reps / 4), [&] { opt.step(w.data(), g.data()); }) / double(np);
   const std::size_t n = chain.state_size();
   std::vector<float> out(n);
-  c.axpy_s = median_time(reps, [&] {
+  c.vector_op_s = median_time(reps, [&] {
     const float* u = chain.states();
     for (std::size_t i = 0; i < n; ++i) out[i] = 0.5f * u[i] + out[i];
   });

@@ -11,20 +11,14 @@
 
 #include "train/config.hpp"
 #include "perfmodel/hardware.hpp"
+#include "perfmodel/step_costs.hpp"
 
 namespace lpt {
 
-struct Calibration {
-  int batch = 0, seq = 0, d = 0, heads = 0, d_ff = 0;  // the shape measured
-  double forward_s = 0;     // median of one layer's forward step as MGRIT runs it (no tape kept)
-  double vjp_state_s = 0;   // median of the state VJP from a kept tape
-  double adjoint_step_s = 0;  // median of the state VJP replaying the forward (no tape kept)
-  double param_grad_s = 0;  // median extra time of also accumulating dθ
-  double axpy_s = 0;        // median of y = a·x + y over one state (float32)
-  // The serial step's layer: forward writing, and VJP + parameter gradient reading, a tape in
-  // memory (tapes rotate over more than the last-level cache, as N stored tapes do).
-  double serial_forward_s = 0, serial_backward_s = 0;
-  double optimizer_per_param_s = 0;  // AdamW over 4 M parameters, per parameter
+// The per-layer times and their shape are perf::MeasuredLayerTimes' own fields (vector_op_s: one
+// y = a·x + y over a state, float32), so that what is measured and what `lpt predict --measured`
+// reads are one struct with one key table.
+struct Calibration : perf::MeasuredLayerTimes {
   double latency_s = -1;    // MPI half round trip of 8 bytes (-1: one rank)
   double bandwidth_Bps = -1;  // MPI bytes/s of a state-sized message (-1: one rank)
   int threads = 0;
