@@ -29,7 +29,7 @@ mgrit::CycleOptions solve_options(const MgritConfig& m) {
   o.set_abs_tol(0);
   o.set_rel_tol(0);
   o.set_max_iter(m.iterations);
-  o.set_storage(mgrit::Storage::All);  // the adjoint linearises at every forward state
+  o.set_storage(mgrit::Storage::all);  // the adjoint linearises at every forward state
   return o;
 }
 

@@ -144,12 +144,12 @@ const bool registered = [] {
     // "Eigen" is Eigen's own parallel GEMM, "EigenSplit" lpt's row/column split (GemmThreading).
     const std::string n = s.name;
     using lpt::ops::GemmThreading;
-    benchmark::RegisterBenchmark(("Eigen/" + n).c_str(), bm_eigen, s, GemmThreading::kEigen)
+    benchmark::RegisterBenchmark(("Eigen/" + n).c_str(), bm_eigen, s, GemmThreading::eigen)
         ->Arg(1)->MinTime(0.2);
     benchmark::RegisterBenchmark(("OpenBLAS/" + n).c_str(), bm_openblas, s)->Arg(1)->MinTime(0.2);
-    benchmark::RegisterBenchmark(("Eigen/" + n).c_str(), bm_eigen, s, GemmThreading::kEigen)
+    benchmark::RegisterBenchmark(("Eigen/" + n).c_str(), bm_eigen, s, GemmThreading::eigen)
         ->Arg(2)->UseRealTime()->MinTime(0.2);
-    benchmark::RegisterBenchmark(("EigenSplit/" + n).c_str(), bm_eigen, s, GemmThreading::kSplit)
+    benchmark::RegisterBenchmark(("EigenSplit/" + n).c_str(), bm_eigen, s, GemmThreading::split)
         ->Arg(2)->UseRealTime()->MinTime(0.2);
     benchmark::RegisterBenchmark(("OpenBLAS/" + n).c_str(), bm_openblas, s)
         ->Arg(2)->UseRealTime()->MinTime(0.2);

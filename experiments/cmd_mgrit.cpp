@@ -117,7 +117,7 @@ OdeProblem make_problem(const MgritArgs& a, double& lambda) {
                "; lower --steps or --dim");
   lambda = a.lambda;
   if (std::isnan(lambda))
-    lambda = kind == OdeKind::Dahlquist ? -1.0 : kind == OdeKind::Oscillator ? 0.5 : 1.0;
+    lambda = kind == OdeKind::dahlquist ? -1.0 : kind == OdeKind::oscillator ? 0.5 : 1.0;
   lpt::require(a.steps >= 1, "--steps must be >= 1, got ", a.steps);
   OdeProblem p(kind, a.steps, a.T, lambda, int(a.dim), a.beuler);
   if (!std::isnan(a.guess)) p.set_guess_value(a.guess);
@@ -137,7 +137,7 @@ void configure(Solver& s, const MgritArgs& a) {
     o->set_abs_tol(a.tol);
     o->set_rel_tol(a.rtol);
     o->set_max_iter(a.iters);
-    o->set_storage(a.storage == "all" ? Storage::All : Storage::CPoints);
+    o->set_storage(a.storage == "all" ? Storage::all : Storage::c_points);
   }
   if (a.aiters >= 0) s.adjoint_options().set_max_iter(a.aiters);
 }

@@ -22,8 +22,8 @@ struct PredictArgs {
   perf::PredictOptions o;
   std::string family = to_string(o.shape.family);
   std::string precision = o.shape.act_bytes == 2 ? "bf16" : "fp32";
-  std::string serial = o.serial_mode == perf::SerialMode::StoreTapes ? "store"
-                       : o.serial_mode == perf::SerialMode::Recompute ? "recompute"
+  std::string serial = o.serial_mode == perf::SerialMode::store_tapes ? "store"
+                       : o.serial_mode == perf::SerialMode::recompute ? "recompute"
                                                                       : "auto";
   std::string config;  // a run config: shape and MGRIT cycle as `lpt train` would run them
   std::vector<std::string> sets;
@@ -172,9 +172,9 @@ int run_predict(PredictArgs& a, const CLI::App& app) {
   o.shape.family = parse_family(a.family);
   o.shape.act_bytes = a.precision == "bf16" ? 2 : 4;
   if (!a.config.empty() || !a.sets.empty()) from_config(a, app);
-  o.serial_mode = a.serial == "store"       ? perf::SerialMode::StoreTapes
-                  : a.serial == "recompute" ? perf::SerialMode::Recompute
-                                            : perf::SerialMode::Auto;
+  o.serial_mode = a.serial == "store"       ? perf::SerialMode::store_tapes
+                  : a.serial == "recompute" ? perf::SerialMode::recompute
+                                            : perf::SerialMode::automatic;
   const perf::PredictReport r = perf::run_prediction(o);
   perf::print_report(r, stdout);
   if (!o.json_out.empty()) {

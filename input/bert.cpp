@@ -77,7 +77,7 @@ BertLoader::BertLoader(const std::vector<std::string>& lines, const Tokenizer& t
   require(random_hi_ > random_lo_, "BertLoader: the tokenizer has no non-special tokens");
   split_ = split_items(lines.size(), o.val_fraction, o.split_seed, o.split_block);
   std::size_t ntrain;
-  if (o.mode == BertDataOptions::Mode::Lines) {
+  if (o.mode == BertDataOptions::Mode::lines) {
     train_ = cut(lines, split_.train, tok, o.seq_len);
     val_ = cut(lines, split_.val, tok, o.seq_len);
     ntrain = train_.start.size();
@@ -110,7 +110,7 @@ void BertLoader::next(MlmBatch& b) {
   const int B = opt_.batch, T = opt_.seq_len;
   b.shape(B, T);
   for (int r = 0; r < B; ++r) {
-    if (opt_.mode == BertDataOptions::Mode::Lines) {
+    if (opt_.mode == BertDataOptions::Mode::lines) {
       const std::size_t k = order_.next();
       fill_row(&train_.tokens[train_.start[k]], train_.len[k], r, b, rng_);
     } else {
@@ -121,12 +121,12 @@ void BertLoader::next(MlmBatch& b) {
 }
 
 std::size_t BertLoader::train_sequences() const {
-  return opt_.mode == BertDataOptions::Mode::Lines ? train_.start.size()
+  return opt_.mode == BertDataOptions::Mode::lines ? train_.start.size()
                                                    : train_stream_.size() - opt_.seq_len + 1;
 }
 
 std::size_t BertLoader::val_sequences() const {
-  if (opt_.mode == BertDataOptions::Mode::Lines) return val_.start.size();
+  if (opt_.mode == BertDataOptions::Mode::lines) return val_.start.size();
   return val_stream_.size() / opt_.seq_len;
 }
 
@@ -143,7 +143,7 @@ void BertLoader::val_batch(std::size_t i, MlmBatch& b) const {
   for (int r = 0; r < rows; ++r) {
     const std::size_t k = first + r;
     Rng rng(mix64(opt_.split_seed, 0x7a1, k));
-    if (opt_.mode == BertDataOptions::Mode::Lines)
+    if (opt_.mode == BertDataOptions::Mode::lines)
       fill_row(&val_.tokens[val_.start[k]], val_.len[k], r, b, rng);
     else
       fill_row(&val_stream_[k * T], T, r, b, rng);
@@ -155,7 +155,7 @@ std::vector<std::uint64_t> BertLoader::state() const {
 }
 
 void BertLoader::set_state(const std::vector<std::uint64_t>& s) {
-  if (opt_.mode == BertDataOptions::Mode::Lines) {
+  if (opt_.mode == BertDataOptions::Mode::lines) {
     LoaderState::unpack(s, kBertTag, config_, "BertLoader", order_, rng_);
   } else {
     std::uint64_t steps;

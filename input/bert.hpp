@@ -32,8 +32,8 @@ int mlm_mask_row(token_t* tokens, token_t* targets, const std::uint8_t* key_mask
                  Rng& rng);
 
 struct BertDataOptions {
-  enum class Mode { Lines, Windows };
-  Mode mode = Mode::Lines;
+  enum class Mode { lines, windows };
+  Mode mode = Mode::lines;
   int batch = 8;
   int seq_len = 128;
   std::uint64_t seed = 0;

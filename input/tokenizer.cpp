@@ -73,7 +73,7 @@ void utf8_append(std::string& out, char32_t c) {
 
 Tokenizer Tokenizer::bytes(const std::vector<std::string>& specials) {
   Tokenizer t;
-  t.kind_ = Kind::Byte;
+  t.kind_ = Kind::byte;
   t.specials_ = specials;
   t.index();
   return t;
@@ -97,7 +97,7 @@ Tokenizer Tokenizer::chars(const std::vector<std::string>& texts,
     }
   }
   Tokenizer t;
-  t.kind_ = Kind::Char;
+  t.kind_ = Kind::character;
   t.specials_ = specials;
   for (char32_t c = 0; c < 0x110000; ++c)
     if (seen[c]) t.symbols_.push_back(c);
@@ -132,7 +132,7 @@ token_t Tokenizer::id(const std::string& special) const {
 
 void Tokenizer::encode(const std::string& text, std::vector<token_t>& out) const {
   const token_t base = token_t(specials_.size());
-  if (kind_ == Kind::Byte) {
+  if (kind_ == Kind::byte) {
     for (unsigned char b : text) out.push_back(base + token_t(b));
     return;
   }
@@ -168,7 +168,7 @@ std::string Tokenizer::decode(const token_t* ids, std::size_t n, bool skip_speci
     if (t >= 0 && t < S) {
       if (!skip_specials) out += specials_[t];
     } else if (t >= S && t < vocab_size()) {
-      if (kind_ == Kind::Byte)
+      if (kind_ == Kind::byte)
         out += char(t - S);
       else
         utf8_append(out, symbols_[t - S]);
@@ -186,10 +186,10 @@ std::string Tokenizer::decode(const std::vector<token_t>& ids, bool skip_special
 nlohmann::json Tokenizer::to_json() const {
   nlohmann::json j;
   j["format"] = "lpt-tokenizer-1";
-  j["kind"] = kind_ == Kind::Byte ? "byte" : "char";
+  j["kind"] = kind_ == Kind::byte ? "byte" : "char";
   j["specials"] = specials_;
   j["vocab_size"] = vocab_size();
-  if (kind_ == Kind::Char) {
+  if (kind_ == Kind::character) {
     // Code points as numbers: readable by any JSON reader without caring about escapes.
     std::vector<std::uint32_t> cps(symbols_.begin(), symbols_.end());
     j["code_points"] = cps;
@@ -204,9 +204,9 @@ Tokenizer Tokenizer::from_json(const nlohmann::json& j) {
     Tokenizer t;
     const std::string kind = j.at("kind").get<std::string>();
     require(kind == "byte" || kind == "char", "Tokenizer JSON: unknown kind '", kind, "'");
-    t.kind_ = kind == "byte" ? Kind::Byte : Kind::Char;
+    t.kind_ = kind == "byte" ? Kind::byte : Kind::character;
     t.specials_ = j.at("specials").get<std::vector<std::string>>();
-    if (t.kind_ == Kind::Char)
+    if (t.kind_ == Kind::character)
       for (auto cp : j.at("code_points").get<std::vector<std::uint32_t>>()) {
         require(cp <= 0x10ffff, "Tokenizer JSON: code point ", cp, " out of range");
         require(t.symbols_.empty() || cp > std::uint32_t(t.symbols_.back()),

@@ -28,7 +28,7 @@ inline constexpr const char* kUnk = "[UNK]";
 
 class Tokenizer {
  public:
-  enum class Kind { Byte, Char };
+  enum class Kind { byte, character };
 
   Tokenizer() = default;  // empty, vocab_size() == 0; assign from bytes()/chars()/load()
   static Tokenizer bytes(const std::vector<std::string>& specials = {});
@@ -39,7 +39,7 @@ class Tokenizer {
 
   Kind kind() const { return kind_; }
   int vocab_size() const {
-    return int(specials_.size() + (kind_ == Kind::Byte ? 256 : symbols_.size()));
+    return int(specials_.size() + (kind_ == Kind::byte ? 256 : symbols_.size()));
   }
   int num_specials() const { return int(specials_.size()); }
   const std::vector<std::string>& specials() const { return specials_; }
@@ -60,7 +60,7 @@ class Tokenizer {
 
  private:
   void index();
-  Kind kind_ = Kind::Byte;
+  Kind kind_ = Kind::byte;
   std::vector<std::string> specials_;
   std::vector<char32_t> symbols_;  // Char: the code points; Byte: empty (implicit 0..255)
   std::unordered_map<char32_t, token_t> char_id_;

@@ -181,7 +181,7 @@ void save_profile(const HardwareProfile& p, const std::string& path) {
 }
 
 double kernel_time(const Kernel& k, const HardwareProfile& hw, int act_bytes) {
-  const double rate = k.cls == KernelClass::Gemm ? hw.gemm_flops(act_bytes) : hw.vector_flops;
+  const double rate = k.cls == KernelClass::gemm ? hw.gemm_flops(act_bytes) : hw.vector_flops;
   return std::max(k.flops / rate, k.bytes / hw.memory_bandwidth) + hw.kernel_overhead_s;
 }
 

@@ -72,7 +72,7 @@ void attention_fwd(OpCost& op, const std::string& n, const Dims& x, bool flash) 
   if (flash) {
     Kernel k;
     k.name = n + ".flash";
-    k.cls = KernelClass::Gemm;
+    k.cls = KernelClass::gemm;
     k.flops = 4.0 * bh * x.Tq * x.Tk * x.dh;
     k.bytes = (2 * x.M * x.d + 2 * x.Mk * x.d) * x.s;
     op.add(k);
@@ -89,7 +89,7 @@ void attention_bwd(OpCost& op, const std::string& n, const Dims& x, bool flash) 
   if (flash) {
     Kernel k;  // recomputes S, then dV, dP, dQ, dK: five T×T GEMMs
     k.name = n + ".flash_bwd";
-    k.cls = KernelClass::Gemm;
+    k.cls = KernelClass::gemm;
     k.flops = 10.0 * bh * x.Tq * x.Tk * x.dh;
     k.bytes = (4 * x.M * x.d + 4 * x.Mk * x.d) * x.s;
     op.add(k);

@@ -6,7 +6,7 @@ void OpCost::gemm(const std::string& name, double M, double N, double K, double 
                   double elem_bytes) {
   Kernel k;
   k.name = name;
-  k.cls = KernelClass::Gemm;
+  k.cls = KernelClass::gemm;
   k.flops = 2.0 * M * N * K * batch;
   k.bytes = (M * K + K * N + M * N) * batch * elem_bytes;
   kernels_.push_back(k);
@@ -16,7 +16,7 @@ void OpCost::elementwise(const std::string& name, double elements, double reads,
                          double flops_per_elem, double elem_bytes) {
   Kernel k;
   k.name = name;
-  k.cls = KernelClass::Elementwise;
+  k.cls = KernelClass::elementwise;
   k.flops = elements * flops_per_elem;
   k.bytes = elements * (reads + writes) * elem_bytes;
   kernels_.push_back(k);
@@ -35,7 +35,7 @@ double OpCost::flops() const {
 double OpCost::gemm_flops() const {
   double s = 0;
   for (const auto& k : kernels_)
-    if (k.cls == KernelClass::Gemm) s += k.flops;
+    if (k.cls == KernelClass::gemm) s += k.flops;
   return s;
 }
 

@@ -8,11 +8,11 @@
 
 namespace lpt::perf {
 
-enum class KernelClass { Gemm, Elementwise };
+enum class KernelClass { gemm, elementwise };
 
 struct Kernel {
   std::string name;
-  KernelClass cls = KernelClass::Elementwise;
+  KernelClass cls = KernelClass::elementwise;
   double flops = 0;  // floating-point operations (a multiply-add counts 2)
   double bytes = 0;  // bytes read + written in device memory
 };

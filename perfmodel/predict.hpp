@@ -21,7 +21,7 @@ struct PredictOptions {
   SearchGrid grid;
   bool search = true;  // false: the first grid.levels and grid.cfactors values only
   int replicas = 1;
-  SerialMode serial_mode = SerialMode::StoreTapes;
+  SerialMode serial_mode = SerialMode::store_tapes;
   std::string measured;     // MeasuredLayerTimes JSON
   std::string convergence;  // ConvergenceTable JSON
   bool crossover = true;

@@ -47,7 +47,7 @@ class NoProp : public mg::Propagator {
 
 // One rank's events with their costs resolved as they come: compute runs merged into one entry.
 struct Event {
-  enum Kind { Compute, Send, Recv, Reduce } kind = Compute;
+  enum class Kind { compute, send, recv, reduce } kind = Kind::compute;
   double seconds = 0;  // Compute
   int peer = 0, tag = 0;
   double states = 0;   // Send / Recv: message size in states
@@ -66,20 +66,20 @@ class Recorder : public mg::Trace {
   }
   void vector_ops(int count) override { compute(count * c_.vector_op_s); }
   void send(int to, std::size_t bytes, int tag) override {
-    events.push_back({Event::Send, 0, to, tag, double(bytes)});
+    events.push_back({Event::Kind::send, 0, to, tag, double(bytes)});
   }
   void wait_recv(int from, std::size_t bytes, int tag) override {
-    events.push_back({Event::Recv, 0, from, tag, double(bytes)});
+    events.push_back({Event::Kind::recv, 0, from, tag, double(bytes)});
   }
-  void reduce() override { events.push_back({Event::Reduce}); }
+  void reduce() override { events.push_back({Event::Kind::reduce}); }
   std::vector<Event> events;
 
  private:
   void compute(double s) {
-    if (!events.empty() && events.back().kind == Event::Compute)
+    if (!events.empty() && events.back().kind == Event::Kind::compute)
       events.back().seconds += s;
     else
-      events.push_back({Event::Compute, s});
+      events.push_back({Event::Kind::compute, s});
   }
   const SimCosts& c_;
   bool adjoint_;
@@ -110,10 +110,10 @@ SimSolve replay(std::vector<std::vector<Event>>& ev, const SimCosts& c) {
     runnable.pop_back();
     while (pc[p] < ev[p].size()) {
       const Event& e = ev[p][pc[p]];
-      if (e.kind == Event::Compute) {
+      if (e.kind == Event::Kind::compute) {
         clock[p] += e.seconds;
         r.busy[p] += e.seconds;
-      } else if (e.kind == Event::Send) {
+      } else if (e.kind == Event::Kind::send) {
         const Key k{p, e.peer, e.tag};
         sent[k].push_back(clock[p] + c.net.message(p, e.peer, e.states));
         ++r.messages;
@@ -122,7 +122,7 @@ SimSolve replay(std::vector<std::vector<Event>>& ev, const SimCosts& c) {
           runnable.push_back(w->second);
           waiter.erase(w);
         }
-      } else if (e.kind == Event::Recv) {
+      } else if (e.kind == Event::Kind::recv) {
         const Key k{e.peer, p, e.tag};
         auto& q = sent[k];
         std::size_t& i = taken[k];

@@ -75,8 +75,8 @@ SerialPrediction StepModel::serial() const {
   // optimizer state exceed one rank the serial time is hypothetical anyway, and the cheaper
   // stored-tape variant keeps the reported speedup conservative.
   const bool base_fits = base + one_tape <= hw_.memory_capacity;
-  s.recompute = serial_mode_ == SerialMode::Recompute ||
-                (serial_mode_ == SerialMode::Auto && base_fits &&
+  s.recompute = serial_mode_ == SerialMode::recompute ||
+                (serial_mode_ == SerialMode::automatic && base_fits &&
                  base + all_tapes > hw_.memory_capacity);
   m.tapes = s.recompute ? one_tape : all_tapes;
   finish(m, hw_.memory_capacity);

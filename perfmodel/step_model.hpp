@@ -12,7 +12,7 @@ namespace lpt::perf {
 // How the serial reference keeps activations: all layer tapes, or only the layer inputs with the
 // forward recomputed in the backward (activation checkpointing). Auto keeps the tapes unless
 // checkpointing is what makes the serial step fit on one rank.
-enum class SerialMode { Auto, StoreTapes, Recompute };
+enum class SerialMode { automatic, store_tapes, recompute };
 
 struct StepBreakdown {
   double opening = 0;     // embedding forward + backward
@@ -84,7 +84,7 @@ class StepModel {
   HardwareProfile hw_;
   StepCosts costs_;
   int replicas_ = 1;
-  SerialMode serial_mode_ = SerialMode::StoreTapes;
+  SerialMode serial_mode_ = SerialMode::store_tapes;
 };
 
 }  // namespace lpt::perf

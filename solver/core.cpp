@@ -63,7 +63,7 @@ long Core::n_intervals(int l) const {
 void Core::allocate(const Vector& like) {
   bytes_ = app_.packed_bytes(like);
   const int nl = grid_.levels();
-  const bool c_only = opt_.storage() == Storage::CPoints && nl > 1;
+  const bool c_only = opt_.storage() == Storage::c_points && nl > 1;
   for (int l = 0; l < nl; ++l) {
     Level& L = *lv_[l];
     L.u.resize(L.hi - L.lo);

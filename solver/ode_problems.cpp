@@ -7,15 +7,15 @@
 namespace lpt::mgrit {
 
 OdeKind parse_ode(const std::string& s) {
-  if (s == "dahlquist") return OdeKind::Dahlquist;
-  if (s == "oscillator") return OdeKind::Oscillator;
-  if (s == "cubic") return OdeKind::Cubic;
+  if (s == "dahlquist") return OdeKind::dahlquist;
+  if (s == "oscillator") return OdeKind::oscillator;
+  if (s == "cubic") return OdeKind::cubic;
   fail("unknown problem '", s, "'; use dahlquist, oscillator or cubic");
 }
 
 static int dim_of(OdeKind k, int dim) {
-  if (k == OdeKind::Dahlquist) return 1;
-  if (k == OdeKind::Oscillator) return 2;
+  if (k == OdeKind::dahlquist) return 1;
+  if (k == OdeKind::oscillator) return 2;
   return dim > 0 ? dim : 4;
 }
 
@@ -31,13 +31,13 @@ OdeProblem::OdeProblem(OdeKind kind, long n_steps, double T, double theta, int d
       kind_(kind), n_(n_steps), h_(T / double(n_steps)), dim_(dim_of(kind, dim)),
       beuler_(backward_euler) {
   require(n_steps >= 1, "ODE problem needs >= 1 step");
-  require(!backward_euler || kind == OdeKind::Dahlquist,
+  require(!backward_euler || kind == OdeKind::dahlquist,
           "backward Euler is offered for dahlquist only");
   theta_.assign(n_, theta);
   dtheta_.assign(n_, 0.0);
   u0_.assign(dim_, 1.0);
-  if (kind == OdeKind::Oscillator) u0_ = {1.0, 0.0};
-  if (kind == OdeKind::Cubic)
+  if (kind == OdeKind::oscillator) u0_ = {1.0, 0.0};
+  if (kind == OdeKind::cubic)
     for (int i = 0; i < dim_; ++i) u0_[i] = 1.0 + 0.25 * i;
 }
 
@@ -60,16 +60,16 @@ void OdeProblem::phi(long layer, double h, const double* u, double* out) const {
   const double th = theta_[layer];
   if (work_) burn();
   switch (kind_) {
-    case OdeKind::Dahlquist:
+    case OdeKind::dahlquist:
       out[0] = beuler_ ? u[0] / (1.0 - th * h) : (1.0 + th * h) * u[0];
       break;
-    case OdeKind::Oscillator: {
+    case OdeKind::oscillator: {
       const double a = u[0], b = u[1];
       out[0] = a + h * b;
       out[1] = b + h * (-a - th * b);
       break;
     }
-    case OdeKind::Cubic:
+    case OdeKind::cubic:
       for (int i = 0; i < dim_; ++i) out[i] = u[i] - h * th * u[i] * u[i] * u[i];
       break;
   }
@@ -80,13 +80,13 @@ void OdeProblem::phi_adjoint(long layer, double h, const double* u, const double
   const double th = theta_[layer];
   if (work_) burn();
   switch (kind_) {
-    case OdeKind::Dahlquist: {
+    case OdeKind::dahlquist: {
       const double d = 1.0 - th * h;
       if (lam_out) lam_out[0] = beuler_ ? lam[0] / d : (1.0 + th * h) * lam[0];
       if (dtheta) *dtheta += beuler_ ? lam[0] * u[0] * h / (d * d) : lam[0] * h * u[0];
       break;
     }
-    case OdeKind::Oscillator: {
+    case OdeKind::oscillator: {
       // Φ = [[1, h], [-h, 1 - hθ]] u; transpose applied to λ.
       const double l0 = lam[0], l1 = lam[1];
       if (lam_out) {
@@ -96,7 +96,7 @@ void OdeProblem::phi_adjoint(long layer, double h, const double* u, const double
       if (dtheta) *dtheta += -h * u[1] * l1;
       break;
     }
-    case OdeKind::Cubic: {
+    case OdeKind::cubic: {
       double g = 0;
       for (int i = 0; i < dim_; ++i) {
         const double l = lam[i];

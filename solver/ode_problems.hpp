@@ -12,7 +12,7 @@
 
 namespace lpt::mgrit {
 
-enum class OdeKind { Dahlquist, Oscillator, Cubic };
+enum class OdeKind { dahlquist, oscillator, cubic };
 OdeKind parse_ode(const std::string& s);
 
 class OdeProblem : public FlatApp<double> {

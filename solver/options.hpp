@@ -8,7 +8,7 @@ namespace lpt::mgrit {
 
 enum class Relax { F, FCF };
 enum class Cycle { V, F };
-enum class Storage { All, CPoints };  // finest level: keep every point, or C-points only
+enum class Storage { all, c_points };  // finest level: keep every point, or C-points only
 
 const char* to_string(Relax r);
 const char* to_string(Cycle c);
@@ -55,7 +55,7 @@ class CycleOptions {
   double abs_tol_ = 1e-10;
   double rel_tol_ = 0;
   int max_iter_ = 20;
-  Storage storage_ = Storage::All;
+  Storage storage_ = Storage::all;
 };
 
 }  // namespace lpt::mgrit

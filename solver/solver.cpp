@@ -190,7 +190,7 @@ void Solver::gather_trajectory() {
 
 const SolveStats& Solver::solve_adjoint(const Vector* lam_N) {
   require(forward_done_ && fcore_, "MGRIT: solve_adjoint needs a forward solve first");
-  require(fopt_.storage() == Storage::All || fcore_->grid().levels() == 1,
+  require(fopt_.storage() == Storage::all || fcore_->grid().levels() == 1,
           "MGRIT: the adjoint needs every forward state; set forward storage to All");
   if (adirty_ || !acore_) {
     aprop_ = std::make_unique<AdjointProp>(app_, policy_, h_, n_, *this);

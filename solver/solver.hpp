@@ -54,7 +54,7 @@ class Solver {
   // Adjoint solve around the last forward solve's stored states: λ[N] = *lam_N (needed on the
   // rank that owns point N, may be null elsewhere; needed on every rank with
   // AdjointGuess::terminal), λ[n] = Φ_n'(u[n])^T λ[n+1]; the app's parameter gradients are
-  // accumulated in the final sweep. Needs Storage::All forward.
+  // accumulated in the final sweep. Needs Storage::all forward.
   const SolveStats& solve_adjoint(const Vector* lam_N);
 
   const SolveStats& forward_stats() const { return fwd_stats_; }

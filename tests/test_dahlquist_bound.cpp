@@ -21,7 +21,7 @@ TEST(DahlquistBound, TwoLevelFactorsUnderAndNearTheBound) {
           if (!beuler && zh * m < -1.9) continue;  // forward Euler coarse step unstable
           const long N = Nc * m;
           const double lambda = zh * N;  // T = 1, h = 1/N
-          OdeProblem p(OdeKind::Dahlquist, N, 1.0, lambda, 1, beuler);
+          OdeProblem p(OdeKind::dahlquist, N, 1.0, lambda, 1, beuler);
           p.set_guess_value(0.3);
           Solver s(p, N);
           s.set_step_size(p.h());

@@ -297,7 +297,7 @@ TEST(DataBert, LineModePadsVersesAndResumes) {
 TEST(DataBert, ValidationBatchesAreFixed) {
   const auto lines = numbered_lines(200);
   const Tokenizer tok = Tokenizer::bytes({kPad, kMask});
-  for (auto mode : {BertDataOptions::Mode::Lines, BertDataOptions::Mode::Windows}) {
+  for (auto mode : {BertDataOptions::Mode::lines, BertDataOptions::Mode::windows}) {
     BertDataOptions o;
     o.mode = mode;
     o.batch = 6, o.seq_len = 20, o.val_fraction = 0.2;
@@ -315,7 +315,7 @@ TEST(DataBert, ValidationBatchesAreFixed) {
       EXPECT_EQ(a.key_mask, b.key_mask);
     }
     EXPECT_EQ(rows, L.val_sequences());
-    if (mode == BertDataOptions::Mode::Windows) {
+    if (mode == BertDataOptions::Mode::windows) {
       for (auto m : a.key_mask) EXPECT_EQ(m, 1);
     }
   }

@@ -24,15 +24,15 @@ struct Case {
 
 TEST(MgritAdjoint, ConvergedGradientsEqualSerialBackprop) {
   const Case cases[] = {
-      {OdeKind::Dahlquist, false, 256, 2, 4, Relax::F, Cycle::V},
-      {OdeKind::Dahlquist, true, 128, 3, 2, Relax::FCF, Cycle::F},
-      {OdeKind::Oscillator, false, 243, 3, 3, Relax::F, Cycle::V},
-      {OdeKind::Cubic, false, 200, 3, 4, Relax::FCF, Cycle::V},
-      {OdeKind::Cubic, false, 66, 4, 2, Relax::F, Cycle::F},
+      {OdeKind::dahlquist, false, 256, 2, 4, Relax::F, Cycle::V},
+      {OdeKind::dahlquist, true, 128, 3, 2, Relax::FCF, Cycle::F},
+      {OdeKind::oscillator, false, 243, 3, 3, Relax::F, Cycle::V},
+      {OdeKind::cubic, false, 200, 3, 4, Relax::FCF, Cycle::V},
+      {OdeKind::cubic, false, 66, 4, 2, Relax::F, Cycle::F},
   };
   for (const auto& c : cases) {
-    OdeProblem p(c.kind, c.steps, 2.0, c.kind == OdeKind::Oscillator ? 0.4 : -0.8, 3, c.beuler);
-    if (c.kind == OdeKind::Cubic) p.theta().assign(c.steps, 0.8);
+    OdeProblem p(c.kind, c.steps, 2.0, c.kind == OdeKind::oscillator ? 0.4 : -0.8, 3, c.beuler);
+    if (c.kind == OdeKind::cubic) p.theta().assign(c.steps, 0.8);
     for (long n = 0; n < c.steps; ++n) p.theta()[n] *= 1.0 + 0.1 * std::sin(0.3 * n);
     Solver s(p, c.steps);
     s.set_step_size(p.h());
@@ -65,7 +65,7 @@ TEST(MgritAdjoint, ConvergedGradientsEqualSerialBackprop) {
 TEST(MgritAdjoint, InexactGradientsImproveWithIterations) {
   double prev = 1e300;
   for (int it : {1, 2, 4, 8}) {
-    OdeProblem p(OdeKind::Cubic, 128, 3.0, 1.0, 2);
+    OdeProblem p(OdeKind::cubic, 128, 3.0, 1.0, 2);
     Solver s(p, 128);
     s.set_step_size(p.h());
     s.forward_options().set_cfactor(4);
@@ -120,7 +120,7 @@ TEST(MgritAdjoint, TapeFlagsMatchTheFinalForwardSweep) {
 
 // Warm start of the adjoint: the previous λ states are the initial guess of the next solve.
 TEST(MgritAdjoint, WarmStartNeedsFewerIterations) {
-  OdeProblem p(OdeKind::Cubic, 256, 2.0, 1.0, 2);
+  OdeProblem p(OdeKind::cubic, 256, 2.0, 1.0, 2);
   Solver s(p, 256);
   s.set_step_size(p.h());
   s.set_warm_start(true);

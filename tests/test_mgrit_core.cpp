@@ -36,15 +36,15 @@ struct Config {
 
 TEST(MgritForward, ConvergedEqualsSerialStepping) {
   const Config cfgs[] = {
-      {OdeKind::Dahlquist, false, 2, 4, Relax::F, Relax::FCF, Cycle::V, false, 256},
-      {OdeKind::Dahlquist, true, 3, 4, Relax::FCF, Relax::FCF, Cycle::V, true, 1024},
-      {OdeKind::Dahlquist, false, 4, 2, Relax::F, Relax::F, Cycle::F, false, 200},
-      {OdeKind::Oscillator, false, 3, 3, Relax::F, Relax::FCF, Cycle::V, true, 243},
-      {OdeKind::Cubic, false, 3, 4, Relax::FCF, Relax::FCF, Cycle::F, false, 130},
-      {OdeKind::Cubic, false, 5, 2, Relax::F, Relax::FCF, Cycle::V, false, 97},
+      {OdeKind::dahlquist, false, 2, 4, Relax::F, Relax::FCF, Cycle::V, false, 256},
+      {OdeKind::dahlquist, true, 3, 4, Relax::FCF, Relax::FCF, Cycle::V, true, 1024},
+      {OdeKind::dahlquist, false, 4, 2, Relax::F, Relax::F, Cycle::F, false, 200},
+      {OdeKind::oscillator, false, 3, 3, Relax::F, Relax::FCF, Cycle::V, true, 243},
+      {OdeKind::cubic, false, 3, 4, Relax::FCF, Relax::FCF, Cycle::F, false, 130},
+      {OdeKind::cubic, false, 5, 2, Relax::F, Relax::FCF, Cycle::V, false, 97},
   };
   for (const auto& c : cfgs) {
-    const double theta = c.kind == OdeKind::Dahlquist ? -1.0 : c.kind == OdeKind::Oscillator ? 0.3 : 1.0;
+    const double theta = c.kind == OdeKind::dahlquist ? -1.0 : c.kind == OdeKind::oscillator ? 0.3 : 1.0;
     OdeProblem p(c.kind, c.steps, 2.0, theta, 3, c.beuler);
     p.set_guess_value(0.5);
     Solver s(p, c.steps);
@@ -72,7 +72,7 @@ TEST(MgritForward, TwoLevelExactnessProperty) {
   const int m = 4;
   for (Relax r : {Relax::F, Relax::FCF}) {
     for (int k = 1; k <= 5; ++k) {
-      OdeProblem p(OdeKind::Cubic, N, 4.0, 1.0, 2);
+      OdeProblem p(OdeKind::cubic, N, 4.0, 1.0, 2);
       Solver s(p, N);
       s.set_step_size(p.h());
       auto& o = s.forward_options();
@@ -99,7 +99,7 @@ TEST(MgritForward, TwoLevelExactnessProperty) {
 TEST(MgritForward, SkipCostsOneExactPoint) {
   const long N = 64;
   for (int k = 1; k <= 4; ++k) {
-    OdeProblem p(OdeKind::Cubic, N, 4.0, 1.0, 2);
+    OdeProblem p(OdeKind::cubic, N, 4.0, 1.0, 2);
     Solver s(p, N);
     s.set_step_size(p.h());
     auto& o = s.forward_options();
@@ -128,7 +128,7 @@ TEST(MgritForward, MonitorCanStopTheSolve) {
     void on_solve_end(const SolveStats&) override { ++ended; }
     bool wants_stop(const SolveStats& s) override { return s.iterations >= 3; }
   } mon;
-  OdeProblem p(OdeKind::Dahlquist, 128, 1.0, -1.0);
+  OdeProblem p(OdeKind::dahlquist, 128, 1.0, -1.0);
   Solver s(p, 128);
   s.set_step_size(p.h());
   s.forward_options().set_abs_tol(0);
@@ -184,7 +184,7 @@ TEST(MgritForward, GridHierarchyAndSplit) {
 
 TEST(MgritForward, ThreadsGiveBitIdenticalHistory) {
   auto run = [](int threads, std::vector<double>* hist, std::vector<double>* sol) {
-    OdeProblem p(OdeKind::Cubic, 512, 2.0, 1.0, 8);
+    OdeProblem p(OdeKind::cubic, 512, 2.0, 1.0, 8);
     Solver s(p, 512);
     s.set_step_size(p.h());
     s.set_threads(threads);
@@ -207,7 +207,7 @@ TEST(MgritForward, ThreadsGiveBitIdenticalHistory) {
 
 TEST(MgritForward, CPointStorageGivesTheSameAnswer) {
   auto run = [](Storage st, double* uN, double* res) {
-    OdeProblem p(OdeKind::Oscillator, 300, 5.0, 0.2);
+    OdeProblem p(OdeKind::oscillator, 300, 5.0, 0.2);
     Solver s(p, 300);
     s.set_step_size(p.h());
     auto& o = s.forward_options();
@@ -219,20 +219,20 @@ TEST(MgritForward, CPointStorageGivesTheSameAnswer) {
     const auto& r = s.solve(*p.make(p.u0().data()));
     *uN = flat<double>(*s.final_state()).v[1];
     *res = r.history.back().residual;
-    if (st == Storage::CPoints) {
+    if (st == Storage::c_points) {
       EXPECT_EQ(s.state(1), nullptr);
       EXPECT_THROW(s.solve_adjoint(s.final_state()), lpt::Error);
     }
   };
   double a, b, ra, rb;
-  run(Storage::All, &a, &ra);
-  run(Storage::CPoints, &b, &rb);
+  run(Storage::all, &a, &ra);
+  run(Storage::c_points, &b, &rb);
   EXPECT_EQ(a, b);
   EXPECT_EQ(ra, rb);
 }
 
 TEST(MgritForward, WarmStartNeedsFewerIterations) {
-  OdeProblem p(OdeKind::Cubic, 256, 2.0, 1.0, 2);
+  OdeProblem p(OdeKind::cubic, 256, 2.0, 1.0, 2);
   Solver s(p, 256);
   s.set_step_size(p.h());
   s.set_warm_start(true);
@@ -250,7 +250,7 @@ TEST(MgritForward, WarmStartNeedsFewerIterations) {
 }
 
 TEST(MgritForward, SingleLevelIsSequentialStepping) {
-  OdeProblem p(OdeKind::Dahlquist, 10, 1.0, -2.0);
+  OdeProblem p(OdeKind::dahlquist, 10, 1.0, -2.0);
   Solver s(p, 10);
   s.set_step_size(p.h());
   s.forward_options().set_max_levels(1);

@@ -63,7 +63,7 @@ TEST(MgritCost, EvaluationCountsMatchTheFormula) {
                       {100, 4, 3, Relax::FCF, Relax::FCF, Cycle::F, false, 3},
                       {97, 3, 2, Relax::F, Relax::F, Cycle::F, true, 4}};
   for (const auto& c : cfgs) {
-    OdeProblem p(OdeKind::Cubic, c.N, 1.0, 1.0, 2);
+    OdeProblem p(OdeKind::cubic, c.N, 1.0, 1.0, 2);
     Solver s(p, c.N);
     s.set_step_size(p.h());
     for (CycleOptions* o : {&s.forward_options(), &s.adjoint_options()}) {
@@ -91,7 +91,7 @@ TEST(MgritCost, EvaluationCountsMatchTheFormula) {
   const Formula two{{64, 16}, {0, 0}};
   EXPECT_EQ(two.solve(3, false, false), (std::vector<long>{256, 96}));
   // Per-level relaxation: FCF on level 1 only of four levels.
-  OdeProblem p(OdeKind::Cubic, 128, 1.0, 1.0, 2);
+  OdeProblem p(OdeKind::cubic, 128, 1.0, 1.0, 2);
   Solver s(p, 128);
   s.set_step_size(p.h());
   auto& o = s.forward_options();
@@ -114,7 +114,7 @@ static double cpu_now() {
 }
 
 TEST(MgritCost, SolveTimeIsEvaluationsTimesStepTime) {
-  OdeProblem p(OdeKind::Cubic, 256, 1.0, 1.0, 4);
+  OdeProblem p(OdeKind::cubic, 256, 1.0, 1.0, 4);
   p.set_step_work(20000);
   std::vector<double> u(4, 1.0), v(4);
   auto one_step = [&] {

@@ -73,7 +73,7 @@ TEST(OpsGemm, AllTranspositionsMatchDirectSumFloat) { check_all_variants<float>(
 TEST(OpsGemm, BothThreadingModesMatchDirectSum) {
   const int saved = omp_get_max_threads();
   omp_set_num_threads(2);
-  for (auto mode : {lpt::ops::GemmThreading::kEigen, lpt::ops::GemmThreading::kSplit}) {
+  for (auto mode : {lpt::ops::GemmThreading::eigen, lpt::ops::GemmThreading::split}) {
     lpt::ops::set_gemm_threading(mode);
     check_all_variants<double>(1e-12);
   }

@@ -175,7 +175,7 @@ TEST(PerfModel, OneRankIsSerialPlusTheMgritOverhead) {
   const ModelShape s = small_gpt(N);
   StepModel model(s, shipped("h100_sxm"));
   model.set_measured(measured_for(s, tf, tb, tg));
-  model.set_serial_mode(SerialMode::StoreTapes);
+  model.set_serial_mode(SerialMode::store_tapes);
   const double vec = model.costs().vector_op_s;
   EXPECT_GT(vec, 0);
   for (int kf : {1, 2, 3})
@@ -204,7 +204,7 @@ TEST(PerfModel, OneRankIsSerialPlusTheMgritOverhead) {
 TEST(PerfModel, OneLevelOnOneRankIsExactlySerial) {
   const ModelShape s = small_gpt(32);
   StepModel model(s, shipped("h100_sxm"));
-  model.set_serial_mode(SerialMode::Recompute);
+  model.set_serial_mode(SerialMode::recompute);
   MgritSettings one;
   one.levels = 1;
   one.fwd_iters = 5;  // ignored: one level is a single exact sweep
@@ -271,7 +271,7 @@ TEST(PerfModel, SerialGrowsLinearlyAndTheMultilevelPathLogarithmically) {
     const int N = static_cast<int>(std::pow(m, e));
     s.layers = N;
     StepModel model(s, hw);
-    model.set_serial_mode(SerialMode::Recompute);
+    model.set_serial_mode(SerialMode::recompute);
     MgritSettings st;
     st.levels = e;
     st.cfactor = {m};

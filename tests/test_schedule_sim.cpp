@@ -64,7 +64,7 @@ TEST(ScheduleSim, EvaluationCountsAreTheSolversOwn) {
     for (int m : {2, 4}) {
       const long N = 96;
       const MgritSettings st = settings(levels, m, 3, 2);
-      mg::OdeProblem prob(mg::OdeKind::Cubic, N, 1.0, 1.0, 2);
+      mg::OdeProblem prob(mg::OdeKind::cubic, N, 1.0, 1.0, 2);
       mg::Solver solver(prob, N);
       solver.set_step_size(prob.h());
       for (auto* o : {&solver.forward_options(), &solver.adjoint_options()}) {
@@ -127,7 +127,7 @@ struct Counter : mg::Trace {
 
 TEST(ScheduleSim, TraceLeavesTheSolveBitwiseAlone) {
   const long N = 60;
-  mg::OdeProblem p(mg::OdeKind::Cubic, N, 1.0, 1.0, 3);
+  mg::OdeProblem p(mg::OdeKind::cubic, N, 1.0, 1.0, 3);
   mg::CycleOptions o;
   o.set_max_levels(3);
   o.set_cfactor(3);

@@ -13,13 +13,6 @@
 
 namespace lpt {
 
-enum DropoutSite : std::uint64_t {
-  kSiteEmbedding = ops::kDropEmbedding,
-  kSitePhi1 = ops::kDropAttn,
-  kSitePhi2 = ops::kDropMlp,
-  kSitePhi3 = ops::kDropCross,
-};
-
 // SplitMix64 (increment, then the finalizer): a counter-based generator, also used to derive
 // initialization streams (model/init.cpp).
 inline std::uint64_t splitmix64(std::uint64_t x) { return ops::mix64(x + 0x9E3779B97F4A7C15ull); }

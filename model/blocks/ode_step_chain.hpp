@@ -82,9 +82,9 @@ class StepChainBase : public OdeStep<T> {
     const auto key = [&](std::uint64_t site) {
       return dropout_key(batch_.dropout_seed, batch_.dropout_step, std::uint64_t(layer), site);
     };
-    c.key_phi1 = key(kSitePhi1);
-    c.key_phi2 = key(kSitePhi2);
-    c.key_phi3 = key(kSitePhi3);
+    c.key_phi1 = key(ops::kDropAttn);
+    c.key_phi2 = key(ops::kDropMlp);
+    c.key_phi3 = key(ops::kDropCross);
   }
 
   // Every key row needs a real key; under a causal mask key 0 must be real (row 0 sees only it).

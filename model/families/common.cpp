@@ -162,7 +162,7 @@ void Model<T>::set_dropout_key(std::uint64_t seed, std::uint64_t step) {
 
 template <class T>
 std::uint64_t Model<T>::embedding_key() const {
-  return dropout_key(sb_.dropout_seed, sb_.dropout_step, 0, kSiteEmbedding);
+  return dropout_key(sb_.dropout_seed, sb_.dropout_step, 0, ops::kDropEmbedding);
 }
 
 template <class T>

@@ -74,7 +74,7 @@ void MtModel<T>::bind(const MtBatch& b, bool need_targets) {
 
 template <class T>
 std::uint64_t MtModel<T>::target_embedding_key() const {
-  return dropout_key(this->sb_.dropout_seed, this->sb_.dropout_step, 1, kSiteEmbedding);
+  return dropout_key(this->sb_.dropout_seed, this->sb_.dropout_step, 1, ops::kDropEmbedding);
 }
 
 template <class T>

@@ -34,7 +34,7 @@ void run(MMap<T>& c, const OA& a, const OB& b, T alpha, T beta) {
   }
 }
 
-std::atomic<GemmThreading> g_threading{GemmThreading::kSplit};
+std::atomic<GemmThreading> g_threading{GemmThreading::split};
 
 // Below this many multiply-adds a second thread costs more than it saves.
 constexpr double kSplitMinWork = 1 << 20;
@@ -78,7 +78,7 @@ void gemm(bool trans_a, bool trans_b, int M, int N, int K, T alpha, const T* A, 
           const T* B, int ldb, T beta, T* C, int ldc) {
   require(M >= 0 && N >= 0 && K >= 0, "gemm: negative size M=", M, " N=", N, " K=", K);
   const int nt = omp_get_max_threads();
-  const bool split = g_threading.load() == GemmThreading::kSplit && nt > 1 && !omp_in_parallel() &&
+  const bool split = g_threading.load() == GemmThreading::split && nt > 1 && !omp_in_parallel() &&
                      double(M) * N * K >= kSplitMinWork && std::max(M, N) >= 32;
   if (!split) {
     gemm_serial_or_eigen(trans_a, trans_b, M, N, K, alpha, A, lda, B, ldb, beta, C, ldc);

@@ -22,7 +22,7 @@ void gemm(bool trans_a, bool trans_b, int M, int N, int K, T alpha, const T* A, 
 //          other: fine on idle cores, but 10-30x slower at these sizes when the cores are
 //          oversubscribed (measured, docs/ops.md).
 // Inside a parallel region (MGRIT's threads) both run serially.
-enum class GemmThreading { kSplit, kEigen };
+enum class GemmThreading { split, eigen };
 void set_gemm_threading(GemmThreading mode);
 GemmThreading gemm_threading();
 

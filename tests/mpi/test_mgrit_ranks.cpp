@@ -31,7 +31,7 @@ struct Result {
 
 Result run(MPI_Comm comm, long N, int levels, int cf, Relax fine, Cycle cyc, int threads,
            int fiters, int aiters) {
-  OdeProblem p(OdeKind::Cubic, N, 2.0, 0.9, 3);
+  OdeProblem p(OdeKind::cubic, N, 2.0, 0.9, 3);
   for (long n = 0; n < N; ++n) p.theta()[n] *= 1.0 + 0.2 * std::cos(0.1 * n);
   Solver s(p, N);
   s.set_comm(comm);
@@ -103,7 +103,7 @@ TEST(MgritRanks, ForwardAndAdjointBitIdenticalToOneRank) {
 
 TEST(MgritRanks, ConvergedParallelGradientsEqualSerialBackprop) {
   const long N = 120;
-  OdeProblem p(OdeKind::Oscillator, N, 3.0, 0.5);
+  OdeProblem p(OdeKind::oscillator, N, 3.0, 0.5);
   Solver s(p, N);
   s.set_step_size(p.h());
   for (CycleOptions* o : {&s.forward_options(), &s.adjoint_options()}) {
@@ -129,7 +129,7 @@ TEST(MgritRanks, ConvergedParallelGradientsEqualSerialBackprop) {
 // the forward's layers on every rank (parameters and tapes stay local, nothing is fetched).
 TEST(MgritRanks, AdjointKeepsTheForwardLayersOnEachRank) {
   const long N = 96;  // levels 96, 24, 6: coarsest stride 16 divides N; 6 blocks over 1..4 ranks
-  OdeProblem p(OdeKind::Cubic, N, 1.0, 1.0, 2);
+  OdeProblem p(OdeKind::cubic, N, 1.0, 1.0, 2);
   Solver s(p, N);
   s.set_step_size(p.h());
   for (CycleOptions* o : {&s.forward_options(), &s.adjoint_options()}) {
@@ -145,7 +145,7 @@ TEST(MgritRanks, AdjointKeepsTheForwardLayersOnEachRank) {
 }
 
 TEST(MgritRanks, RankCountThatDoesNotFitIsAnError) {
-  OdeProblem p(OdeKind::Dahlquist, 16, 1.0, -1.0);
+  OdeProblem p(OdeKind::dahlquist, 16, 1.0, -1.0);
   Solver s(p, 16);
   s.forward_options().set_cfactor(4);
   s.forward_options().set_max_levels(3);  // coarsest: 1 step, so 1 rank only

@@ -58,7 +58,7 @@ struct Recorder : Trace {
 
 std::vector<std::string> record(const Comm& comm, bool adjoint) {
   const long N = 96;
-  OdeProblem p(OdeKind::Cubic, N, 1.0, 0.9, 3);
+  OdeProblem p(OdeKind::cubic, N, 1.0, 0.9, 3);
   OdeStep prop(p, adjoint);
   CycleOptions o;
   o.set_max_levels(3);
