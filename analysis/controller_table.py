@@ -123,9 +123,13 @@ def plot(rows, out):
             ax.errorbar(x, y, yerr=[[y - lo], [hi - y]], fmt="o", color=color, capsize=3,
                         label=name if r is pts[0] else None)
             labels.setdefault((round(x), round(y, 2)), []).append(r["variant"])
-        for (x, y), variants in labels.items():
-            ax.annotate(", ".join(variants), (x, y), textcoords="offset points", xytext=(5, 4),
-                        fontsize=7)
+        # Points a few percent apart would print their names over each other: stagger them.
+        last_x, stack = None, 0
+        for (x, y), variants in sorted(labels.items()):
+            stack = stack + 1 if last_x is not None and x - last_x < 6 else 0
+            last_x = x
+            ax.annotate(", ".join(variants), (x, y), textcoords="offset points",
+                        xytext=(8, 4 + 11 * stack), fontsize=7)
     ax.axhline(1.0, color="k", lw=0.8, ls="--")
     ax.axhline(0.0, color="k", lw=0.5)
     ax.set_xlabel("steps trained layer-parallel [%] (median over seeds)")
