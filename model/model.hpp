@@ -18,6 +18,7 @@
 
 #include "input/batch.hpp"
 #include "model/blocks/ode_step.hpp"
+#include "model/model_config.hpp"
 #include "model/params.hpp"
 #include "model/tensor.hpp"
 
@@ -28,20 +29,6 @@ using GptBatch = LmBatch;
 using BertBatch = MlmBatch;
 using VitBatch = ImageBatch;
 using MtBatch = Seq2SeqBatch;
-
-// Sizes of every family; each family reads the fields it needs and checks them.
-struct ModelConfig {
-  int d_model = 0, heads = 1, d_ff = 0;
-  int layers = 0;                        // GPT, BERT, ViT
-  int enc_layers = 0, dec_layers = 0;    // translation
-  int vocab = 0, max_len = 0;            // GPT, BERT
-  int src_vocab = 0, src_max_len = 0;    // translation
-  int tgt_vocab = 0, tgt_max_len = 0;    // translation
-  int channels = 0, image_h = 0, image_w = 0, patch = 0, n_classes = 0;  // ViT
-  double dropout = 0;          // embedding output and φ outputs (docs/parameters.md)
-  double label_smoothing = 0;  // ε of the loss (every family)
-  double h = 1;                // ODE step size of every layer (1 = standard transformer)
-};
 
 // Metrics of the current batch after close(): the loss, and argmax accuracy over the positions
 // that carry a target (ViT: images; BERT: masked positions; GPT and translation: tokens).

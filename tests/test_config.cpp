@@ -80,9 +80,9 @@ TEST(Config, EveryKeyFillsItsFieldAndOtherFamiliesStayZero) {
   // A GPT carries no translation or image sizes (they once defaulted to 3 + 3 layers, which the
   // initialization counted as depth).
   EXPECT_EQ(c.model.enc_layers + c.model.dec_layers + c.model.patch + c.model.n_classes, 0);
-  EXPECT_EQ(c.model.image[0] + c.model.image[1] + c.model.image[2], 0);
+  EXPECT_EQ(c.model.channels + c.model.image_h + c.model.image_w, 0);
   const lpt::RunConfig mt = lpt::resolve_config(json::parse(R"({"model": {"family": "mt"}})"));
-  EXPECT_EQ(mt.model.layers + mt.model.seq_len + mt.model.patch, 0);
+  EXPECT_EQ(mt.model.layers + mt.model.max_len + mt.model.patch, 0);
   EXPECT_EQ(mt.model.total_layers(), 6);
 }
 

@@ -118,9 +118,9 @@ void set_shape(Calibration& c, const RunConfig& cfg) {
   c.heads = m.heads;
   c.d_ff = m.d_ff;
   switch (m.family) {
-    case Family::vit: c.seq = 1 + (m.image[1] / m.patch) * (m.image[2] / m.patch); break;
-    case Family::mt: c.seq = m.src_len; break;
-    default: c.seq = m.seq_len;
+    case Family::vit: c.seq = 1 + (m.image_h / m.patch) * (m.image_w / m.patch); break;
+    case Family::mt: c.seq = m.src_max_len; break;
+    default: c.seq = m.max_len;
   }
   c.threads = omp_get_max_threads();
 }

@@ -106,13 +106,13 @@ void check_model(const ModelSection& m, const std::string& data_name) {
   require(m.d_model % m.heads == 0, "model.heads: must divide model.d_model (", m.d_model,
           " % ", m.heads, " = ", m.d_model % m.heads, "); pick heads from the divisors of d_model");
   if (m.family == Family::vit) {
-    require(m.image[1] % m.patch == 0 && m.image[2] % m.patch == 0, "model.patch: ", m.patch,
-            " does not divide the image size ", m.image[1], "x", m.image[2]);
+    require(m.image_h % m.patch == 0 && m.image_w % m.patch == 0, "model.patch: ", m.patch,
+            " does not divide the image size ", m.image_h, "x", m.image_w);
     const std::array<int, 3> want = data_name == "digits" ? std::array<int, 3>{1, 8, 8}
                                                           : std::array<int, 3>{1, 28, 28};
-    require(m.image == want, "model.image: data set ", data_name, " has images [", want[0], ", ",
-            want[1], ", ", want[2], "], got [", m.image[0], ", ", m.image[1], ", ", m.image[2],
-            "]");
+    require(std::array<int, 3>{m.channels, m.image_h, m.image_w} == want, "model.image: data set ",
+            data_name, " has images [", want[0], ", ", want[1], ", ", want[2], "], got [",
+            m.channels, ", ", m.image_h, ", ", m.image_w, "]");
   }
   require(data_fits(m.family, data_name), "data.name: \"", data_name,
           "\" does not fit model.family \"", to_string(m.family), "\"; use ",
@@ -168,10 +168,10 @@ void check_solver(const RunConfig& c) {
 void check_products(const RunConfig& c) {
   const ModelSection& m = c.model;
   const long long seq =
-      m.family == Family::mt ? std::max(m.src_len, m.tgt_len)
+      m.family == Family::mt ? std::max(m.src_max_len, m.tgt_max_len)
       : m.family == Family::vit
-          ? 1LL + (m.image[1] / m.patch) * static_cast<long long>(m.image[2] / m.patch)
-          : m.seq_len;
+          ? 1LL + (m.image_h / m.patch) * static_cast<long long>(m.image_w / m.patch)
+          : m.max_len;
   const long long tokens = static_cast<long long>(c.train.batch) * seq;
   const long long limit = 2147483647LL;
   const struct {

@@ -16,6 +16,7 @@
 
 #include "adaptive/controller.hpp"
 #include "adaptive/solver_config.hpp"
+#include "model/model_config.hpp"
 #include "util/family.hpp"
 
 namespace lpt {
@@ -33,26 +34,16 @@ const char* to_string(MonitorPrecision p);
 // (train/config_schema.cpp), whose rows also name the field each key fills; the fields here start
 // value-initialized, and a RunConfig comes only from resolve_config(). A key that does not apply
 // to the family (model.patch for a GPT) leaves its field at zero.
-struct ModelSection {
+//
+// The model's sizes are the model's own ModelConfig (model/model_config.hpp), with the config's
+// readings of three fields: vocab 0 = the tokenizer's size (the tasks resolve it, and
+// src_vocab/tgt_vocab, once the data is read), d_ff 0 in the JSON = 4 * d_model (resolved here),
+// h resolved from step_size. The JSON keys seq_len, src_len, tgt_len and image [C, H, W] fill
+// max_len, src_max_len, tgt_max_len and channels/image_h/image_w.
+struct ModelSection : ModelConfig {
   Family family{};
-  int layers{};      // gpt, bert, vit
-  int enc_layers{};  // mt
-  int dec_layers{};  // mt
-  int d_model{};
-  int heads{};
-  int d_ff{};     // resolved: 0 in the JSON means 4 * d_model
-  int seq_len{};  // gpt, bert
-  int src_len{};  // mt
-  int tgt_len{};  // mt
-  int vocab{};    // 0: taken from the tokenizer
-  double dropout{};
-  std::string step_size;       // as written: a number, or "T/N" (alias "1/N")
-  double T{};                  // final time when step_size is "T/N"
-  double h{};                  // the resolved ODE step size
-  int patch{};                 // vit
-  std::array<int, 3> image{};  // vit: [C, H, W]
-  int n_classes{};             // vit
-  double label_smoothing{};
+  std::string step_size;  // as written: a number, or "T/N" (alias "1/N")
+  double T{};             // final time when step_size is "T/N"
 
   // N, the number of ODE steps (layers, or enc_layers + dec_layers for mt).
   int total_layers() const { return family == Family::mt ? enc_layers + dec_layers : layers; }

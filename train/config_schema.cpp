@@ -155,11 +155,11 @@ std::vector<KeySpec> build_schema() {
       to(integer("model.d_ff", 0, 0, "MLP hidden width; 0 = 4 * d_model", kAllFamilies, kFfMax),
          FIELD(model.d_ff)));
   s.push_back(to(integer("model.seq_len", 64, 1, "context length in tokens", kText, kLenMax),
-                 FIELD(model.seq_len)));
+                 FIELD(model.max_len)));
   s.push_back(to(integer("model.src_len", 64, 1, "source length in tokens", kMt, kLenMax),
-                 FIELD(model.src_len)));
+                 FIELD(model.src_max_len)));
   s.push_back(to(integer("model.tgt_len", 64, 1, "target length in tokens", kMt, kLenMax),
-                 FIELD(model.tgt_len)));
+                 FIELD(model.tgt_max_len)));
   s.push_back(to(
       integer("model.vocab", 0, 0, "vocabulary size; 0 = from the tokenizer", kTokens, kVocabMax),
       FIELD(model.vocab)));
@@ -178,7 +178,12 @@ std::vector<KeySpec> build_schema() {
   img.hi = kLenMax;
   img.array_len = 3;
   img.families = kVit;
-  s.push_back(to(img, FIELD(model.image)));
+  img.store = [](const json& v, RunConfig& c) {
+    c.model.channels = v.at(0).get<int>();
+    c.model.image_h = v.at(1).get<int>();
+    c.model.image_w = v.at(2).get<int>();
+  };
+  s.push_back(img);
   s.push_back(
       to(integer("model.n_classes", 10, 2, "classes of the classifier head", kVit, kVocabMax),
          FIELD(model.n_classes)));

@@ -20,17 +20,17 @@ perf::ModelShape perf_shape(const RunConfig& cfg, int vocab) {
   s.layers = m.total_layers();
   s.act_bytes = 4;  // lpt trains in float32
   if (m.family == Family::mt) {
-    s.seq = m.tgt_len;
-    s.src_seq = m.src_len;
+    s.seq = m.tgt_max_len;
+    s.src_seq = m.src_max_len;
     s.enc_layers = m.enc_layers;
     s.vocab = vocab;
   } else if (m.family == Family::vit) {
-    s.channels = m.image[0];
-    s.image = m.image[1];
+    s.channels = m.channels;
+    s.image = m.image_h;
     s.patch = m.patch;
     s.classes = m.n_classes;
   } else {
-    s.seq = m.seq_len;
+    s.seq = m.max_len;
     s.vocab = vocab;
   }
   return s;

@@ -20,27 +20,10 @@
 namespace lpt {
 
 ModelConfig model_dims(const ModelSection& m, int vocab, int src_vocab, int tgt_vocab) {
-  ModelConfig c;
-  c.d_model = m.d_model;
-  c.heads = m.heads;
-  c.d_ff = m.d_ff;
-  c.layers = m.layers;
-  c.enc_layers = m.enc_layers;
-  c.dec_layers = m.dec_layers;
+  ModelConfig c = m;  // the sizes as configured; only the vocabularies are known later
   c.vocab = vocab;
-  c.max_len = m.seq_len;
   c.src_vocab = src_vocab;
-  c.src_max_len = m.src_len;
   c.tgt_vocab = tgt_vocab;
-  c.tgt_max_len = m.tgt_len;
-  c.channels = m.image[0];
-  c.image_h = m.image[1];
-  c.image_w = m.image[2];
-  c.patch = m.patch;
-  c.n_classes = m.n_classes;
-  c.dropout = m.dropout;
-  c.label_smoothing = m.label_smoothing;
-  c.h = m.h;
   return c;
 }
 
@@ -172,7 +155,7 @@ class GptTask : public LoaderTask<GptLoader, LmBatch, GptModel<float>, GptModel<
     lines_ = load_english(cfg.data.dir);
     tok_ = cfg.data.tokenizer == "char" ? Tokenizer::chars(lines_) : Tokenizer::bytes();
     auto o = loader_options<GptDataOptions>(cfg);
-    o.seq_len = cfg.model.seq_len;
+    o.seq_len = cfg.model.max_len;
     loader_ = std::make_unique<GptLoader>(lines_, tok_, o);
     require_validation(loader_->val_batches(), data_file(cfg, "english", "english.txt"),
                        lines_.size(), "lines", loader_->val_tokens(), "tokens",
@@ -211,7 +194,7 @@ class BertTask : public LoaderTask<BertLoader, MlmBatch, BertModel<float>, BertM
     tok_ = cfg.data.tokenizer == "char" ? Tokenizer::chars(lines_, specials)
                                         : Tokenizer::bytes(specials);
     auto o = loader_options<BertDataOptions>(cfg);
-    o.seq_len = cfg.model.seq_len;
+    o.seq_len = cfg.model.max_len;
     loader_ = std::make_unique<BertLoader>(lines_, tok_, o);
     require_validation(loader_->val_batches(), data_file(cfg, "english", "english.txt"),
                        lines_.size(), "lines", loader_->val_sequences(), "sequences",
@@ -248,7 +231,7 @@ class VitTask : public LoaderTask<ImageLoader, ImageBatch, VitModel<float>, VitM
     require_family_data(cfg, {"fashion_mnist", "digits"});
     const bool fashion = cfg.data.name == "fashion_mnist";
     ImageSet pool = load_image_set(cfg.data.dir, cfg.data.name, fashion ? "train" : "all");
-    const auto& im = cfg.model.image;
+    const std::array<int, 3> im{cfg.model.channels, cfg.model.image_h, cfg.model.image_w};
     require(im[0] == pool.C && im[1] == pool.H && im[2] == pool.W, "model.image = [", im[0], ", ",
             im[1], ", ", im[2], "] but ", cfg.data.name, " images are [", pool.C, ", ", pool.H,
             ", ", pool.W, "]; set model.image to match");
@@ -281,13 +264,13 @@ class VitTask : public LoaderTask<ImageLoader, ImageBatch, VitModel<float>, VitM
 
 class MtTask : public LoaderTask<TranslationLoader, Seq2SeqBatch, MtModel<float>, MtModel<double>> {
  public:
-  explicit MtTask(const RunConfig& cfg) : max_tgt_(cfg.model.tgt_len) {
+  explicit MtTask(const RunConfig& cfg) : max_tgt_(cfg.model.tgt_max_len) {
     require_family_data(cfg, {"en_es"});
     pairs_ = load_en_es(cfg.data.dir);
     std::tie(src_tok_, tgt_tok_) = translation_tokenizers(pairs_, /*shared=*/false);
     auto o = loader_options<TranslationDataOptions>(cfg);
-    o.max_src = cfg.model.src_len;
-    o.max_tgt = cfg.model.tgt_len;
+    o.max_src = cfg.model.src_max_len;
+    o.max_tgt = cfg.model.tgt_max_len;
     loader_ = std::make_unique<TranslationLoader>(pairs_, src_tok_, tgt_tok_, o);
     require_validation(loader_->val_batches(), data_file(cfg, "en_es", "en_es.tsv"),
                        pairs_.size(), "pairs", loader_->val_size(), "pairs",

@@ -65,7 +65,7 @@ Trajectory run(const RunConfig& cfg, const std::string& out, long stop, long fro
   o.seed = cfg.train.seed;
   o.val_fraction = cfg.data.val_fraction;
   o.split_seed = cfg.data.seed;
-  o.seq_len = cfg.model.seq_len;
+  o.seq_len = cfg.model.max_len;
   GptLoader loader(lines, tok, o);
   const int vocab = cfg.model.vocab == 0 ? tok.vocab_size() : cfg.model.vocab;
   require(vocab >= tok.vocab_size(), "model.vocab = ", vocab, " is smaller than the tokenizer's ",
