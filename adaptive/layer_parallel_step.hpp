@@ -29,7 +29,7 @@
 
 #include "adaptive/solver_config.hpp"
 #include "model/model.hpp"
-#include "model/tensor.hpp"
+#include "model/arena.hpp"
 #include "solver/flat_app.hpp"
 #include "solver/solver.hpp"
 

@@ -20,7 +20,7 @@
 #include "model/blocks/ode_step.hpp"
 #include "model/model_config.hpp"
 #include "model/params.hpp"
-#include "model/tensor.hpp"
+#include "model/arena.hpp"
 
 namespace lpt {
 

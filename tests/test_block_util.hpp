@@ -11,7 +11,7 @@
 #include "model/blocks/layer.hpp"
 #include "model/blocks/ode_step.hpp"
 #include "model/params.hpp"
-#include "model/tensor.hpp"
+#include "model/arena.hpp"
 #include "tests/gradcheck.hpp"
 
 namespace lpt::test {

@@ -362,16 +362,4 @@ RunConfig config_from(const std::string& file, const std::vector<std::string>& s
   return file.empty() ? resolve_config(json::object(), sets) : load_config(file, sets);
 }
 
-std::string config_reference() {
-  std::ostringstream os;
-  for (const auto& k : schema()) {
-    os << "  " << k.path;
-    for (std::size_t i = k.path.size(); i < 34; ++i) os << ' ';
-    os << k.def.dump() << "  " << k.doc;
-    if (k.families != kAllFamilies) os << " [" << family_list(k.families) << "]";
-    os << "\n";
-  }
-  return os.str();
-}
-
 }  // namespace lpt

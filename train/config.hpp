@@ -151,7 +151,4 @@ void apply_set(nlohmann::json& user, const std::string& assignment);
 // them is parsed in experiments/ (cli.hpp).
 RunConfig config_from(const std::string& file, const std::vector<std::string>& sets = {});
 
-// One line per key ("model.d_model  int  128  width of the residual stream"), for --help.
-std::string config_reference();
-
 }  // namespace lpt

@@ -12,7 +12,7 @@
 
 #include "model/model.hpp"
 #include "optim/optim.hpp"
-#include "model/tensor.hpp"
+#include "model/arena.hpp"
 
 namespace lpt {
 

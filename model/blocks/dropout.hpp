@@ -9,7 +9,7 @@
 #include <cstdint>
 
 #include "model/ops/dropout.hpp"
-#include "model/tensor.hpp"
+#include "model/arena.hpp"
 
 namespace lpt {
 

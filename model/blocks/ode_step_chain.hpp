@@ -14,7 +14,7 @@
 #include "model/blocks/layer.hpp"
 #include "model/blocks/ode_step.hpp"
 #include "model/params.hpp"
-#include "model/tensor.hpp"
+#include "model/arena.hpp"
 #include "util/error.hpp"
 
 namespace lpt {

@@ -11,7 +11,7 @@
 #include "model/model.hpp"
 #include "model/blocks/ode_step_transformer.hpp"
 #include "model/params.hpp"
-#include "model/tensor.hpp"
+#include "model/arena.hpp"
 
 namespace lpt {
 

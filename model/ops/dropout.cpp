@@ -3,7 +3,7 @@
 #include <cstring>
 
 #include "model/ops/dropout.hpp"
-#include "model/tensor.hpp"
+#include "model/arena.hpp"
 #include "util/error.hpp"
 
 namespace lpt::ops {

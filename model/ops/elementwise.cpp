@@ -2,7 +2,7 @@
 #include <cstring>
 
 #include "model/ops/elementwise.hpp"
-#include "model/tensor.hpp"
+#include "model/arena.hpp"
 
 namespace lpt::ops {
 

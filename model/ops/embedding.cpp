@@ -5,7 +5,7 @@
 #include <cstdint>
 
 #include "model/ops/embedding.hpp"
-#include "model/tensor.hpp"
+#include "model/arena.hpp"
 #include "util/error.hpp"
 
 namespace lpt::ops {

@@ -10,7 +10,7 @@
 #include <cstddef>
 
 #include "model/ops/gelu.hpp"
-#include "model/tensor.hpp"
+#include "model/arena.hpp"
 #include "util/error.hpp"
 
 namespace lpt::ops {

@@ -6,7 +6,7 @@
 #include <cstdint>
 
 #include "model/ops/layernorm.hpp"
-#include "model/tensor.hpp"
+#include "model/arena.hpp"
 #include "util/error.hpp"
 
 namespace lpt::ops {

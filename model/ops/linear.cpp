@@ -5,7 +5,7 @@
 
 #include "model/ops/gemm.hpp"
 #include "model/ops/linear.hpp"
-#include "model/tensor.hpp"
+#include "model/arena.hpp"
 #include "util/error.hpp"
 
 namespace lpt::ops {
