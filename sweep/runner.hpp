@@ -36,7 +36,8 @@ struct SweepOutcome {
 SweepOutcome run_sweep(const SweepSpec& spec, const SweepOptions& options);
 
 // The command line of one point: [mpirun flags -np P] LPT train [--config BASE] --set ... .
-// Serial points run without mpirun (solver.mode serial trains on one rank).
+// Serial points run without mpirun: serial on one rank is the reference that layer-parallel
+// points are compared with (lpt train itself also runs serial on P ranks, docs/config.md).
 std::vector<std::string> point_command(const SweepSpec& spec, const SweepPoint& p,
                                        const SweepOptions& o, bool serial);
 

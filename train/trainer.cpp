@@ -47,6 +47,19 @@ mgrit::TrainMode start_mode(SolverMode m) {
   return mgrit::TrainMode::serial;
 }
 
+// The solver settings of exact training on several ranks: one level (no coarse grid), so each
+// solve is sequential propagation across the ranks, finished after one sweep.
+SolverConfig exact_solver(SolverConfig s) {
+  for (MgritConfig* g : {&s.forward, &s.backward}) {
+    g->levels = 1;
+    g->iterations = 1;
+    g->skip = false;
+  }
+  s.warm_start = false;
+  s.adjoint_guess = AdjointGuess::zero;
+  return s;
+}
+
 mgrit::ControllerOptions controller_options(const ControlConfig& c, long every) {
   mgrit::ControllerOptions o;
   o.set_eta(c.eta);
@@ -124,9 +137,6 @@ class Run {
 
   TrainSummary go() {
     Timer wall;
-    require(ranks_ == 1 || cfg_.solver.mode != SolverMode::serial, "solver.mode \"serial\" trains "
-            "on one rank, but ", ranks_, " were started; run without mpirun, or set solver.mode "
-            "to parallel, serial_forward or adaptive to split the layers over the ranks");
     if (cfg_.train.threads > 0) omp_set_num_threads(cfg_.train.threads);
     // Before anything is written or allocated: a path lpt must not write fails now. Rank 0
     // alone looks (it is the one writer): another rank looking later could find rank 0's record
@@ -184,7 +194,10 @@ class Run {
   std::string describe_solver() const {
     std::ostringstream m;
     m << to_string(cfg_.solver.mode);
-    if (cfg_.solver.mode == SolverMode::serial) return m.str();
+    if (cfg_.solver.mode == SolverMode::serial) {
+      if (ranks_ > 1) m << "; exact, layers passed from rank to rank over " << ranks_ << " ranks";
+      return m.str();
+    }
     auto mg = [&](const MgritConfig& g) {
       m << "levels " << g.levels << ", cfactor " << g.cfactor << ", " << to_string(g.relax)
         << "-relaxation, " << g.iterations << " iteration" << (g.iterations == 1 ? "" : "s");
@@ -215,8 +228,17 @@ class Run {
     control_.mode = start_mode(cfg_.solver.mode);
     control_.fwd_iters = cfg_.solver.forward.iterations;
     control_.bwd_iters = cfg_.solver.backward.iterations;
-    if (cfg_.solver.mode == SolverMode::serial) return;
     Model<float>& model = task_->model();
+    if (cfg_.solver.mode == SolverMode::serial) {
+      // On P ranks, serial is exact propagation passed from rank to rank: the layer-parallel step
+      // on one level is forward substitution over the ranks' blocks of layers, forward and
+      // adjoint, with the same operations in the same order as on one rank (same bits).
+      if (ranks_ > 1) {
+        lp_ = std::make_unique<LayerParallelStep>(model, o_.comm);
+        lp_->configure(exact_solver(cfg_.solver), false);
+      }
+      return;
+    }
     lp_ = std::make_unique<LayerParallelStep>(model, o_.comm);
     lp_->configure(cfg_.solver, cfg_.solver.mode == SolverMode::serial_forward);
     if (cfg_.monitor.every > 0)
@@ -359,12 +381,15 @@ class Run {
 
   // The step's gradient in the mode in force; records the solves.
   double gradient(long s, PhaseTimes& ph) {
-    if (control_.mode == mgrit::TrainMode::serial) {
+    // Serial training started as such on P ranks passes the layers from rank to rank; an adaptive
+    // run that switched to serial keeps the whole model on every rank and steps it there.
+    const bool exact_over_ranks = lp_ && cfg_.solver.mode == SolverMode::serial;
+    if (control_.mode == mgrit::TrainMode::serial && !exact_over_ranks) {
       const double loss = step_->forward_backward();
       ph = step_->times();
       return loss;
     }
-    lp_->set_iterations(control_.fwd_iters, control_.bwd_iters);
+    if (!exact_over_ranks) lp_->set_iterations(control_.fwd_iters, control_.bwd_iters);
     const double loss = lp_->forward_backward();
     const LayerParallelTimes& t = lp_->times();
     ph.forward = t.open + t.forward + t.close;
