@@ -1,8 +1,12 @@
 #include "train/train_records.hpp"
 
 #include <cmath>
+#include <iterator>
+#include <sstream>
 
 #include <nlohmann/json.hpp>
+
+#include "util/h5handle.hpp"
 
 namespace lpt {
 namespace {
@@ -140,6 +144,32 @@ void record_decision(H5Record* rec, const mgrit::ControlDecision& d, const Gradi
                       {"trigger", d.trigger},
                       {"next_check", d.after.next_check}};
   rec->append_event("/control/events", d.step, d.action_name(), d.reason, m.dump());
+}
+
+std::string resume_record_problem(const std::string& file, int ranks) {
+  h5::QuietErrors quiet;
+  const h5::Handle f(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
+  if (!f.valid()) return "";  // the path checks have already named an unreadable file
+  for (const char* path : {"/solver/forward/timers", "/solver/adjoint/timers"}) {
+    if (H5Lexists(f, "/solver", H5P_DEFAULT) <= 0 ||
+        H5Lexists(f, path, H5P_DEFAULT) <= 0)
+      continue;
+    const h5::Handle d(H5Dopen2(f, path, H5P_DEFAULT));
+    const h5::Handle space(H5Dget_space(d));
+    hsize_t dims[2] = {0, 0};
+    if (!d.valid() || H5Sget_simple_extent_ndims(space) != 2) continue;
+    H5Sget_simple_extent_dims(space, dims, nullptr);
+    const hsize_t written_ranks = dims[1] / std::size(kTimerNames);
+    if (written_ranks == static_cast<hsize_t>(ranks)) continue;
+    std::ostringstream m;
+    m << "record " << file << " was written on " << written_ranks << " rank"
+      << (written_ranks == 1 ? "" : "s") << " (" << path << " holds " << std::size(kTimerNames)
+      << " timers per rank) and cannot be continued on " << ranks << "; resume with mpirun -np "
+      << written_ranks << ", or into a new record: --set output.file=NEW.h5 (the checkpoint "
+      << "itself resumes on any rank count)";
+    return m.str();
+  }
+  return "";
 }
 
 }  // namespace lpt

@@ -25,6 +25,11 @@ void record_mode(H5Record* rec, mgrit::TrainMode mode, int fwd_iters, int bwd_it
 // evaluations per level (all ranks), per-rank timers (gathered: collective on comm), phase times.
 void record_solves(H5Record* rec, long step, const LayerParallelStep& lp, MPI_Comm comm);
 
+// Why a run on `ranks` ranks cannot append to the existing record `file` ("" when it can): the
+// per-rank timer tables (/solver/*/timers) are 6 columns per rank wide, so a record written on
+// another rank count can only be continued into a new record. Read-only; call on the writer.
+std::string resume_record_problem(const std::string& file, int ranks);
+
 // One gradient check.
 void record_check(H5Record* rec, const GradientCheck& c, const std::vector<std::string>& segments);
 

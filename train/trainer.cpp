@@ -145,6 +145,9 @@ class Run {
     if (rank_ == 0) {
       try {
         check_output_paths(cfg_.output.file, cfg_.output.checkpoint, cfg_.output.overwrite);
+        const bool writes_solves = cfg_.solver.mode != SolverMode::serial || ranks_ > 1;
+        if (!o_.resume.empty() && writes_solves && std::filesystem::exists(cfg_.output.file))
+          path_problem = resume_record_problem(cfg_.output.file, ranks_);
       } catch (const Error& e) {
         path_problem = e.what();
       }

@@ -142,6 +142,42 @@ TEST_F(TrainRanks, SerialOnSeveralRanksIsExactAndBitIdentical) {
   }
 }
 
+// A checkpoint holds nothing of the rank count: a run stopped on P ranks resumes on one and ends
+// where an uninterrupted one-rank run ends, bit for bit (the controller's state included). Its
+// record cannot grow on another rank count (per-rank timer tables), which is refused up front,
+// naming the way out: a new record.
+TEST_F(TrainRanks, CheckpointFromAnyRankCountResumesOnOneRank) {
+  const std::vector<std::string> sets = {"solver.mode=adaptive", "control.eta=0.05",
+                                         "output.checkpoint_every=2"};
+  auto with_checkpoint = [&](const std::string& name, const std::string& ckpt) {
+    std::vector<std::string> s = sets;
+    s.push_back("output.checkpoint=\"" + dir_ + "/" + ckpt + ".ckpt.h5\"");
+    return config("gpt", name, s);
+  };
+  const auto stopped = with_checkpoint("stopped", "stopped");
+  lpt::test::run_train(stopped, log_, 4, "", MPI_COMM_WORLD);  // killed after step 4
+  if (world_rank() != 0) return;  // the checkpoint is rank 0's, in its own folder
+  const auto whole = with_checkpoint("whole", "whole");
+  run(whole, MPI_COMM_SELF);
+  if (world_size() > 1) {
+    try {
+      lpt::test::run_train(stopped, log_, -1, stopped.output.checkpoint, MPI_COMM_SELF);
+      ADD_FAILURE() << "resumed a " << world_size() << "-rank record on one rank";
+    } catch (const lpt::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("output.file=NEW.h5"), std::string::npos) << e.what();
+    }
+  }
+  const auto resumed = with_checkpoint("resumed", "stopped");  // a new record, same checkpoint
+  lpt::test::run_train(resumed, log_, -1, stopped.output.checkpoint, MPI_COMM_SELF);
+  for (const char* d : {"/train/loss", "/train/grad_norm", "/solver/mode"}) {
+    std::vector<double> both = read_series(stopped.output.file, d);
+    both.resize(4);  // steps 0-3 of the stopped run, then the resumed run's steps 4-6
+    for (double v : read_series(resumed.output.file, d)) both.push_back(v);
+    EXPECT_EQ(both, read_series(whole.output.file, d))
+        << d << ": stopped on " << world_size() << " ranks, resumed on 1";
+  }
+}
+
 TEST_F(TrainRanks, MoreRanksThanCoarseStepsIsAClearError) {
   if (world_size() < 3) GTEST_SKIP() << "needs 3 or more ranks";
   // 8 layers, cfactor 2, 3 levels: 2 coarsest steps, so at most 2 ranks.
