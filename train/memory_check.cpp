@@ -49,7 +49,10 @@ MemoryEstimate estimate_train_memory(const RunConfig& cfg, int ranks) {
   // The same terms as perf::StepModel's memory per rank (perfmodel/step_model.cpp), summed per
   // layer kind: StepModel keeps per-layer vectors, which for the absurd depths this check exists
   // for would themselves exhaust memory.
-  const int P = std::max(1, cfg.solver.mode == SolverMode::serial ? 1 : ranks);
+  // Every mode splits the layers' tapes and states over the ranks (serial on P ranks passes them
+  // from rank to rank), but every rank holds the whole model: parameters, gradients and AdamW
+  // moments are not divided (the perf model prices the layout where they are, issue 12).
+  const int P = std::max(1, ranks);
   const double N = double(s.layers);
   double layer_params = 0, layer_tapes = 0, one_tape = 0;
   auto add = [&](const perf::LayerCost& c, double count) {
@@ -67,7 +70,7 @@ MemoryEstimate estimate_train_memory(const RunConfig& cfg, int ranks) {
   // The rank that needs most holds ceil(N / P) layers and both ends (the first and last rank
   // coincide when P = 1; with P > 1 the last rank's closing dominates, the bound keeps both).
   const double share = std::ceil(N / P) / N;
-  const double params = layer_params * share + open.params + close.params;
+  const double params = layer_params + open.params + close.params;
   const double state = perf::state_bytes(s);
   // Parameters, gradients and the two AdamW moments in float32; MGRIT keeps up to 4 copies of a
   // state per point it owns (step_model.cpp), the serial step one per layer boundary.
