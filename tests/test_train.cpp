@@ -46,6 +46,49 @@ class TrainRun : public ::testing::Test {
   std::ostringstream log_;
 };
 
+// k micro-batches of b are one batch of k·b (the GPT loader draws rows in order from one stream,
+// and every row has the same number of targets, so the mean of the micro-batch means is the
+// batch mean): the same losses and gradient norms up to float32 summation order, serial and
+// layer-parallel alike (MGRIT's iterates are per sequence: fixed iteration counts, no batch
+// coupling). One micro-batch is the plain step, bit for bit.
+TEST_F(TrainRun, AccumulatedMicroBatchesEqualOneLargeBatch) {
+  for (const std::string mode : {"serial", "parallel"}) {
+    const std::vector<std::string> common = {"solver.mode=" + mode, "monitor.every=0",
+                                             "model.layers=4", "train.steps=8"};
+    auto with = [&](const std::string& name, std::vector<std::string> extra) {
+      extra.insert(extra.end(), common.begin(), common.end());
+      return config(mode + name, extra);
+    };
+    const auto whole = with("whole", {"train.batch=8"});
+    // Evaluation draws train.eval_batches batches of train.batch items: twice as many here.
+    const auto micro = with("micro", {"train.batch=4", "train.accumulate=2", "train.eval_batches=4"});
+    const auto one = with("one", {"train.batch=8", "train.accumulate=1"});
+    run(whole);
+    run(micro);
+    run(one);
+    for (const char* d : {"/train/loss", "/train/grad_norm", "/eval/loss"}) {
+      const auto a = read_series(whole.output.file, d), b = read_series(micro.output.file, d);
+      ASSERT_EQ(a.size(), b.size()) << d;
+      for (std::size_t i = 0; i < a.size(); ++i)
+        EXPECT_NEAR(b[i], a[i], 2e-5 * std::abs(a[i])) << mode << " " << d << " row " << i;
+      EXPECT_EQ(read_series(one.output.file, d), a) << mode << " " << d;
+    }
+  }
+}
+
+// With micro-batches the solver records one row per solve (train.accumulate rows per step) and
+// the gradient check runs once per due step, on the last micro-batch.
+TEST_F(TrainRun, AccumulationRecordsEverySolveAndChecksOncePerStep) {
+  const auto c = config("acc", {"solver.mode=adaptive", "monitor.every=2", "train.steps=6",
+                                "train.accumulate=3", "model.layers=4"});
+  run(c);
+  const auto solver_steps = read_series(c.output.file, "/solver/step");
+  EXPECT_EQ(solver_steps.size(), 18u);
+  EXPECT_EQ(solver_steps[3], 1.0);
+  EXPECT_EQ(read_series(c.output.file, "/monitor/step"), (std::vector<double>{0, 2, 4}));
+  EXPECT_EQ(read_series(c.output.file, "/train/loss").size(), 6u);
+}
+
 TEST_F(TrainRun, RecordHoldsEveryStepAndTheRunInfo) {
   const auto c = config("rec");
   const auto s = run(c);

@@ -60,6 +60,7 @@ struct DataConfig {
 struct TrainConfig {
   long steps{};
   int batch{};
+  int accumulate{};  // micro-batches of `batch` per optimizer step
   double lr{};
   Schedule schedule{};
   long warmup{};

@@ -208,8 +208,13 @@ std::vector<KeySpec> build_schema() {
   s.push_back(to(integer("train.steps", 1500, 1, "optimizer steps", kAllFamilies, kStepsMax),
                  FIELD(train.steps)));
   s.push_back(
-      to(integer("train.batch", 16, 1, "sequences (or images) per step", kAllFamilies, kBatchMax),
+      to(integer("train.batch", 16, 1, "sequences (or images) per micro-batch (per step unless train.accumulate > 1)", kAllFamilies, kBatchMax),
          FIELD(train.batch)));
+  s.push_back(to(integer("train.accumulate", 1, 1,
+                         "micro-batches of train.batch items per optimizer step (gradient "
+                         "accumulation); the update uses the mean of their gradients",
+                         kAllFamilies, kBatchMax),
+                 FIELD(train.accumulate)));
   s.push_back(
       to(number("train.lr", 1e-3, 0, true, kInf, false, "peak learning rate"), FIELD(train.lr)));
   s.push_back(to(choice("train.schedule", "cosine", {"constant", "cosine", "linear"},
@@ -553,7 +558,8 @@ const char* alias_of(const std::string& leaf) {
   static const std::pair<const char*, const char*> aliases[] = {
       {"learning_rate", "train.lr"},  {"batch_size", "train.batch"},
       {"max_steps", "train.steps"},   {"max_iters", "train.steps"},
-      {"grad_clip", "train.clip"},
+      {"grad_clip", "train.clip"},   {"gradient_accumulation_steps", "train.accumulate"},
+      {"accumulation_steps", "train.accumulate"},
       {"wd", "train.weight_decay"},   {"n_layer", "model.layers"},
       {"n_layers", "model.layers"},   {"num_layers", "model.layers"},
       {"n_head", "model.heads"},      {"num_heads", "model.heads"},

@@ -75,7 +75,9 @@ MemoryEstimate estimate_train_memory(const RunConfig& cfg, int ranks) {
   // Parameters, gradients and the two AdamW moments in float32; MGRIT keeps up to 4 copies of a
   // state per point it owns (step_model.cpp), the serial step one per layer boundary.
   const double states = P == 1 ? (N + 1) * state : 4 * (std::ceil(N / P) + 1) * state;
-  e.model_bytes = params * (4 + 4 + 8) + states + layer_tapes * share + one_tape +
+  // Gradient accumulation keeps one more float32 copy of the gradients.
+  const double grad_copies = cfg.train.accumulate > 1 ? 2 : 1;
+  e.model_bytes = params * (4 + 4 * grad_copies + 8) + states + layer_tapes * share + one_tape +
                   close.workspace_bytes;
   e.total_bytes = e.model_bytes + kProcessOverheadBytes;
   return e;

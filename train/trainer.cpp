@@ -382,8 +382,38 @@ class Run {
     control_ = controller_->state();  // gradient() applies it from the next step
   }
 
-  // The step's gradient in the mode in force; records the solves.
-  double gradient(long s, PhaseTimes& ph) {
+  // The gradient of step s over train.accumulate micro-batches: each is drawn, gets its own
+  // dropout key (the step's own when there is one micro-batch) and its gradient in the mode in
+  // force; the update then uses their mean, left in the model's gradients. The gradient check,
+  // when due, measures the last micro-batch. Returns the mean loss.
+  double accumulated_gradient(long s, PhaseTimes& ph) {
+    Model<float>& model = task_->model();
+    ParamStore<float>& p = model.params();
+    const int k = cfg_.train.accumulate;
+    double loss = 0;
+    for (int j = 0; j < k; ++j) {
+      task_->next_batch();
+      model.set_dropout_key(cfg_.train.seed, static_cast<std::uint64_t>(s) * k + j);
+      PhaseTimes pj;
+      loss += gradient(s, pj, j == k - 1);
+      ph.forward += pj.forward;
+      ph.backward += pj.backward;
+      if (k == 1) break;
+      // Every path zeroes the gradients (and the layer-parallel one sums them over the ranks),
+      // so the sum over micro-batches is kept apart and handed back at the end.
+      const float* g = p.grads();
+      if (j == 0) accumulated_.assign(g, g + p.size());
+      else for (std::size_t i = 0; i < p.size(); ++i) accumulated_[i] += g[i];
+    }
+    if (k == 1) return loss;
+    float* g = p.grads();
+    for (std::size_t i = 0; i < p.size(); ++i) g[i] = accumulated_[i] / float(k);
+    return loss / k;
+  }
+
+  // The gradient of the bound batch in the mode in force; records the solves. A gradient check
+  // may run only with the step's last micro-batch (`check_allowed`).
+  double gradient(long s, PhaseTimes& ph, bool check_allowed) {
     // Serial training started as such on P ranks passes the layers from rank to rank; an adaptive
     // run that switched to serial keeps the whole model on every rank and steps it there.
     const bool exact_over_ranks = lp_ && cfg_.solver.mode == SolverMode::serial;
@@ -399,7 +429,7 @@ class Run {
     ph.backward = t.adjoint + t.reduce;
     record_solves(record_.get(), s, *lp_, o_.comm);
     indicators_ = solve_indicators(*lp_);  // before a check's extra solves overwrite the stats
-    if (std::isfinite(loss) && check_due(s)) monitor_and_control(s);
+    if (check_allowed && std::isfinite(loss) && check_due(s)) monitor_and_control(s);
     return loss;
   }
 
@@ -433,18 +463,16 @@ class Run {
       Timer t;
       const double lr = sched_.lr(s);
       opt_->set_lr(lr);
-      task_->next_batch();
-      model.set_dropout_key(cfg_.train.seed, static_cast<std::uint64_t>(s));
       const mgrit::TrainMode mode = control_.mode;
       const int fi = control_.fwd_iters, bi = control_.bwd_iters;
       PhaseTimes ph;
-      const double loss = gradient(s, ph);
+      const double loss = accumulated_gradient(s, ph);
       StepStats st = step_->apply_update();
       st.loss = loss;
       ph.optimizer = step_->times().optimizer;
       if (!std::isfinite(st.loss) || st.skipped) diverged(s, st.loss, st.grad_norm);
       const double dt = t.seconds();
-      const double items = task_->items_in_batch() / dt;
+      const double items = double(task_->items_in_batch()) * cfg_.train.accumulate / dt;
       if (record_) {
         record_->append("/train/loss", st.loss);
         record_->append("/train/lr", lr);
@@ -489,6 +517,7 @@ class Run {
   LrSchedule sched_;
   std::unique_ptr<TrainStep<float>> step_;
   std::unique_ptr<LayerParallelStep> lp_;
+  std::vector<float> accumulated_;  // the micro-batches' gradient sum (train.accumulate > 1)
   std::unique_ptr<GradientMonitor> monitor_;
   std::unique_ptr<mgrit::Controller> controller_;
   mgrit::ControlState control_;
