@@ -12,7 +12,10 @@ out=${1:?usage: same_bits.sh OUT [REF]}
 ref=${2:-}
 lpt=$(realpath "${LPT:-build/lpt}")
 data=$(realpath data)
-[ -x "$lpt" ] || { echo "same_bits.sh: $lpt not found; build first (bash scripts/build.sh) or set LPT" >&2; exit 2; }
+if [ ! -x "$lpt" ]; then
+  echo "same_bits.sh: $lpt not found; build first (bash scripts/build.sh) or set LPT" >&2
+  exit 2
+fi
 mkdir -p "$out"
 
 common=(--set model.layers=8 --set model.d_model=32 --set model.heads=2 --set model.seq_len=32
@@ -31,6 +34,8 @@ timing=(/train/items_per_s /train/phase_time /train/step_time /solver/phase_time
 excl=(--exclude-attribute /)
 for p in "${timing[@]}"; do excl+=(--exclude-path "$p"); done
 
+config_of() { h5dump -a /config "$1" | tail -n +2; }  # the resolved config, without the file name
+
 status=0
 for m in serial parallel adaptive; do
   # shellcheck disable=SC2086
@@ -38,7 +43,7 @@ for m in serial parallel adaptive; do
   (cd "$out" && "$lpt" train "${common[@]}" ${modes[$m]} --set output.file="$m.h5" --no-tty > "$m.log")
   if [ -n "$ref" ]; then
     if h5diff -q "${excl[@]}" "$ref/$m.h5" "$out/$m.h5" &&
-       cmp -s <(h5dump -a /config "$ref/$m.h5" | tail -n +2) <(h5dump -a /config "$out/$m.h5" | tail -n +2); then
+       cmp -s <(config_of "$ref/$m.h5") <(config_of "$out/$m.h5"); then
       echo "$m: same bits as $ref/$m.h5"
     else
       echo "$m: DIFFERS from $ref/$m.h5 (h5diff -r ${excl[*]} $ref/$m.h5 $out/$m.h5)"

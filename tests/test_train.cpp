@@ -61,7 +61,8 @@ TEST_F(TrainRun, AccumulatedMicroBatchesEqualOneLargeBatch) {
     };
     const auto whole = with("whole", {"train.batch=8"});
     // Evaluation draws train.eval_batches batches of train.batch items: twice as many here.
-    const auto micro = with("micro", {"train.batch=4", "train.accumulate=2", "train.eval_batches=4"});
+    const auto micro =
+        with("micro", {"train.batch=4", "train.accumulate=2", "train.eval_batches=4"});
     const auto one = with("one", {"train.batch=8", "train.accumulate=1"});
     run(whole);
     run(micro);

@@ -208,7 +208,9 @@ std::vector<KeySpec> build_schema() {
   s.push_back(to(integer("train.steps", 1500, 1, "optimizer steps", kAllFamilies, kStepsMax),
                  FIELD(train.steps)));
   s.push_back(
-      to(integer("train.batch", 16, 1, "sequences (or images) per micro-batch (per step unless train.accumulate > 1)", kAllFamilies, kBatchMax),
+      to(integer("train.batch", 16, 1,
+                 "sequences (or images) per micro-batch (per step unless train.accumulate > 1)",
+                 kAllFamilies, kBatchMax),
          FIELD(train.batch)));
   s.push_back(to(integer("train.accumulate", 1, 1,
                          "micro-batches of train.batch items per optimizer step (gradient "

@@ -2,7 +2,8 @@
 // A training checkpoint: everything a resumed run needs to continue bit-identically — the
 // resolved config, the parameters under their documented names (docs/parameters.md), the
 // optimizer state, the step, the data loader's position and RNG, the tokenizers, and how many
-// rows of the run record belong to the steps before it. Layout: docs/records.md ("Checkpoint files").
+// rows of the run record belong to the steps before it. Layout: docs/records.md ("Checkpoint
+// files").
 // Written atomically (util/checkpoint_io.hpp): a crash never leaves a half-written file.
 #include <cstdint>
 #include <map>
