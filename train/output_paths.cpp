@@ -13,11 +13,18 @@ namespace fs = std::filesystem;
 namespace {
 
 bool is_hdf5(const fs::path& p) {
-  // The HDF5 signature at offset 0 (a user block could move it; lpt never writes one).
+  // The HDF5 signature at offset 0, or where a user block ends (512, 1024, ... as HDF5 itself
+  // looks): lpt checkpoints keep their file checksum in a 512-byte user block.
   static const char kSig[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
   std::ifstream in(p, std::ios::binary);
-  char head[8] = {};
-  return in.read(head, 8) && std::memcmp(head, kSig, 8) == 0;
+  for (std::streamoff at = 0; at <= (std::streamoff(1) << 20); at = at ? 2 * at : 512) {
+    char head[8] = {};
+    in.clear();
+    in.seekg(at);
+    if (!in.read(head, 8)) return false;
+    if (std::memcmp(head, kSig, 8) == 0) return true;
+  }
+  return false;
 }
 
 // What an existing HDF5 file is: an lpt record (root attribute lpt_version, no checkpoint

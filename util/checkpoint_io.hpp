@@ -137,6 +137,8 @@ class CheckpointReader {
   // Throws, naming the file and PATH.prev when it is intact, unless the contents match the
   // checksum stored at commit().
   void verify() const;
+  // " The previous checkpoint PATH.prev (step S) is intact: ..." for error messages.
+  std::string previous_note() const;
   h5::Handle open_array(const std::string& name) const;
   void read_raw(const std::string& name, void* out, const Shape& expected, DType want,
                 hid_t mem_type) const;
