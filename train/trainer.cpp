@@ -448,7 +448,6 @@ class Run {
   }
 
   TrainSummary loop(long first, const Timer& wall) {
-    Model<float>& model = task_->model();
     const long total = cfg_.train.steps;
     std::ostream& out = rank_ == 0 ? out_ : null_out_;
     progress_ = o_.tty < 0 ? std::make_unique<Progress>(total, out)
