@@ -11,7 +11,6 @@
 
 namespace lpt::perf {
 
-
 struct ModelShape {
   Family family = Family::gpt;
   int batch = 8;      // B: micro-batch per replica

@@ -151,9 +151,7 @@ std::string resume_record_problem(const std::string& file, int ranks) {
   const h5::Handle f(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
   if (!f.valid()) return "";  // the path checks have already named an unreadable file
   for (const char* path : {"/solver/forward/timers", "/solver/adjoint/timers"}) {
-    if (H5Lexists(f, "/solver", H5P_DEFAULT) <= 0 ||
-        H5Lexists(f, path, H5P_DEFAULT) <= 0)
-      continue;
+    if (!h5::exists(f, path)) continue;
     const h5::Handle d(H5Dopen2(f, path, H5P_DEFAULT));
     const h5::Handle space(H5Dget_space(d));
     hsize_t dims[2] = {0, 0};

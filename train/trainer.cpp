@@ -231,18 +231,17 @@ class Run {
     control_.mode = start_mode(cfg_.solver.mode);
     control_.fwd_iters = cfg_.solver.forward.iterations;
     control_.bwd_iters = cfg_.solver.backward.iterations;
+    const bool serial = cfg_.solver.mode == SolverMode::serial;
+    if (serial && ranks_ == 1) return;
     Model<float>& model = task_->model();
-    if (cfg_.solver.mode == SolverMode::serial) {
+    lp_ = std::make_unique<LayerParallelStep>(model, o_.comm);
+    if (serial) {
       // On P ranks, serial is exact propagation passed from rank to rank: the layer-parallel step
       // on one level is forward substitution over the ranks' blocks of layers, forward and
       // adjoint, with the same operations in the same order as on one rank (same bits).
-      if (ranks_ > 1) {
-        lp_ = std::make_unique<LayerParallelStep>(model, o_.comm);
-        lp_->configure(exact_solver(cfg_.solver), false);
-      }
+      lp_->configure(exact_solver(cfg_.solver), false);
       return;
     }
-    lp_ = std::make_unique<LayerParallelStep>(model, o_.comm);
     lp_->configure(cfg_.solver, cfg_.solver.mode == SolverMode::serial_forward);
     if (cfg_.monitor.every > 0)
       monitor_ = std::make_unique<GradientMonitor>(model, cfg_.monitor.batches,

@@ -463,7 +463,6 @@ std::string CheckpointReader::previous_note() const {
 }
 
 void CheckpointReader::verify() const {
-  auto last_good = [&] { return previous_note(); };
   std::string stored, have;
   try {
     Handle root = check(H5Gopen2(file_, "/", H5P_DEFAULT), "open /");
@@ -472,13 +471,13 @@ void CheckpointReader::verify() const {
     stored = h5::read_string_attr(root, kChecksum);
     have = contents_checksum();
   } catch (const Error& e) {
-    fail("checkpoint '", path_, "' is damaged: ", e.what(), ".", last_good());
+    fail("checkpoint '", path_, "' is damaged: ", e.what(), ".", previous_note());
   }
   if (stored != have)
     fail("checkpoint '", path_, "' does not match its checksum (stored ", stored,
          ", contents give ", have, "): it was changed after lpt wrote it (a flipped bit, a "
          "partial copy or an edit, e.g. of 'step' or 'record_rows/...') and is not resumed.",
-         last_good());
+         previous_note());
 }
 
 bool CheckpointReader::has(const std::string& name) const {
