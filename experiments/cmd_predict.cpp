@@ -34,7 +34,7 @@ const char* const kConfigDecides[] = {
     "--family", "--batch",   "--seq",      "--d",          "--heads",       "--dff",
     "--enc-layers", "--src-seq", "--image", "--patch",     "--channels",    "--classes",
     "--precision", "--flash", "--levels",  "--cfactors",   "--no-search",   "--fwd-iters",
-    "--bwd-iters", "--relax", "--convergence", "--store-tapes", "--any-layout"};
+    "--bwd-iters", "--relax", "--convergence", "--store-tapes"};
 
 // The shape's sizes: integers in [0, 2^24] (0 where a size does not apply to the family).
 constexpr long long kMaxSize = 1LL << 24;
@@ -107,11 +107,6 @@ void declare(cli::Options& c, PredictArgs& a) {
          "ones (lpt calibrate --out)");
   c.flag("--no-crossover", o.crossover, "skip the search for the depth where layer-parallel wins",
          false);
-  c.flag("--any-layout", o.grid.solver_layout,
-         "also search layouts lpt's solver cannot run (coarse levels with fewer steps than ranks, "
-         "F-intervals across ranks, as XBraid); default: at most coarsest-steps ranks get layers, "
-         "others idle",
-         false);
   c.flag("--simulate", o.simulate,
          "replay each best setting with the schedule simulator (the solver's own cycle on P "
          "virtual ranks): sim_ms, sim/model columns");
@@ -152,7 +147,7 @@ void from_config(PredictArgs& a, const CLI::App& app) {
   if (!given(app, "--profile") && !cfg.control.cost_model.empty()) o.profile = cfg.control.cost_model;
   if (!given(app, "--ranks")) {
     // The controller's rank count, or every power of two the solver can use at this depth (a
-    // rank needs at least one coarsest-level point).
+    // rank needs at least one fine interval).
     o.ranks.clear();
     if (cfg.control.cost_ranks > 0) {
       o.ranks.push_back(cfg.control.cost_ranks);
@@ -160,7 +155,7 @@ void from_config(PredictArgs& a, const CLI::App& app) {
       int most = 1;
       for (int N : o.layers)
         if (perf::hierarchy_problem(N, *o.grid.fixed).empty())
-          most = std::max(most, perf::coarsest_steps(N, *o.grid.fixed));
+          most = std::max(most, perf::max_ranks(N, *o.grid.fixed));
       for (int P = 2; P <= most; P *= 2) o.ranks.push_back(P);
       if (o.ranks.empty()) o.ranks.push_back(1);
     }

@@ -61,11 +61,7 @@ std::string MgritSettings::describe() const {
   return os.str();
 }
 
-int coarsest_steps(int N, const MgritSettings& s) {
-  int n = N;
-  for (int l = 0; l + 1 < s.levels; ++l) n /= s.cf(l);
-  return n;
-}
+int max_ranks(int N, const MgritSettings& s) { return s.levels > 1 ? N / s.cf(0) : N; }
 
 std::string hierarchy_problem(int N, const MgritSettings& s) {
   std::ostringstream os;

@@ -53,9 +53,9 @@ struct Hierarchy {
   int point_owner(int l, int i) const { return owner(l, i < steps[l] ? i : steps[l] - 1); }
 };
 
-// Steps on the coarsest level (N with its coarsenings applied): lpt's solver can split the chain
-// over at most this many ranks (solver/grid.hpp aligns every block to coarsest-level steps).
-int coarsest_steps(int N, const MgritSettings& s);
+// The most ranks that own layers under this setting: level 1's steps, the fine level's intervals
+// (N with one level). Blocks are whole steps of a level >= 1, as solver/grid.hpp splits them.
+int max_ranks(int N, const MgritSettings& s);
 // Empty string when (N, settings) gives a usable hierarchy, else why not.
 std::string hierarchy_problem(int N, const MgritSettings& s);
 // Blocks are aligned to the coarsest level that still has >= P steps (at least to level 1), so

@@ -92,10 +92,10 @@ PredictReport run_prediction(const PredictOptions& o) {
       row.layers = N;
       row.ranks = P;
       row.best = best_prediction(o, r.hw, N, P, &row.tried);
-      // The simulator runs the solver, which splits the chain only into blocks of coarsest-level
-      // steps: rows of the relaxed layout (--any-layout) beyond that have no simulation.
+      // The simulator runs the solver's own cycle on the ranks that own layers.
       const int used = row.best.ranks_used;
-      if (o.simulate && used <= coarsest_steps(N, row.best.settings)) {
+      const MgritSettings& bs = row.best.settings;
+      if (o.simulate && used <= std::min(max_ranks(N, bs), max_ranks(N, bs.adjoint_settings()))) {
         row.sim = simulate_step(step_model_for(o, r.hw, N), used, row.best.settings);
         row.sim.speedup = row.best.serial.time.total / row.sim.total;
         row.simulated = true;
@@ -140,8 +140,8 @@ void print_report(const PredictReport& r, std::FILE* out) {
                "(used: ranks that own layers; ser_GB: the serial reference's memory on one rank, "
                "* = does not fit, its time is then hypothetical)\n");
   if (sim)
-    std::fprintf(out, "(sim_ms: the schedule simulator's step; '-' where P exceeds the coarsest "
-                      "level's steps, which the solver cannot split)\n");
+    std::fprintf(out, "(sim_ms: the schedule simulator's step; '-' where the adjoint's cycle "
+                      "splits over fewer ranks than the forward's)\n");
   if (!r.crossovers.empty()) {
     std::fprintf(out, "\ndepth at which layer-parallel beats serial:\n");
     for (const auto& c : r.crossovers) {

@@ -168,10 +168,10 @@ ScheduleSimulator::ScheduleSimulator(int N, int P, const MgritSettings& s) : n_(
   if (why.empty()) why = hierarchy_problem(N, a);
   require(why.empty(), "schedule simulator: ", why);
   require(P >= 1, "schedule simulator: ranks must be >= 1, got ", P);
-  const int nc = std::min(coarsest_steps(N, s), coarsest_steps(N, a));
-  require(P <= nc, "schedule simulator: ", s.describe(), " on ", N, " layers has ", nc,
-          " coarsest steps, and lpt's solver gives each rank whole coarsest steps; use fewer "
-          "ranks (at most ", nc, "), fewer levels or a smaller cfactor");
+  const int most = std::min(max_ranks(N, s), max_ranks(N, a));
+  require(P <= most, "schedule simulator: ", s.describe(), " on ", N, " layers splits over at most ",
+          most, " ranks (the fine level's intervals); use at most ", most,
+          " ranks or a smaller cfactor");
 }
 
 SimSolve ScheduleSimulator::run(bool adjoint, int iterations, const SimCosts& c) const {

@@ -33,8 +33,8 @@ struct SimSolve {
 
 class ScheduleSimulator {
  public:
-  // Throws lpt::Error when (N, settings) has no hierarchy or P exceeds its coarsest steps (the
-  // solver cannot split it; docs say where the analytical model still answers).
+  // Throws lpt::Error when (N, settings) has no hierarchy or P exceeds its fine intervals (the
+  // solver cannot split it; the analytical model then leaves the extra ranks idle).
   ScheduleSimulator(int N, int P, const MgritSettings& s);
   // One solve, forward or adjoint, with `iterations` cycles (tolerances off).
   SimSolve run(bool adjoint, int iterations, const SimCosts& c) const;

@@ -69,10 +69,9 @@ SearchResult search_best(const StepModel& model, int ranks, const SearchGrid& gr
       ++r.skipped;
       return;
     }
-    // Under the solver's layout a setting with fewer coarsest steps than ranks runs on as
-    // many ranks as it has coarsest steps; the others idle but were still booked.
-    const int used = grid.solver_layout ? std::min(ranks, coarsest_steps(N, s)) : ranks;
-    Prediction p = model.predict(used, s);
+    // A setting with fewer fine intervals than ranks runs on as many ranks as it has intervals
+    // (the model's hierarchy caps them); the others idle but were still booked.
+    Prediction p = model.predict(ranks, s);
     p.ranks_requested = ranks;
     p.efficiency = p.speedup / ranks;
     if (grid.require_fit && !p.memory.fits) {

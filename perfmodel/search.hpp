@@ -45,11 +45,6 @@ struct SearchGrid {
   std::vector<Relax> relax;                      // as MgritSettings::relax
   bool store_tapes = false;
   bool require_fit = false;  // skip settings whose memory per rank exceeds the profile's
-  // Only layouts lpt's solver runs: blocks of coarsest-level steps, so a setting uses at most
-  // coarsest_steps(N) of the ranks (the rest idle). false: the model's relaxed layout as well
-  // (blocks aligned to a finer level, F-intervals of coarse levels spanning ranks, as XBraid
-  // allows), which lpt's solver refuses.
-  bool solver_layout = true;
   // One setting instead of the grid (levels, cfactors, relax and iteration counts above are then
   // unused): the cycle a run config trains with (lpt predict --config).
   std::optional<MgritSettings> fixed;

@@ -10,16 +10,35 @@
 namespace lpt::mgrit {
 
 namespace {
-constexpr int kTagSweep = 100;    // + level
+constexpr int kTagSweep = 100;    // + level: Φ into the next rank's first point (+ coarse step)
+constexpr int kTagCstep = 200;    // + level: a coarse step alone, when it goes to another rank
 constexpr int kTagCoarsest = 90;
 }  // namespace
 
 struct Core::Level {
   long n = 0, lo = 0, hi = 0, stride = 1;
   int m = 0;
+  long c0 = 0;                        // first C-point >= lo (a multiple of m)
   std::vector<VectorPtr> u, g;        // indexed by point - lo; g empty on level 0
-  std::vector<VectorPtr> out, cstep;  // per owned interval: Φ into the next C-point, coarse step
-  VectorPtr in_out, in_cstep;         // the same, received for point lo from the left neighbour
+  // Per owned C-point c, index (c - c0) / m (null at c = 0): what lands there from the left,
+  // Φ(u[c-1]) and the coarse step from c - m, computed here or received.
+  std::vector<VectorPtr> out, cstep;
+  VectorPtr chain_in;                 // Φ(u[lo-1]) when lo is an F-point (the interval runs on)
+  VectorPtr send_out, send_cstep;     // the same two for points of the next rank
+};
+
+// Who sends what to whom in one sweep of a level. A rank's first points may continue an
+// F-interval begun on the left (coarse levels above the alignment level), and the coarse step of
+// its last C-point may land on a rank further right than its neighbour.
+struct Core::Plan {
+  bool want_out = false, want_cstep = false;
+  bool chain_start = false;  // lo is an F-point: its value is Φ(u[lo-1]) from the left
+  bool has_c = false;        // the rank owns a C-point
+  long last_c = -1;
+  bool recv_out = false, recv_cs = false, send_out = false, send_cs = false;
+  int from_out = -1, from_cs = -1, to_out = -1, to_cs = -1;
+  bool recv_joint() const { return recv_out && recv_cs && from_out == from_cs; }
+  bool send_joint() const { return send_out && send_cs && to_out == to_cs; }
 };
 
 // Per-thread counters and scratch, so threads never share a write.
@@ -42,6 +61,7 @@ Core::Core(App& app, Propagator& prop, const CycleOptions& opt, long n_steps, Co
     L->stride = g.stride;
     L->lo = grid_.lo(l, comm_.pos());
     L->hi = grid_.hi(l, comm_.pos());
+    L->c0 = g.m > 0 ? (L->lo + g.m - 1) / g.m * g.m : L->lo;
     lv_.push_back(std::move(L));
   }
   for (int t = 0; t < threads_; ++t) tally_.push_back(std::make_unique<Tally>());
@@ -53,11 +73,6 @@ void Core::set_trace(Trace* t) {
   require(!t || threads_ == 1, "MGRIT: a Trace needs threads = 1 (events must come in order), got ",
           threads_, " threads");
   trace_ = t;
-}
-
-long Core::n_intervals(int l) const {
-  const Level& L = *lv_[l];
-  return (L.hi - L.lo + L.m - 1) / L.m;
 }
 
 void Core::allocate(const Vector& like) {
@@ -73,15 +88,15 @@ void Core::allocate(const Vector& like) {
       L.g.resize(L.hi - L.lo);
       for (long j = std::max(1L, L.lo); j < L.hi; ++j) L.g[j - L.lo] = app_.alloc_like(like);
     }
-    if (l < nl - 1) {
-      for (long i = 0; i < n_intervals(l); ++i) {
-        L.out.push_back(app_.alloc_like(like));
-        L.cstep.push_back(app_.alloc_like(like));
-      }
+    if (l == nl - 1 || L.lo >= L.hi) continue;
+    for (long c = L.c0; c < L.hi; c += L.m) {
+      L.out.push_back(c > 0 ? app_.alloc_like(like) : nullptr);
+      L.cstep.push_back(c > 0 ? app_.alloc_like(like) : nullptr);
     }
-    if (L.lo > 0) {
-      L.in_out = app_.alloc_like(like);
-      L.in_cstep = app_.alloc_like(like);
+    if (L.lo % L.m != 0) L.chain_in = app_.alloc_like(like);
+    if (L.hi <= L.n) {
+      L.send_out = app_.alloc_like(like);
+      if (L.c0 < L.hi) L.send_cstep = app_.alloc_like(like);
     }
   }
   for (auto& t : tally_) {
@@ -130,100 +145,184 @@ Vector* Core::store(int l, long j, int tid, int parity) {
   return parity ? tally_[tid]->b.get() : tally_[tid]->a.get();
 }
 
-const Vector& Core::out_of(int l, long c) const {
+Vector& Core::out_at(int l, long c) const {
   const Level& L = *lv_[l];
-  return c == L.lo ? *L.in_out : *L.out[(c - L.lo) / L.m - 1];
+  return *L.out[(c - L.c0) / L.m];
 }
 
-const Vector& Core::cstep_of(int l, long c) const {
+Vector& Core::cstep_at(int l, long c) const {
   const Level& L = *lv_[l];
-  return c == L.lo ? *L.in_cstep : *L.cstep[(c - L.lo) / L.m - 1];
+  return *L.cstep[(c - L.c0) / L.m];
 }
 
-// F-relaxation of one interval (from its C-point over its F-points, adding the FAS right-hand
-// side), then optionally Φ of its last point (what lands on the next C-point) and the coarse step
-// of its C-point: the two pieces that C-relaxation and restriction need.
-void Core::sweep_interval(int tid, int l, long i, bool want_out, bool want_cstep, bool final) {
+Core::Plan Core::plan(int l, bool want_out, bool want_cstep) const {
+  const Level& L = *lv_[l];
+  Plan p;
+  p.want_out = want_out;
+  p.want_cstep = want_cstep;
+  p.chain_start = L.lo % L.m != 0;
+  p.has_c = L.c0 < L.hi;
+  if (p.has_c) p.last_c = L.c0 + (L.hi - 1 - L.c0) / L.m * L.m;
+  // Φ of the last point crosses to the next rank when it lands on an F-point there (the interval
+  // runs on) or on a C-point whose value is wanted.
+  p.recv_out = L.lo > 0 && (p.chain_start || want_out);
+  p.send_out = L.hi <= L.n && (L.hi % L.m != 0 || want_out);
+  p.recv_cs = want_cstep && p.has_c && L.c0 >= L.m && L.c0 - L.m < L.lo;
+  p.send_cs = want_cstep && p.has_c && p.last_c + L.m <= L.n && p.last_c + L.m >= L.hi;
+  if (p.recv_out) p.from_out = rank_at(l, L.lo - 1);
+  if (p.recv_cs) p.from_cs = rank_at(l, L.c0 - L.m);
+  if (p.send_out) p.to_out = rank_at(l, L.hi);
+  if (p.send_cs) p.to_cs = rank_at(l, p.last_c + L.m);
+  return p;
+}
+
+// F-relaxation of one segment: from point a (a C-point, or lo continuing an interval from the
+// left) over the F-points up to the next C-point or the block's end, adding the FAS right-hand
+// side; then Φ of its last point (what lands on the next C-point, or on the next rank's first
+// point) and, from a C-point, its coarse step: the pieces C-relaxation and restriction need.
+void Core::sweep_segment(int tid, int l, long a, const Plan& p, bool final) {
   Level& L = *lv_[l];
   Tally& t = *tally_[tid];
-  const long c = L.lo + i * L.m;
-  const long last = std::min(c + L.m - 1, L.hi - 1);
-  const Vector* x = L.u[c - L.lo].get();
+  const long next_c = (a / L.m + 1) * L.m;
+  const long stop = std::min({next_c, L.hi, L.n + 1});  // points a+1 .. stop-1 are updated here
   int parity = 0;
-  for (long j = c; j < last; ++j) {
+  auto add_g = [&](long j, Vector& v) {
+    if (l == 0) return;
+    const double t0 = omp_get_wtime();
+    app_.axpby(1.0, *L.g[j - L.lo], 1.0, v);
+    t.t_vec += omp_get_wtime() - t0;
+    note_vec(1);
+  };
+  const Vector* x = L.u[a - L.lo].get();
+  if (a % L.m != 0) {  // the interval's earlier points live on the left: start from its Φ
+    Vector* dst = store(l, a, tid, parity);
+    parity ^= 1;
+    const double t0 = omp_get_wtime();
+    app_.copy(*L.chain_in, *dst);
+    t.t_vec += omp_get_wtime() - t0;
+    note_vec(1);
+    add_g(a, *dst);
+    x = dst;
+  }
+  for (long j = a; j + 1 < stop; ++j) {
     Vector* dst = store(l, j + 1, tid, parity);
     parity ^= 1;
     eval(tid, l, j, *x, *dst, final);
-    if (l > 0) {
-      const double t0 = omp_get_wtime();
-      app_.axpby(1.0, *L.g[j + 1 - L.lo], 1.0, *dst);
-      t.t_vec += omp_get_wtime() - t0;
-      note_vec(1);
-    }
+    add_g(j + 1, *dst);
     x = dst;
   }
-  const bool complete = c + L.m <= L.n;
-  if (want_out && complete) eval(tid, l, last, *x, *L.out[i], final);
-  if (want_cstep && complete) eval(tid, l + 1, c / L.m, *L.u[c - L.lo], *L.cstep[i], false);
+  const long land = std::min(next_c, L.hi);
+  if (land < L.hi) {
+    if (p.want_out) eval(tid, l, land - 1, *x, out_at(l, land), final);
+  } else if (p.send_out) {
+    eval(tid, l, land - 1, *x, *L.send_out, final);
+  }
+  if (p.want_cstep && a % L.m == 0 && a + L.m <= L.n)
+    eval(tid, l + 1, a / L.m, *L.u[a - L.lo], a + L.m < L.hi ? cstep_at(l, a + L.m) : *L.send_cstep,
+         false);
 }
 
-// All owned intervals of level l. The interval whose result belongs to the right neighbour is
-// done first and sent at once, so the neighbour's wait overlaps this rank's interior work.
+void Core::post_sends(int l, const Plan& p) {
+  const Level& L = *lv_[l];
+  auto send = [&](std::vector<char>& buf, int nvec, const Vector* first, const Vector* second,
+                  int to, int tag) {
+    const double t0 = omp_get_wtime();
+    buf.resize(bytes_ * nvec);
+    app_.pack(*first, buf.data());
+    if (second) app_.pack(*second, buf.data() + bytes_);
+    pack_time_ += omp_get_wtime() - t0;
+    note_vec(nvec);
+    if (trace_) trace_->send(to, bytes_ * nvec, tag);
+  };
+  if (p.send_joint()) {
+    send(sbuf_out_, 2, L.send_out.get(), L.send_cstep.get(), p.to_out, kTagSweep + l);
+  } else {
+    if (p.send_out) send(sbuf_out_, 1, L.send_out.get(), nullptr, p.to_out, kTagSweep + l);
+    if (p.send_cs) send(sbuf_cs_, 1, L.send_cstep.get(), nullptr, p.to_cs, kTagCstep + l);
+  }
+}
+
+// All owned segments of level l. The segment whose results belong to another rank is done first
+// and sent at once, so the receiver's wait overlaps this rank's other work (unless it must wait
+// for the left itself: a rank holding only F-points of one interval).
 void Core::sweep(int l, bool want_out, bool want_cstep, bool final) {
   Level& L = *lv_[l];
-  const long ni = n_intervals(l);
-  const bool talk = comm_.parallel() && want_out;
-  const bool send = talk && L.hi <= L.n;
-  const bool recv = talk && L.lo > 0;
-  const int nmsg = want_cstep ? 2 : 1;
-  std::vector<char>& sbuf = sbuf_;
-  std::vector<char>& rbuf = rbuf_;
-  MPI_Request req[2];
-  int nreq = 0;
-  const int left = comm_.rank_of(comm_.pos() - 1), right = comm_.rank_of(comm_.pos() + 1);
-  if (recv && comm_.mpi()) {
-    rbuf.resize(bytes_ * nmsg);
-    MPI_Irecv(rbuf.data(), int(rbuf.size()), MPI_BYTE, left, kTagSweep + l, comm_.comm(),
-              &req[nreq++]);
+  if (L.lo >= L.hi) return;  // no point of this level here
+  const Plan p = plan(l, want_out, want_cstep);
+  const bool mpi = comm_.mpi();
+  std::vector<MPI_Request> req;
+  req.reserve(4);
+  MPI_Request rq_out = MPI_REQUEST_NULL;
+  if (p.recv_out && mpi) {
+    rbuf_out_.resize(bytes_ * (p.recv_joint() ? 2 : 1));
+    MPI_Irecv(rbuf_out_.data(), int(rbuf_out_.size()), MPI_BYTE, p.from_out, kTagSweep + l,
+              comm_.comm(), &rq_out);
   }
-  long end = ni;
-  if (send) {
-    sweep_interval(0, l, ni - 1, want_out, want_cstep, final);
-    const double t0 = omp_get_wtime();
-    sbuf.resize(bytes_ * nmsg);
-    app_.pack(*L.out[ni - 1], sbuf.data());
-    if (want_cstep) app_.pack(*L.cstep[ni - 1], sbuf.data() + bytes_);
-    pack_time_ += omp_get_wtime() - t0;
-    note_vec(nmsg);
-    if (comm_.mpi())
-      MPI_Isend(sbuf.data(), int(sbuf.size()), MPI_BYTE, right, kTagSweep + l, comm_.comm(),
-                &req[nreq++]);
-    if (trace_) trace_->send(right, bytes_ * nmsg, kTagSweep + l);
-    end = ni - 1;
+  if (p.recv_cs && !p.recv_joint() && mpi) {
+    rbuf_cs_.resize(bytes_);
+    req.emplace_back();
+    MPI_Irecv(rbuf_cs_.data(), int(bytes_), MPI_BYTE, p.from_cs, kTagCstep + l, comm_.comm(),
+              &req.back());
   }
-#pragma omp parallel for num_threads(threads_) schedule(static) if (threads_ > 1 && end > 1)
-  for (long i = 0; i < end; ++i) sweep_interval(omp_get_thread_num(), l, i, want_out, want_cstep, final);
-  if (nreq) {
+  auto isend = [&](std::vector<char>& buf, int to, int tag) {
+    req.emplace_back();
+    MPI_Isend(buf.data(), int(buf.size()), MPI_BYTE, to, tag, comm_.comm(), &req.back());
+  };
+  auto send_all = [&]() {
+    post_sends(l, p);
+    if (!mpi) return;
+    if (p.send_joint()) {
+      isend(sbuf_out_, p.to_out, kTagSweep + l);
+      return;
+    }
+    if (p.send_out) isend(sbuf_out_, p.to_out, kTagSweep + l);
+    if (p.send_cs) isend(sbuf_cs_, p.to_cs, kTagCstep + l);
+  };
+  const bool sends = p.send_out || p.send_cs;
+  const bool last_first = sends && p.has_c;
+  if (last_first) {
+    sweep_segment(0, l, p.last_c, p, final);
+    send_all();
+  }
+  // The segments from this rank's own C-points, in parallel.
+  const long nseg = p.has_c ? (p.last_c - L.c0) / L.m + (last_first ? 0 : 1) : 0;
+#pragma omp parallel for num_threads(threads_) schedule(static) if (threads_ > 1 && nseg > 1)
+  for (long k = 0; k < nseg; ++k) sweep_segment(omp_get_thread_num(), l, L.c0 + k * L.m, p, final);
+  if (p.recv_out) {
+    if (trace_) trace_->wait_recv(p.from_out, bytes_ * (p.recv_joint() ? 2 : 1), kTagSweep + l);
+    if (mpi) {
+      double t0 = omp_get_wtime();
+      MPI_Wait(&rq_out, MPI_STATUS_IGNORE);
+      mpi_wait_ += omp_get_wtime() - t0;
+      t0 = omp_get_wtime();
+      app_.unpack(rbuf_out_.data(), p.chain_start ? *L.chain_in : out_at(l, L.lo));
+      if (p.recv_joint()) app_.unpack(rbuf_out_.data() + bytes_, cstep_at(l, L.c0));
+      pack_time_ += omp_get_wtime() - t0;
+    }
+    note_vec(p.recv_joint() ? 2 : 1);
+  }
+  if (p.chain_start) {  // simulated: nothing arrived, and the states' values do not matter
+    sweep_segment(0, l, L.lo, p, final);
+    if (sends && !p.has_c) send_all();
+  }
+  if (p.recv_cs && !p.recv_joint() && trace_) trace_->wait_recv(p.from_cs, bytes_, kTagCstep + l);
+  if (!req.empty()) {
     const double t0 = omp_get_wtime();
-    MPI_Waitall(nreq, req, MPI_STATUSES_IGNORE);
+    MPI_Waitall(int(req.size()), req.data(), MPI_STATUSES_IGNORE);
     mpi_wait_ += omp_get_wtime() - t0;
   }
-  if (recv) {
-    if (trace_) trace_->wait_recv(left, bytes_ * nmsg, kTagSweep + l);
+  if (p.recv_cs && !p.recv_joint()) {
     const double t0 = omp_get_wtime();
-    if (comm_.mpi()) {  // simulated: nothing arrived, and the states' values do not matter
-      app_.unpack(rbuf.data(), *L.in_out);
-      if (want_cstep) app_.unpack(rbuf.data() + bytes_, *L.in_cstep);
-    }
+    if (mpi) app_.unpack(rbuf_cs_.data(), cstep_at(l, L.c0));
     pack_time_ += omp_get_wtime() - t0;
-    note_vec(nmsg);
+    note_vec(1);
   }
 }
 
 // C-relaxation: u[c] = Φ(u[c-1]) + g[c] at every owned C-point but 0.
 void Core::c_update(int l) {
   Level& L = *lv_[l];
-  const long first = std::max(long(L.m), L.lo);
+  const long first = std::max(long(L.m), L.c0);
   const long nc = (L.hi - 1 < first) ? 0 : (std::min(L.hi - 1, L.n) - first) / L.m + 1;
 #pragma omp parallel for num_threads(threads_) schedule(static) if (threads_ > 1 && nc > 1)
   for (long k = 0; k < nc; ++k) {
@@ -231,7 +330,7 @@ void Core::c_update(int l) {
     const long c = first + k * L.m;
     const double t0 = omp_get_wtime();
     Vector& u = *L.u[c - L.lo];
-    app_.copy(out_of(l, c), u);
+    app_.copy(out_at(l, c), u);
     if (l > 0) app_.axpby(1.0, *L.g[c - L.lo], 1.0, u);
     t.t_vec += omp_get_wtime() - t0;
     note_vec(l > 0 ? 2 : 1);
@@ -260,8 +359,8 @@ void Core::restrict_to(int l, bool skip) {
           app_.axpby(0.0, g, 0.0, g);
         ops += 1;
       } else {
-        app_.copy(out_of(l, c), g);
-        app_.axpby(-1.0, cstep_of(l, c), 1.0, g);
+        app_.copy(out_at(l, c), g);
+        app_.axpby(-1.0, cstep_at(l, c), 1.0, g);
         if (l > 0) app_.axpby(1.0, *F.g[c - F.lo], 1.0, g);
         ops += l > 0 ? 3 : 2;
       }
@@ -274,7 +373,7 @@ void Core::restrict_to(int l, bool skip) {
 // XBraid's residual: 2-norm over the finest C-points of Φ(u[c-1]) - u[c], after the F-sweep.
 double Core::residual_norm() {
   Level& L = *lv_[0];
-  const long first = std::max(long(L.m), L.lo);
+  const long first = std::max(long(L.m), L.c0);
   const long nc = (L.hi - 1 < first) ? 0 : (std::min(L.hi - 1, L.n) - first) / L.m + 1;
   std::vector<double> sq(nc > 0 ? nc : 0);
 #pragma omp parallel for num_threads(threads_) schedule(static) if (threads_ > 1 && nc > 1)
@@ -282,7 +381,7 @@ double Core::residual_norm() {
     Tally& t = *tally_[omp_get_thread_num()];
     const double t0 = omp_get_wtime();
     const long c = first + k * L.m;
-    app_.copy(out_of(0, c), *t.tmp);
+    app_.copy(out_at(0, c), *t.tmp);
     app_.axpby(-1.0, *L.u[c - L.lo], 1.0, *t.tmp);
     sq[k] = app_.norm_sq(*t.tmp);
     t.t_vec += omp_get_wtime() - t0;
@@ -309,11 +408,13 @@ void Core::interpolate(int lc) {
   }
 }
 
-// Sequential stepping on the coarsest level, pipelined over ranks: each waits for Φ of its left
-// neighbour's last point, steps through its block and passes Φ of its own last point on.
+// Sequential stepping on the coarsest level, pipelined over the ranks that own points there: each
+// waits for Φ of the previous owner's last point, steps through its block and passes Φ of its own
+// last point to the next owner.
 void Core::coarsest_solve(bool final) {
   const int l = grid_.levels() - 1;
   Level& L = *lv_[l];
+  if (L.lo >= L.hi) return;  // no point of the coarsest level here: nothing to wait for
   Tally& t = *tally_[0];
   std::vector<char> buf(bytes_);
   auto add_g = [&](long j) {
@@ -323,8 +424,8 @@ void Core::coarsest_solve(bool final) {
     t.t_vec += omp_get_wtime() - t0;
     note_vec(1);
   };
-  if (comm_.parallel() && L.lo > 0) {
-    const int left = comm_.rank_of(comm_.pos() - 1);
+  if (L.lo > 0) {
+    const int left = rank_at(l, L.lo - 1);
     if (trace_) trace_->wait_recv(left, bytes_, kTagCoarsest);
     if (comm_.mpi()) {
       double t0 = omp_get_wtime();
@@ -342,8 +443,8 @@ void Core::coarsest_solve(bool final) {
     eval(0, l, j, *L.u[j - L.lo], *L.u[j + 1 - L.lo], final);
     add_g(j + 1);
   }
-  if (comm_.parallel() && L.hi <= L.n) {
-    const int right = comm_.rank_of(comm_.pos() + 1);
+  if (L.hi <= L.n) {
+    const int right = rank_at(l, L.hi);
     eval(0, l, L.hi - 1, *L.u[L.hi - 1 - L.lo], *t.tmp, final);
     double t0 = omp_get_wtime();
     app_.pack(*t.tmp, buf.data());

@@ -54,8 +54,11 @@ class Core {
                           const std::vector<Monitor*>& mon);
   void cycle(int l, Cycle type, bool skip, int iter, SolveStats& st,
              const std::vector<Monitor*>& mon, bool& done);
+  struct Plan;
+  Plan plan(int l, bool want_out, bool want_cstep) const;
   void sweep(int l, bool want_out, bool want_cstep, bool final);
-  void sweep_interval(int tid, int l, long i, bool want_out, bool want_cstep, bool final);
+  void sweep_segment(int tid, int l, long a, const Plan& p, bool final);
+  void post_sends(int l, const Plan& p);
   void c_update(int l);
   void restrict_to(int l, bool skip);
   double residual_norm();
@@ -63,10 +66,10 @@ class Core {
   void coarsest_solve(bool final);
   void eval(int tid, int level, long i, const Vector& in, Vector& out, bool final);
   Vector* store(int l, long j, int tid, int parity);
-  const Vector& out_of(int l, long c) const;
-  const Vector& cstep_of(int l, long c) const;
+  Vector& out_at(int l, long c) const;
+  Vector& cstep_at(int l, long c) const;
   void allocate(const Vector& like);
-  long n_intervals(int l) const;
+  int rank_at(int l, long i) const { return comm_.rank_of(grid_.owner(l, i)); }
   void note_vec(int count) const {
     if (trace_) trace_->vector_ops(count);
   }
@@ -81,7 +84,9 @@ class Core {
   std::vector<std::unique_ptr<Level>> lv_;
   std::vector<std::unique_ptr<Tally>> tally_;
   std::size_t bytes_ = 0;
-  std::vector<char> sbuf_, rbuf_;  // message buffers, kept to avoid reallocating per sweep
+  // Message buffers (Φ into the next rank's first point, the coarse step into its first C-point),
+  // kept to avoid reallocating per sweep.
+  std::vector<char> sbuf_out_, sbuf_cs_, rbuf_out_, rbuf_cs_;
   Trace* trace_ = nullptr;
   bool have_states_ = false;
   double mpi_wait_ = 0, pack_time_ = 0, vec_time_ = 0;

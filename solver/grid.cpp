@@ -1,5 +1,7 @@
 #include "solver/grid.hpp"
 
+#include <algorithm>
+
 #include "util/error.hpp"
 
 namespace lpt::mgrit {
@@ -16,28 +18,38 @@ Grid::Grid(long n_steps, const CycleOptions& opt, int npos, bool ceil_split) {
     f.m = m;
     levels_.push_back({nc, 0, f.stride * m});
   }
-  const long nc = levels_.back().n;
-  require(npos <= nc, "MGRIT grid of ", n_steps, " steps has ", nc, " steps on its coarsest level (",
-          levels(), " levels); it can be split over 1..", nc, " ranks, not ", npos,
-          "; use fewer ranks, fewer levels, a smaller cfactor or more steps");
-  for (int q = 0; q <= npos; ++q)
-    block_.push_back(ceil_split ? (long(q) * nc + npos - 1) / npos : long(q) * nc / npos);
+  const long most = max_positions();
+  require(npos <= most, "MGRIT grid of ", n_steps, " steps (", levels(), " levels, ",
+          levels() > 1 ? "fine intervals " : "steps ", most, ") can be split over 1..", most,
+          " ranks, not ", npos, "; the largest valid rank count is ", most,
+          " (or use a smaller cfactor, or more steps)");
+  // The coarsest level with >= npos steps, at least level 1: blocks there keep every F-interval
+  // of the finer levels inside one rank (the model in perfmodel/mgrit_cost.cpp splits the same).
+  align_ = levels() > 1 ? 1 : 0;
+  for (int l = align_ + 1; l < levels(); ++l)
+    if (levels_[l].n >= npos) align_ = l;
+  const long units = levels_[align_].n, unit = levels_[align_].stride;
+  for (int q = 0; q <= npos; ++q) {
+    const long u = ceil_split ? (long(q) * units + npos - 1) / npos : long(q) * units / npos;
+    block_.push_back(q == npos ? n_steps + 1 : u * unit);
+  }
 }
 
-static long coarsest_span(const std::vector<LevelGrid>& lv, int level) {
-  return lv.back().stride / lv[level].stride;
+// Point i of level l belongs to the position owning fine point i·stride: positions own
+// [ceil(block/stride), ceil(next block/stride)), the last one up to n_l inclusive.
+long Grid::lo(int level, int pos) const {
+  const LevelGrid& g = levels_[level];
+  return std::min((block_[pos] + g.stride - 1) / g.stride, g.n + 1);
 }
-
-long Grid::lo(int level, int pos) const { return block_[pos] * coarsest_span(levels_, level); }
 
 long Grid::hi(int level, int pos) const {
   if (pos == npos() - 1) return levels_[level].n + 1;
-  return block_[pos + 1] * coarsest_span(levels_, level);
+  return lo(level, pos + 1);
 }
 
 int Grid::owner(int level, long i) const {
   for (int q = npos() - 1; q > 0; --q)
-    if (i >= lo(level, q)) return q;
+    if (i >= lo(level, q) && owns_any(level, q)) return q;
   return 0;
 }
 

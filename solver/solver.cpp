@@ -135,20 +135,33 @@ const SolveStats& Solver::solve(const Vector& u0) {
   return fwd_stats_;
 }
 
-// Brings the forward states this rank's adjoint block needs but another rank stored (the two
-// solves split time independently). Each pair exchanges its overlap in increasing n.
+// The forward points whose states the adjoint position `apos` linearises at: the forward left end
+// N - (i+1)·s of every step i it evaluates, on every level. Level 0 gives its block of layers;
+// coarse levels add points past the block where a coarse step runs through the next rank.
+static std::vector<long> adjoint_needs(const Grid& ag, int apos, long N) {
+  std::vector<long> v;
+  for (int l = 0; l < ag.levels(); ++l) {
+    const long s = ag.level(l).stride;
+    for (long i = ag.lo(l, apos); i < ag.hi(l, apos); ++i)
+      if ((i + 1) * s <= N) v.push_back(N - (i + 1) * s);
+  }
+  std::sort(v.begin(), v.end());
+  v.erase(std::unique(v.begin(), v.end()), v.end());
+  return v;
+}
+
+// Brings the forward states this rank's adjoint needs but another rank stored (the two solves
+// split time independently, and coarse adjoint steps may reach past a block). Each pair
+// exchanges its states in increasing n.
 void Solver::gather_trajectory() {
   const Grid& fg = fcore_->grid();
   const Grid& ag = acore_->grid();
   const Comm& fc = fcore_->comm();
   const int P = fc.size();
-  auto have = [&](int rank) {
-    return std::make_pair(fg.lo(0, rank), std::min(fg.hi(0, rank), n_));
+  auto held = [&](int rank, long n) {  // forward positions are ranks
+    return n >= fg.lo(0, rank) && n < std::min(fg.hi(0, rank), n_);
   };
-  auto need = [&](int rank) {  // adjoint position of `rank` is P-1-rank
-    const long lo = ag.lo(0, P - 1 - rank), hi = ag.hi(0, P - 1 - rank);
-    return std::make_pair(std::max(0L, n_ - hi), n_ - lo);
-  };
+  auto need = [&](int rank) { return adjoint_needs(ag, P - 1 - rank, n_); };  // mirrored
   remote_.clear();
   if (!fc.mpi()) return;
   const std::size_t bytes = app_.packed_bytes(*like_);
@@ -156,22 +169,18 @@ void Solver::gather_trajectory() {
   std::vector<std::pair<long, std::size_t>> incoming;
   std::vector<MPI_Request> reqs;
   const int me = fc.rank();
-  for (int r = 0; r < P; ++r) {
-    if (r == me) continue;
-    auto [hlo, hhi] = have(r);
-    auto [nlo, nhi] = need(me);
-    for (long n = std::max(hlo, nlo); n < std::min(hhi, nhi); ++n) {
-      bufs.emplace_back(bytes);
-      incoming.push_back({n, bufs.size() - 1});
-      reqs.emplace_back();
-      MPI_Irecv(bufs.back().data(), int(bytes), MPI_BYTE, r, 77, fc.comm(), &reqs.back());
-    }
+  for (long n : need(me)) {
+    if (held(me, n)) continue;
+    const int r = fg.owner(0, n);
+    bufs.emplace_back(bytes);
+    incoming.push_back({n, bufs.size() - 1});
+    reqs.emplace_back();
+    MPI_Irecv(bufs.back().data(), int(bytes), MPI_BYTE, r, 77, fc.comm(), &reqs.back());
   }
   for (int r = 0; r < P; ++r) {
     if (r == me) continue;
-    auto [hlo, hhi] = have(me);
-    auto [nlo, nhi] = need(r);
-    for (long n = std::max(hlo, nlo); n < std::min(hhi, nhi); ++n) {
+    for (long n : need(r)) {
+      if (!held(me, n) || held(r, n)) continue;
       bufs.emplace_back(bytes);
       app_.pack(*fcore_->point(n), bufs.back().data());
       reqs.emplace_back();

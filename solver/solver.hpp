@@ -8,9 +8,12 @@
 //   s.solve_adjoint(lam_N_or_null);          // parameter gradients through App::backward
 //
 // Every rank of the communicator calls solve/solve_adjoint; rank r owns the finest points
-// [first_point(), end_point()) and evaluates the layers starting there (their parameters are the
-// only ones it needs, on the finest level; coarse steps use the ParamPolicy's layer, which lies
-// in the same block).
+// [first_point(), end_point()) and evaluates the layers starting there (solver/grid.hpp: blocks of
+// whole steps of the alignment level). A forward coarse step uses the ParamPolicy's layer at its
+// left end, which lies in the block. An adjoint coarse step linearises at its far end in reversed
+// time, the forward left end: on levels coarser than the alignment level that point may lie in
+// the next block, so its forward state is fetched (fetched_states()) and the app must hold that
+// layer's parameters too.
 #include <map>
 #include <memory>
 

@@ -111,7 +111,7 @@ TEST(CostOracle, PredictConfigPricesTheTrainersCycle) {
         lpt::perf_shape(cfg, 256),
         lpt::perf::load_profile(lpt::perf::resolve_profile_path("h100_sxm")));
     const lpt::perf::Prediction p =
-        model.predict(std::min(4, lpt::perf::coarsest_steps(64, want)), want);
+        model.predict(std::min(4, lpt::perf::max_ranks(64, want)), want);
     EXPECT_NEAR(row.at("time_s").at("total").get<double>(), p.time.total, 1e-9 * p.time.total);
   }
 }

@@ -149,18 +149,59 @@ TEST(MgritForward, BadOptionsAreClearErrors) {
   EXPECT_THROW(o.set_rel_tol(-1), lpt::Error);
   EXPECT_THROW(o.set_max_iter(-1), lpt::Error);
   EXPECT_THROW(parse_relax("FF"), lpt::Error);
-  // 16 steps, cf 4, 3 levels: coarsest has 1 step, so only 1 rank fits.
+  // 16 steps, cf 4, 3 levels: 16 -> 4 -> 1; the fine level has 4 intervals, so 1..4 ranks fit.
   CycleOptions g;
   g.set_cfactor(4);
   g.set_max_levels(3);
+  EXPECT_NO_THROW(Grid(16, g, 4));
   try {
-    Grid grid(16, g, 2);
-    FAIL() << "2 ranks accepted for a 1-step coarsest grid";
+    Grid grid(16, g, 5);
+    FAIL() << "5 ranks accepted for 4 fine intervals";
   } catch (const lpt::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("1..1 ranks"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("largest valid rank count is 4"), std::string::npos)
+        << e.what();
   }
-  EXPECT_NO_THROW(Grid(64, g, 4));
-  EXPECT_THROW(Grid(64, g, 5), lpt::Error);
+  EXPECT_NO_THROW(Grid(64, g, 16));
+  EXPECT_THROW(Grid(64, g, 17), lpt::Error);
+  CycleOptions one;  // one level: every step may go to its own rank
+  one.set_max_levels(1);
+  EXPECT_NO_THROW(Grid(7, one, 7));
+  EXPECT_THROW(Grid(7, one, 8), lpt::Error);
+}
+
+// More ranks than coarsest points: blocks of the coarsest level with >= P steps (at least level
+// 1); coarser points go to the owner of the fine point under them, and some ranks own none.
+TEST(MgritForward, GridAlignsToTheCoarsestLevelWithEnoughSteps) {
+  CycleOptions o;
+  o.set_cfactor(4);
+  o.set_max_levels(3);
+  const Grid g(64, o, 8);  // 64 -> 16 -> 4: level 2 has 4 < 8 steps, so blocks of level 1
+  EXPECT_EQ(g.alignment_level(), 1);
+  for (int q = 0; q < 8; ++q) {
+    EXPECT_EQ(g.lo(0, q), 8 * q);
+    EXPECT_EQ(g.lo(1, q), 2 * q);
+  }
+  EXPECT_EQ(g.hi(0, 7), 65);
+  // Level 2's points 0..4 sit on fine points 0, 16, 32, 48, 64.
+  const long lo2[8] = {0, 1, 1, 2, 2, 3, 3, 4};
+  for (int q = 0; q < 8; ++q) EXPECT_EQ(g.lo(2, q), lo2[q]) << q;
+  EXPECT_FALSE(g.owns_any(2, 1));
+  EXPECT_TRUE(g.owns_any(2, 2));
+  EXPECT_EQ(g.owner(2, 1), 2);
+  EXPECT_EQ(g.owner(2, 4), 7);
+  EXPECT_EQ(g.owner(1, 3), 1);
+  // Up to the coarsest level's count the old layout stands: blocks of coarsest steps.
+  const Grid h(64, o, 4);
+  EXPECT_EQ(h.alignment_level(), 2);
+  EXPECT_EQ(h.lo(0, 1), 16);
+  // Trailing steps past the coarsest level's last point: its end point goes to the rank owning
+  // the fine point under it, not to the last rank.
+  const Grid t(78, o, 19);  // 78 -> 19 -> 4: one level-1 step per rank, the last holds 72..78
+  EXPECT_EQ(t.owner(2, 4), 16);
+  EXPECT_EQ(t.owner(0, 64), 16);
+  EXPECT_FALSE(t.owns_any(2, 18));
+  EXPECT_EQ(t.lo(0, 18), 72);
+  EXPECT_EQ(t.hi(0, 18), 79);
 }
 
 TEST(MgritForward, GridHierarchyAndSplit) {

@@ -81,8 +81,9 @@ TEST(ScheduleSim, EvaluationCountsAreTheSolversOwn) {
       StepModel model(s, ideal());
       model.set_measured(measured_for(s, 1, 1, 1));
       const SimCosts c = sim_costs(model, st);
-      const int coarsest = int(N / std::pow(m, levels - 1));
-      for (int P : {1, std::min(3, coarsest)}) {
+      // 1 rank, 3, and the most the fine level's intervals allow (past the coarsest level's
+      // points: coarse levels on fewer ranks, intervals running through ranks).
+      for (int P : {1, 3, int(N / m)}) {
         ScheduleSimulator sim(int(N), P, st);
         SCOPED_TRACE(testing::Message() << "levels " << levels << " m " << m << " P " << P);
         EXPECT_EQ(sim.run(false, 3, c).evals, fwd.evals);
@@ -236,6 +237,35 @@ TEST(ScheduleSim, AgreesWithTheAnalyticalModelUpTo1024Ranks) {
   }
 }
 
+// More ranks than coarsest steps: the blocks align to a finer level (as the model's), the coarse
+// levels live on fewer ranks and their F-intervals run through several. The model charges each
+// phase its slowest rank and a whole interval's chain to one rank; the replay lets phases of
+// ranks with nothing on a coarse level overlap. Measured: model 1.7 % under to 7.5 % over the
+// replay (forward solves); held to 10 %.
+TEST(ScheduleSim, CoarseLevelsOnFewerRanksAgreeWithTheModel) {
+  const HardwareProfile h100 = load_profile(resolve_profile_path("h100_sxm"));
+  struct Case {
+    int N, P, levels, m, kf, kb;
+  };
+  const Case cases[] = {{128, 64, 4, 2, 2, 1},
+                        {1024, 256, 5, 4, 2, 1},
+                        {1024, 100, 4, 4, 3, 2},
+                        {1000, 333, 3, 3, 2, 1}};
+  for (const Case& c : cases) {
+    ModelShape s;
+    s.layers = c.N;
+    StepModel model(s, h100);
+    const MgritSettings st = settings(c.levels, c.m, c.kf, c.kb);
+    const Prediction p = model.predict(c.P, st);
+    ASSERT_EQ(p.ranks_used, c.P);
+    const SimulatedStep r = simulate_step(model, c.P, st);
+    SCOPED_TRACE(testing::Message() << "N " << c.N << " P " << c.P << " " << st.describe());
+    EXPECT_LT(rel(r.forward.makespan, p.forward_solve.total), 0.10);
+    EXPECT_LT(rel(r.adjoint.makespan, p.adjoint_solve.total + p.time.param_grad), 0.10);
+    EXPECT_LT(rel(r.total, p.time.total), 0.10);
+  }
+}
+
 TEST(ScheduleSim, CostsGrowWithDepthAndLatency) {
   const HardwareProfile h100 = load_profile(resolve_profile_path("h100_sxm"));
   double prev = 0;
@@ -260,12 +290,13 @@ TEST(ScheduleSim, CostsGrowWithDepthAndLatency) {
 TEST(ScheduleSim, RejectsWhatTheSolverCannotSplit) {
   const ModelShape s = small_gpt(64);
   StepModel model(s, ideal());
-  // 64 steps, cfactor 4, 3 levels: 4 coarsest steps, so at most 4 ranks.
+  // 64 steps, cfactor 4, 3 levels: 16 fine intervals, so at most 16 ranks (4 coarsest steps).
+  EXPECT_NO_THROW(simulate_step(model, 16, settings(3, 4, 2, 1)));
   try {
-    simulate_step(model, 8, settings(3, 4, 2, 1));
-    FAIL() << "8 ranks on 4 coarsest steps must be refused";
+    simulate_step(model, 17, settings(3, 4, 2, 1));
+    FAIL() << "17 ranks on 16 fine intervals must be refused";
   } catch (const lpt::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("fewer ranks"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("at most 16 ranks"), std::string::npos) << e.what();
   }
 }
 

@@ -178,16 +178,36 @@ TEST_F(TrainRanks, CheckpointFromAnyRankCountResumesOnOneRank) {
   }
 }
 
-TEST_F(TrainRanks, MoreRanksThanCoarseStepsIsAClearError) {
+// 8 layers, cfactor 2, 3 levels: 8 -> 4 -> 2. On 3 and 4 ranks the coarsest level lives on two
+// of them and level 1's intervals run through ranks; training is the same bit for bit.
+TEST_F(TrainRanks, MoreRanksThanCoarsestStepsIsBitIdentical) {
+  const std::vector<std::string> three = {"solver.mgrit.forward.levels=3",
+                                          "solver.mgrit.backward.levels=3"};
+  auto with = [&](std::vector<std::string> v) {
+    v.insert(v.end(), three.begin(), three.end());
+    return v;
+  };
+  expect_rank_independent("gpt", with({"solver.mode=parallel", "solver.mgrit.forward.iterations=2",
+                                       "solver.warm_start=true"}));
+  expect_rank_independent("gpt", with({"solver.mode=adaptive", "control.eta=1e-9",
+                                       "control.patience=1", "control.max_forward_iterations=2",
+                                       "control.max_backward_iterations=2"}));
+  expect_rank_independent("mt", with({"solver.mode=parallel"}));
+}
+
+// More ranks than the fine level has intervals leaves a rank without layers: refused, naming the
+// largest rank count that works.
+TEST_F(TrainRanks, MoreRanksThanFineIntervalsIsAClearError) {
   if (world_size() < 3) GTEST_SKIP() << "needs 3 or more ranks";
-  // 8 layers, cfactor 2, 3 levels: 2 coarsest steps, so at most 2 ranks.
-  const auto c = config("gpt", "toomany",
-                        {"solver.mode=parallel", "solver.mgrit.forward.levels=3"});
+  // 8 layers, cfactor 4, 2 levels: 2 fine intervals, so at most 2 ranks.
+  const auto c = config("gpt", "toomany", {"solver.mode=parallel", "solver.mgrit.forward.cfactor=4",
+                                           "solver.mgrit.backward.cfactor=4"});
   try {
     run(c, MPI_COMM_WORLD);
     ADD_FAILURE() << "no error";
   } catch (const lpt::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("fewer ranks"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("largest valid rank count is 2"), std::string::npos)
+        << e.what();
   }
 }
 
