@@ -128,6 +128,7 @@ TEST(Config, ImpossibleValuesRejected) {
   EXPECT_ERROR(json::parse(R"({"model": {"step_size": -1}})"), "model.step_size");
   EXPECT_ERROR(json::parse(R"({"model": {"step_size": "1/M"}})"), "model.step_size");
   EXPECT_ERROR(json::parse(R"({"train": {"min_lr": 0.1, "lr": 0.01}})"), "train.min_lr");
+  EXPECT_ERROR(json::parse(R"({"train": {"batch": 6, "data_groups": 4}})"), "multiple of 4");
   EXPECT_ERROR(json::parse(R"({"data": {"val_fraction": 1}})"), "data.val_fraction");
   EXPECT_ERROR(json::parse(R"({"model": {"family": "vit", "patch": 5}})"), "model.patch");
   EXPECT_ERROR(json::parse(R"({"model": {"family": "vit"}, "data": {"name": "digits"}})"),

@@ -195,6 +195,9 @@ void check_cross(const RunConfig& c) {
   check_products(c);
   require(c.train.min_lr <= c.train.lr, "train.min_lr: ", c.train.min_lr,
           " exceeds train.lr (", c.train.lr, ")");
+  require(c.train.batch % c.train.data_groups == 0, "train.batch: ", c.train.batch,
+          " items do not split into train.data_groups = ", c.train.data_groups,
+          " equal shares; choose a batch that is a multiple of ", c.train.data_groups);
   check_solver(c);
 }
 

@@ -61,6 +61,7 @@ struct TrainConfig {
   long steps{};
   int batch{};
   int accumulate{};  // micro-batches of `batch` per optimizer step
+  int data_groups{};  // D: the world's ranks form D groups, each with batch / D of every batch
   double lr{};
   Schedule schedule{};
   long warmup{};

@@ -217,6 +217,12 @@ std::vector<KeySpec> build_schema() {
                          "accumulation); the update uses the mean of their gradients",
                          kAllFamilies, kBatchMax),
                  FIELD(train.accumulate)));
+  s.push_back(to(integer("train.data_groups", 1, 1,
+                         "data parallelism: mpirun -np D*P splits the ranks into D groups of P; "
+                         "each group trains on train.batch / D items of every batch and the "
+                         "gradients are summed across groups before the update",
+                         kAllFamilies, kBatchMax),
+                 FIELD(train.data_groups)));
   s.push_back(
       to(number("train.lr", 1e-3, 0, true, kInf, false, "peak learning rate"), FIELD(train.lr)));
   s.push_back(to(choice("train.schedule", "cosine", {"constant", "cosine", "linear"},

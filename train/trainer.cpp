@@ -115,16 +115,89 @@ LrKind lr_kind(Schedule s) {
   return LrKind::constant;
 }
 
-class Run {
+// The run's communicators: the world splits into train.data_groups groups of P consecutive
+// ranks (each solves the layers for its share of the batch) and, across groups, the ranks of one
+// position (they sum the groups' gradients). With one group the group is the world.
+class RankLayout {
  public:
-  Run(const RunConfig& cfg, const TrainOptions& o)
-      : cfg_(cfg), o_(o), null_out_(&null_buf_), out_(o.out ? *o.out : std::cout) {
+  RankLayout(MPI_Comm world, int groups) : world_comm_(world), groups_(groups) {
     int init = 0;
     MPI_Initialized(&init);
     if (init) {
-      MPI_Comm_rank(o.comm, &rank_);
-      MPI_Comm_size(o.comm, &ranks_);
+      MPI_Comm_rank(world, &rank_);
+      MPI_Comm_size(world, &world_);
     }
+    require(world_ % groups == 0, "train.data_groups = ", groups, " does not divide the ", world_,
+            " rank", world_ == 1 ? "" : "s", " of the run; start D*P ranks (mpirun -np ", groups,
+            "*P) for D = ", groups, " groups of P ranks each, or set train.data_groups to a "
+            "divisor of ", world_);
+    ranks_ = world_ / groups;
+    group_ = rank_ / ranks_;
+    group_comm_ = world;
+    if (groups > 1) {
+      MPI_Comm_split(world, group_, rank_, &group_comm_);
+      MPI_Comm_split(world, rank_ % ranks_, group_, &cross_comm_);
+    }
+  }
+  ~RankLayout() {
+    if (group_comm_ != world_comm_) MPI_Comm_free(&group_comm_);
+    if (cross_comm_ != MPI_COMM_NULL) MPI_Comm_free(&cross_comm_);
+  }
+  RankLayout(const RankLayout&) = delete;
+  RankLayout& operator=(const RankLayout&) = delete;
+
+  int rank() const { return rank_; }         // in the world (rank 0 writes)
+  int world() const { return world_; }
+  int ranks() const { return ranks_; }       // P: ranks of one group
+  int groups() const { return groups_; }     // D
+  int group() const { return group_; }
+  MPI_Comm group_comm() const { return group_comm_; }
+
+  // Which share of every batch this group trains on. Group 0 (whose rank 0 writes the record)
+  // takes the last, so that its gradient check measures what one group's check measures with
+  // accumulation: the step's last micro-batch.
+  int share() const { return groups_ - 1 - group_; }
+
+  // Sum over the groups, in share order (the same bits on every rank and every P), of this
+  // rank's n values; in place.
+  template <class T>
+  void sum_over_groups(T* v, std::size_t n) {
+    if (groups_ == 1) return;
+    gathered_.resize(n * sizeof(T) * groups_);
+    MPI_Allgather(v, int(n * sizeof(T)), MPI_BYTE, gathered_.data(), int(n * sizeof(T)), MPI_BYTE,
+                  cross_comm_);
+    const T* all = reinterpret_cast<const T*>(gathered_.data());
+    auto of_share = [&](int d, std::size_t i) { return all[(groups_ - 1 - d) * n + i]; };
+    for (std::size_t i = 0; i < n; ++i) {
+      T s = of_share(0, i);
+      for (int d = 1; d < groups_; ++d) s += of_share(d, i);
+      v[i] = s;
+    }
+  }
+
+ private:
+  MPI_Comm world_comm_;
+  int groups_ = 1, rank_ = 0, world_ = 1, ranks_ = 1, group_ = 0;
+  MPI_Comm group_comm_ = MPI_COMM_NULL, cross_comm_ = MPI_COMM_NULL;
+  std::vector<char> gathered_;
+};
+
+// What one group trains on: train.batch / D items per micro-batch, and D times the evaluation
+// batches of that size (the same validation items as one group evaluates with the whole batch).
+RunConfig group_config(const RunConfig& c) {
+  RunConfig g = c;
+  g.train.batch = c.train.batch / c.train.data_groups;
+  g.train.eval_batches = c.train.eval_batches * c.train.data_groups;
+  return g;
+}
+
+class Run {
+ public:
+  Run(const RunConfig& cfg, const TrainOptions& o)
+      : cfg_(cfg), group_cfg_(group_config(cfg)), o_(o), layout_(o.comm, cfg.train.data_groups),
+        null_out_(&null_buf_), out_(o.out ? *o.out : std::cout) {
+    rank_ = layout_.rank();
+    ranks_ = layout_.ranks();
   }
 
   // Rank 0's `text` on every rank of the run's communicator.
@@ -152,13 +225,13 @@ class Run {
         path_problem = e.what();
       }
     }
-    if (ranks_ > 1) broadcast_text(path_problem);
+    if (layout_.world() > 1) broadcast_text(path_problem);
     if (!path_problem.empty()) throw Error(path_problem);
     if (rank_ == 0) lock_ = std::make_unique<RecordLock>(cfg_.output.file);  // the one writer
     // Before the data and the model are allocated: a run that cannot fit fails now, with numbers.
     if (cfg_.train.check_memory)
-      check_train_memory(estimate_train_memory(cfg_, ranks_), available_memory_bytes());
-    task_ = make_task(cfg_);
+      check_train_memory(estimate_train_memory(group_cfg_, ranks_), available_memory_bytes());
+    task_ = make_task(group_cfg_);
     Model<float>& model = task_->model();
     model.init(cfg_.train.seed);
     opt_ = make_optimizer(cfg_.train, model.params());
@@ -199,6 +272,9 @@ class Run {
     m << to_string(cfg_.solver.mode);
     if (cfg_.solver.mode == SolverMode::serial) {
       if (ranks_ > 1) m << "; exact, layers passed from rank to rank over " << ranks_ << " ranks";
+      if (layout_.groups() > 1)
+        m << "; " << layout_.groups() << " data-parallel groups of " << ranks_ << " rank"
+          << (ranks_ == 1 ? "" : "s");
       return m.str();
     }
     auto mg = [&](const MgritConfig& g) {
@@ -216,6 +292,9 @@ class Run {
     if (cfg_.solver.warm_start) m << "; warm start";
     m << "; " << ranks_ << " rank" << (ranks_ == 1 ? "" : "s") << " x " << cfg_.solver.threads
       << " solver thread" << (cfg_.solver.threads == 1 ? "" : "s");
+    if (layout_.groups() > 1)
+      m << " in each of " << layout_.groups() << " data-parallel groups (" << group_cfg_.train.batch
+        << " items of every batch each)";
     if (cfg_.monitor.every > 0)
       m << "; gradient check every " << cfg_.monitor.every << " steps on "
         << cfg_.monitor.batches << " batches";
@@ -234,7 +313,7 @@ class Run {
     const bool serial = cfg_.solver.mode == SolverMode::serial;
     if (serial && ranks_ == 1) return;
     Model<float>& model = task_->model();
-    lp_ = std::make_unique<LayerParallelStep>(model, o_.comm);
+    lp_ = std::make_unique<LayerParallelStep>(model, layout_.group_comm());
     if (serial) {
       // On P ranks, serial is exact propagation passed from rank to rank: the layer-parallel step
       // on one level is forward substitution over the ranks' blocks of layers, forward and
@@ -248,7 +327,7 @@ class Run {
                                                    cfg_.monitor.precision);
     if (cfg_.solver.mode == SolverMode::adaptive) {
       controller_ = std::make_unique<mgrit::Controller>(controller_options(cfg_.control, cfg_.monitor.every), control_);
-      auto oracle = make_cost_oracle(cfg_, model.config(), ranks_);
+      auto oracle = make_cost_oracle(group_cfg_, model.config(), ranks_);
       if (oracle) controller_->set_cost_oracle(oracle);
     }
   }
@@ -285,6 +364,7 @@ class Run {
     record_->set_attr("/", "family", to_string(cfg_.model.family));
     record_->set_attr("/", "solver_mode", to_string(cfg_.solver.mode));
     record_->set_attr("/", "ranks", ranks_);
+    record_->set_attr("/", "data_groups", layout_.groups());
     record_->set_attr("/", "tokenizers", task_->tokenizers().dump());
   }
 
@@ -311,7 +391,7 @@ class Run {
   EvalResult evaluate(long step) {
     Model<float>& model = task_->model();
     model.set_train(false);
-    const EvalResult r = task_->evaluate(*step_, cfg_.train.eval_batches);
+    const EvalResult r = task_->evaluate(*step_, group_cfg_.train.eval_batches);
     model.set_train(true);
     if (record_) {
       record_->append("/eval/step", static_cast<std::int64_t>(step));
@@ -381,33 +461,54 @@ class Run {
     control_ = controller_->state();  // gradient() applies it from the next step
   }
 
-  // The gradient of step s over train.accumulate micro-batches: each is drawn, gets its own
-  // dropout key (the step's own when there is one micro-batch) and its gradient in the mode in
-  // force; the update then uses their mean, left in the model's gradients. The gradient check,
-  // when due, measures the last micro-batch. Returns the mean loss.
+  // The gradient of step s over train.accumulate micro-batches, each split over the data groups:
+  // every group draws all D shares of a micro-batch (so all keep one data stream) and takes its
+  // own; each share gets its own dropout key (the step's own with one share). The update uses the
+  // mean of the shares' gradients, summed within the group and then across groups in share order,
+  // left in the model's gradients: D groups equal D-fold accumulation of the shares up to that
+  // order. Group 0 alone runs the gradient check, when due, on the step's last share; the
+  // controller's state then goes from it to every group. Returns the mean loss.
   double accumulated_gradient(long s, PhaseTimes& ph) {
     Model<float>& model = task_->model();
     ParamStore<float>& p = model.params();
-    const int k = cfg_.train.accumulate;
+    const int k = cfg_.train.accumulate, D = layout_.groups(), mine = layout_.share();
     double loss = 0;
     for (int j = 0; j < k; ++j) {
-      task_->next_batch();
-      model.set_dropout_key(cfg_.train.seed, static_cast<std::uint64_t>(s) * k + j);
+      for (int d = 0; d <= mine; ++d) task_->next_batch();
+      model.set_dropout_key(cfg_.train.seed, static_cast<std::uint64_t>(s) * k * D + j * D + mine);
       PhaseTimes pj;
-      loss += gradient(s, pj, j == k - 1);
+      loss += gradient(s, pj, j == k - 1 && layout_.group() == 0);
+      for (int d = mine + 1; d < D; ++d) task_->next_batch();
       ph.forward += pj.forward;
       ph.backward += pj.backward;
       if (k == 1) break;
       // Every path zeroes the gradients (and the layer-parallel one sums them over the ranks),
       // so the sum over micro-batches is kept apart and handed back at the end.
-      const float* g = p.grads();
-      if (j == 0) accumulated_.assign(g, g + p.size());
-      else for (std::size_t i = 0; i < p.size(); ++i) accumulated_[i] += g[i];
+      const float* gr = p.grads();
+      if (j == 0) accumulated_.assign(gr, gr + p.size());
+      else for (std::size_t i = 0; i < p.size(); ++i) accumulated_[i] += gr[i];
     }
-    if (k == 1) return loss;
-    float* g = p.grads();
-    for (std::size_t i = 0; i < p.size(); ++i) g[i] = accumulated_[i] / float(k);
-    return loss / k;
+    if (controller_ && D > 1) share_control_state();
+    if (k == 1 && D == 1) return loss;
+    float* gr = p.grads();
+    if (k > 1) std::copy(accumulated_.begin(), accumulated_.end(), gr);
+    layout_.sum_over_groups(gr, p.size());
+    layout_.sum_over_groups(&loss, 1);
+    const int shares = k * D;
+    for (std::size_t i = 0; i < p.size(); ++i) gr[i] /= float(shares);
+    return loss / shares;
+  }
+
+  // Group 0's controller decided; every group takes its state, so all act alike from now on.
+  void share_control_state() {
+    std::vector<double> v = control_.pack();
+    long long n = static_cast<long long>(v.size());
+    MPI_Bcast(&n, 1, MPI_LONG_LONG, 0, o_.comm);
+    v.resize(static_cast<std::size_t>(n));
+    MPI_Bcast(v.data(), static_cast<int>(n), MPI_DOUBLE, 0, o_.comm);
+    if (layout_.group() == 0) return;
+    control_ = mgrit::ControlState::unpack(v);
+    controller_->set_state(control_);
   }
 
   // The gradient of the bound batch in the mode in force; records the solves. A gradient check
@@ -426,7 +527,7 @@ class Run {
     const LayerParallelTimes& t = lp_->times();
     ph.forward = t.open + t.forward + t.close;
     ph.backward = t.adjoint + t.reduce;
-    record_solves(record_.get(), s, *lp_, o_.comm);
+    record_solves(record_.get(), s, *lp_, layout_.group_comm());
     indicators_ = solve_indicators(*lp_);  // before a check's extra solves overwrite the stats
     if (check_allowed && std::isfinite(loss) && check_due(s)) monitor_and_control(s);
     return loss;
@@ -470,7 +571,8 @@ class Run {
       ph.optimizer = step_->times().optimizer;
       if (!std::isfinite(st.loss) || st.skipped) diverged(s, st.loss, st.grad_norm);
       const double dt = t.seconds();
-      const double items = double(task_->items_in_batch()) * cfg_.train.accumulate / dt;
+      const double items =
+          double(task_->items_in_batch()) * cfg_.train.accumulate * layout_.groups() / dt;
       if (record_) {
         record_->append("/train/loss", st.loss);
         record_->append("/train/lr", lr);
@@ -505,11 +607,13 @@ class Run {
   }
 
   RunConfig cfg_;
+  RunConfig group_cfg_;  // what one data-parallel group trains on
   TrainOptions o_;
+  RankLayout layout_;
   NullBuffer null_buf_;
   std::ostream null_out_;
   std::ostream& out_;
-  int rank_ = 0, ranks_ = 1;
+  int rank_ = 0, ranks_ = 1;  // world rank; P, the ranks of a group
   std::unique_ptr<Task> task_;
   std::unique_ptr<Optimizer<float>> opt_;
   LrSchedule sched_;

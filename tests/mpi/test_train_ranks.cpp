@@ -195,6 +195,64 @@ TEST_F(TrainRanks, MoreRanksThanCoarsestStepsIsBitIdentical) {
   expect_rank_independent("mt", with({"solver.mode=parallel"}));
 }
 
+// D = 2 data-parallel groups (train.data_groups) split every batch in two shares and sum the
+// shares' gradients across groups: the same arithmetic as one group accumulating the two shares
+// (train.accumulate = 2 of half the batch), so the same bits, for every P per group and in every
+// mode, the controller's decisions included (group 0 checks and decides for all).
+TEST_F(TrainRanks, DataGroupsEqualAccumulatedShares) {
+  if (world_size() % 2 != 0) {
+    const auto c = config("gpt", "groups_odd", {"train.data_groups=2"});
+    try {
+      run(c, MPI_COMM_WORLD);
+      ADD_FAILURE() << "2 groups accepted on " << world_size() << " ranks";
+    } catch (const lpt::Error& e) {
+      EXPECT_NE(std::string(e.what()).find("does not divide"), std::string::npos) << e.what();
+    }
+    return;
+  }
+  const std::vector<std::vector<std::string>> modes = {
+      {"solver.mode=serial"},
+      {"solver.mode=parallel"},
+      {"solver.mode=adaptive", "control.eta=1e-9", "control.patience=1",
+       "control.max_forward_iterations=2", "control.max_backward_iterations=2"}};
+  for (const auto& mode : modes) {
+    auto groups = mode, shares = mode;
+    groups.insert(groups.end(), {"train.batch=4", "train.data_groups=2"});
+    shares.insert(shares.end(), {"train.batch=2", "train.accumulate=2", "train.eval_batches=2"});
+    const auto world = config("gpt", "groups", groups);
+    const auto self = config("gpt", "shares", shares);
+    run(world, MPI_COMM_WORLD);
+    run(self, MPI_COMM_SELF);
+    if (world_rank() != 0) continue;
+    std::vector<std::string> series = {"/train/loss", "/train/grad_norm", "/eval/loss"};
+    if (mode[0] != "solver.mode=serial")
+      series.insert(series.end(), {"/monitor/rel_error", "/monitor/bias_ratio"});
+    for (const std::string& d : series)
+      EXPECT_EQ(read_series(world.output.file, d), read_series(self.output.file, d))
+          << mode[0] << " " << d << " on " << world_size() << " ranks";
+    EXPECT_EQ(read_event_field(world.output.file, "/control/events", "action"),
+              read_event_field(self.output.file, "/control/events", "action"))
+        << mode[0];
+  }
+}
+
+// For a fixed total batch, two groups and one group train the same up to float rounding (the
+// mean over the batch summed in two halves).
+TEST_F(TrainRanks, DataGroupsMatchOneGroupWithinRounding) {
+  if (world_size() % 2 != 0) GTEST_SKIP() << "needs an even rank count";
+  const auto world = config("gpt", "dp2", {"solver.mode=parallel", "train.data_groups=2"});
+  const auto self = config("gpt", "dp1", {"solver.mode=parallel"});
+  run(world, MPI_COMM_WORLD);
+  run(self, MPI_COMM_SELF);
+  if (world_rank() != 0) return;
+  for (const char* d : {"/train/loss", "/train/grad_norm", "/eval/loss"}) {
+    const auto a = read_series(self.output.file, d), b = read_series(world.output.file, d);
+    ASSERT_EQ(a.size(), b.size()) << d;
+    for (std::size_t i = 0; i < a.size(); ++i)
+      EXPECT_NEAR(b[i], a[i], 2e-5 * std::abs(a[i])) << d << " row " << i;
+  }
+}
+
 // More ranks than the fine level has intervals leaves a rank without layers: refused, naming the
 // largest rank count that works.
 TEST_F(TrainRanks, MoreRanksThanFineIntervalsIsAClearError) {
