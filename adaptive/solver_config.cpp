@@ -8,6 +8,14 @@ const char* to_string(SolverMode m) {
     case SolverMode::parallel: return "parallel";
     case SolverMode::serial_forward: return "serial_forward";
     case SolverMode::adaptive: return "adaptive";
+    case SolverMode::pipeline: return "pipeline";
+  }
+  return "?";
+}
+const char* to_string(PipelineSchedule s) {
+  switch (s) {
+    case PipelineSchedule::one_f_one_b: return "1f1b";
+    case PipelineSchedule::gpipe: return "gpipe";
   }
   return "?";
 }

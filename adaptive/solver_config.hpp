@@ -7,13 +7,16 @@
 
 namespace lpt {
 
-enum class SolverMode { serial, parallel, serial_forward, adaptive };
+enum class SolverMode { serial, parallel, serial_forward, adaptive, pipeline };
+// Order of a pipeline's micro-batches on each rank (train/pipeline_step.hpp): "1f1b" or "gpipe".
+enum class PipelineSchedule { one_f_one_b, gpipe };
 // The solver's own types: one definition each (mgrit::to_string names a relaxation).
 using Relax = mgrit::Relax;
 // The adjoint solve's initial guess (solver.adjoint_guess; mgrit::AdjointGuess says what each is).
 using AdjointGuess = mgrit::AdjointGuess;
 
 const char* to_string(SolverMode m);
+const char* to_string(PipelineSchedule s);
 const char* to_string(AdjointGuess g);
 
 struct MgritConfig {
@@ -31,6 +34,8 @@ struct SolverConfig {
   AdjointGuess adjoint_guess = AdjointGuess::zero;  // the adjoint's cold start
   MgritConfig forward{2, 4, Relax::F, 2, false};
   MgritConfig backward{2, 4, Relax::F, 1, false};
+  int micro_batches = 1;  // pipeline: the batch cut into this many micro-batches
+  PipelineSchedule schedule = PipelineSchedule::one_f_one_b;
 };
 
 }  // namespace lpt

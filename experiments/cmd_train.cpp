@@ -93,7 +93,7 @@ int run_train(const TrainArgs& a) {
               s.last_loss);
   if (!s.metric_name.empty())
     std::printf(", val loss %.4f, %s %.4f", s.val_loss, s.metric_name.c_str(), s.val_metric);
-  if (cfg.solver.mode != SolverMode::serial)
+  if (cfg.solver.mode != SolverMode::serial && cfg.solver.mode != SolverMode::pipeline)
     std::printf("; solver %s at the end", s.final_mode.c_str());
   std::printf("\nrecord: %s\n", cfg.output.file.c_str());
   return 0;

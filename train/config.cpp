@@ -139,7 +139,7 @@ void check_mt_boundary(const RunConfig& c, const MgritConfig& m, const char* dir
 }
 
 void check_solver(const RunConfig& c) {
-  if (c.solver.mode == SolverMode::serial) return;
+  if (c.solver.mode == SolverMode::serial || c.solver.mode == SolverMode::pipeline) return;
   const bool fwd_mgrit = c.solver.mode != SolverMode::serial_forward;
   if (c.model.family == Family::mt) {
     if (fwd_mgrit) check_mt_boundary(c, c.solver.forward, "forward");
@@ -198,6 +198,13 @@ void check_cross(const RunConfig& c) {
   require(c.train.batch % c.train.data_groups == 0, "train.batch: ", c.train.batch,
           " items do not split into train.data_groups = ", c.train.data_groups,
           " equal shares; choose a batch that is a multiple of ", c.train.data_groups);
+  if (c.solver.mode == SolverMode::pipeline) {
+    const int parts = c.train.data_groups * c.solver.micro_batches;
+    require(c.train.batch % parts == 0, "train.batch: ", c.train.batch, " items do not split into ",
+            c.train.data_groups, " data group(s) x solver.pipeline.micro_batches = ",
+            c.solver.micro_batches, " equal micro-batches; choose a batch that is a multiple of ",
+            parts);
+  }
   check_solver(c);
 }
 

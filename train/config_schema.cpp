@@ -272,11 +272,22 @@ std::vector<KeySpec> build_schema() {
          FIELD(train.check_memory)));
 
   s.push_back(
-      to(choice("solver.mode", "serial", {"serial", "parallel", "serial_forward", "adaptive"},
+      to(choice("solver.mode", "serial",
+                {"serial", "parallel", "serial_forward", "adaptive", "pipeline"},
                 "serial (exact), parallel (MGRIT forward and backward), serial_forward "
                 "(exact forward, MGRIT backward), adaptive (parallel until the controller "
-                "switches)"),
+                "switches), pipeline (exact; layers split over the ranks, micro-batches "
+                "flowing through them)"),
          FIELD(solver.mode)));
+  s.push_back(to(integer("solver.pipeline.micro_batches", 1, 1,
+                         "pipeline mode: micro-batches each batch is cut into (train.batch must "
+                         "be a multiple of data_groups times this)",
+                         kAllFamilies, kBatchMax),
+                 FIELD(solver.micro_batches)));
+  s.push_back(to(choice("solver.pipeline.schedule", "1f1b", {"1f1b", "gpipe"},
+                        "pipeline mode: 1f1b (one forward, one backward: at most P micro-batches "
+                        "in flight) or gpipe (all forwards, then all backwards)"),
+                 FIELD(solver.schedule)));
   s.push_back(to(integer("solver.threads", 1, 1,
                          "OpenMP threads over MGRIT F-intervals inside one rank (1 = none)",
                          kAllFamilies, kThreadsMax),

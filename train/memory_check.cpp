@@ -74,11 +74,22 @@ MemoryEstimate estimate_train_memory(const RunConfig& cfg, int ranks) {
   const double state = perf::state_bytes(s);
   // Parameters, gradients and the two AdamW moments in float32; MGRIT keeps up to 4 copies of a
   // state per point it owns (step_model.cpp), the serial step one per layer boundary.
-  const double states = P == 1 ? (N + 1) * state : 4 * (std::ceil(N / P) + 1) * state;
-  // Gradient accumulation keeps one more float32 copy of the gradients.
-  const double grad_copies = cfg.train.accumulate > 1 ? 2 : 1;
-  e.model_bytes = params * (4 + 4 * grad_copies + 8) + states + layer_tapes * share + one_tape +
-                  close.workspace_bytes;
+  // A pipeline keeps its block's states and tapes per micro-batch in flight (cfg's batch is one
+  // micro-batch): rank 0 holds the most, min(k, P) under 1F1B, k under GPipe.
+  const bool pipeline = cfg.solver.mode == SolverMode::pipeline;
+  const int k = cfg.solver.micro_batches;
+  const double in_flight = !pipeline ? 1.0
+                           : cfg.solver.schedule == PipelineSchedule::gpipe ? double(k)
+                                                                            : double(std::min(k, P));
+  const double states = pipeline ? in_flight * (std::ceil(N / P) + 1) * state
+                        : P == 1 ? (N + 1) * state
+                                 : 4 * (std::ceil(N / P) + 1) * state;
+  // Gradient accumulation keeps one more float32 copy of the gradients; D data-parallel groups
+  // gather every group's gradients (D copies) to sum them in a fixed order.
+  const double grad_copies = 1 + (cfg.train.accumulate > 1 ? 1 : 0) +
+                             (cfg.train.data_groups > 1 ? cfg.train.data_groups : 0);
+  e.model_bytes = params * (4 + 4 * grad_copies + 8) + states + in_flight * layer_tapes * share +
+                  one_tape + close.workspace_bytes;
   e.total_bytes = e.model_bytes + kProcessOverheadBytes;
   return e;
 }

@@ -87,14 +87,18 @@ void record_mode(H5Record* rec, mgrit::TrainMode mode, int fwd_iters, int bwd_it
 }
 
 void record_solves(H5Record* rec, long step, const LayerParallelStep& lp, MPI_Comm comm) {
+  record_solves(rec, step, lp.forward_stats(), lp.adjoint_stats(), lp.times(), comm);
+}
+
+void record_solves(H5Record* rec, long step, const mgrit::SolveStats& forward,
+                   const mgrit::SolveStats& adjoint, const LayerParallelTimes& t, MPI_Comm comm) {
   int ranks = 1;
-  const std::vector<double> ft = gather_timers(lp.forward_stats().timers, comm, ranks);
-  const std::vector<double> at = gather_timers(lp.adjoint_stats().timers, comm, ranks);
+  const std::vector<double> ft = gather_timers(forward.timers, comm, ranks);
+  const std::vector<double> at = gather_timers(adjoint.timers, comm, ranks);
   if (!rec) return;
   rec->append("/solver/step", static_cast<std::int64_t>(step));
-  record_solve(rec, "/solver/forward", lp.forward_stats(), ft, ranks);
-  record_solve(rec, "/solver/adjoint", lp.adjoint_stats(), at, ranks);
-  const LayerParallelTimes& t = lp.times();
+  record_solve(rec, "/solver/forward", forward, ft, ranks);
+  record_solve(rec, "/solver/adjoint", adjoint, at, ranks);
   rec->append_row("/solver/phase_time", {t.open, t.forward, t.close, t.adjoint, t.reduce},
                   {"open", "forward", "close", "adjoint", "reduce"});
 }

@@ -24,6 +24,11 @@ void record_mode(H5Record* rec, mgrit::TrainMode mode, int fwd_iters, int bwd_it
 // Per layer-parallel step: iterations, final residual, residual and convergence-factor histories,
 // evaluations per level (all ranks), per-rank timers (gathered: collective on comm), phase times.
 void record_solves(H5Record* rec, long step, const LayerParallelStep& lp, MPI_Comm comm);
+// The same tables from any parallel step: its two solves' stats and its phase times (a pipeline
+// step reports its forwards and backwards as one exact solve each).
+void record_solves(H5Record* rec, long step, const mgrit::SolveStats& forward,
+                   const mgrit::SolveStats& adjoint, const LayerParallelTimes& phases,
+                   MPI_Comm comm);
 
 // Why a run on `ranks` ranks cannot append to the existing record `file` ("" when it can): the
 // per-rank timer tables (/solver/*/timers) are 6 columns per rank wide, so a record written on

@@ -22,6 +22,7 @@
 #include "adaptive/controller.hpp"
 #include "optim/lr_schedule.hpp"
 #include "optim/optim.hpp"
+#include "train/pipeline_step.hpp"
 #include "train/train_step.hpp"
 #include "util/error.hpp"
 #include "util/h5record.hpp"
@@ -39,7 +40,8 @@ class NullBuffer : public std::streambuf {
 
 mgrit::TrainMode start_mode(SolverMode m) {
   switch (m) {
-    case SolverMode::serial: return mgrit::TrainMode::serial;
+    case SolverMode::serial:
+    case SolverMode::pipeline: return mgrit::TrainMode::serial;  // exact
     case SolverMode::serial_forward: return mgrit::TrainMode::serial_forward;
     case SolverMode::parallel:
     case SolverMode::adaptive: return mgrit::TrainMode::parallel;
@@ -182,12 +184,19 @@ class RankLayout {
   std::vector<char> gathered_;
 };
 
-// What one group trains on: train.batch / D items per micro-batch, and D times the evaluation
-// batches of that size (the same validation items as one group evaluates with the whole batch).
+// Micro-batches a pipeline step cuts each share of a batch into (1 in the other modes).
+int pipeline_parts(const RunConfig& c) {
+  return c.solver.mode == SolverMode::pipeline ? c.solver.micro_batches : 1;
+}
+
+// What one group's loader draws: train.batch / (D·k) items per draw (k: pipeline micro-batches),
+// and D·k times the evaluation batches of that size (the same validation items as one group
+// evaluates with the whole batch).
 RunConfig group_config(const RunConfig& c) {
   RunConfig g = c;
-  g.train.batch = c.train.batch / c.train.data_groups;
-  g.train.eval_batches = c.train.eval_batches * c.train.data_groups;
+  const int parts = c.train.data_groups * pipeline_parts(c);
+  g.train.batch = c.train.batch / parts;
+  g.train.eval_batches = c.train.eval_batches * parts;
   return g;
 }
 
@@ -270,6 +279,14 @@ class Run {
   std::string describe_solver() const {
     std::ostringstream m;
     m << to_string(cfg_.solver.mode);
+    if (cfg_.solver.mode == SolverMode::pipeline) {
+      m << " (" << to_string(cfg_.solver.schedule) << "), exact; layers split over " << ranks_
+        << " rank" << (ranks_ == 1 ? "" : "s") << ", " << cfg_.solver.micro_batches
+        << " micro-batch" << (cfg_.solver.micro_batches == 1 ? "" : "es") << " of "
+        << group_cfg_.train.batch << " items per batch";
+      if (layout_.groups() > 1) m << " in each of " << layout_.groups() << " data-parallel groups";
+      return m.str();
+    }
     if (cfg_.solver.mode == SolverMode::serial) {
       if (ranks_ > 1) m << "; exact, layers passed from rank to rank over " << ranks_ << " ranks";
       if (layout_.groups() > 1)
@@ -310,9 +327,13 @@ class Run {
     control_.mode = start_mode(cfg_.solver.mode);
     control_.fwd_iters = cfg_.solver.forward.iterations;
     control_.bwd_iters = cfg_.solver.backward.iterations;
+    Model<float>& model = task_->model();
+    if (cfg_.solver.mode == SolverMode::pipeline) {
+      pipe_ = std::make_unique<PipelineStep>(model, layout_.group_comm(), cfg_.solver.schedule);
+      return;
+    }
     const bool serial = cfg_.solver.mode == SolverMode::serial;
     if (serial && ranks_ == 1) return;
-    Model<float>& model = task_->model();
     lp_ = std::make_unique<LayerParallelStep>(model, layout_.group_comm());
     if (serial) {
       // On P ranks, serial is exact propagation passed from rank to rank: the layer-parallel step
@@ -472,13 +493,24 @@ class Run {
     Model<float>& model = task_->model();
     ParamStore<float>& p = model.params();
     const int k = cfg_.train.accumulate, D = layout_.groups(), mine = layout_.share();
+    const int parts = pipeline_parts(cfg_);  // draws per share
     double loss = 0;
     for (int j = 0; j < k; ++j) {
-      for (int d = 0; d <= mine; ++d) task_->next_batch();
-      model.set_dropout_key(cfg_.train.seed, static_cast<std::uint64_t>(s) * k * D + j * D + mine);
+      for (int d = 0; d < mine * parts + 1; ++d) task_->next_batch();
+      auto key = [&](int m) {
+        return static_cast<std::uint64_t>(s) * k * D * parts + (j * D + mine) * parts + m;
+      };
       PhaseTimes pj;
-      loss += gradient(s, pj, j == k - 1 && layout_.group() == 0);
-      for (int d = mine + 1; d < D; ++d) task_->next_batch();
+      if (pipe_) {
+        loss += pipeline_gradient(s, pj, [&](int m) {
+          task_->bind_lookahead(m);
+          model.set_dropout_key(cfg_.train.seed, key(m));
+        });
+      } else {
+        model.set_dropout_key(cfg_.train.seed, key(0));
+        loss += gradient(s, pj, j == k - 1 && layout_.group() == 0);
+      }
+      for (int d = mine * parts + 1; d < D * parts; ++d) task_->next_batch();
       ph.forward += pj.forward;
       ph.backward += pj.backward;
       if (k == 1) break;
@@ -497,6 +529,24 @@ class Run {
     const int shares = k * D;
     for (std::size_t i = 0; i < p.size(); ++i) gr[i] /= float(shares);
     return loss / shares;
+  }
+
+  // One share's gradient through the pipeline: its micro-batches bound by `bind`; records the
+  // step's forwards and backwards as the layer-parallel modes record their solves.
+  double pipeline_gradient(long s, PhaseTimes& ph, const std::function<void(int)>& bind) {
+    const double loss = pipe_->forward_backward(cfg_.solver.micro_batches, bind);
+    const PipelineTimes& t = pipe_->times();
+    ph.forward = t.open + t.forward + t.wait_forward + t.close;
+    ph.backward = t.backward + t.wait_backward + t.open_backward + t.reduce;
+    LayerParallelTimes phases;
+    phases.open = t.open;
+    phases.forward = t.forward + t.wait_forward;
+    phases.close = t.close;
+    phases.adjoint = t.backward + t.wait_backward;
+    phases.reduce = t.open_backward + t.reduce;
+    record_solves(record_.get(), s, pipe_->forward_stats(), pipe_->adjoint_stats(), phases,
+                  layout_.group_comm());
+    return loss;
   }
 
   // Group 0's controller decided; every group takes its state, so all act alike from now on.
@@ -571,8 +621,8 @@ class Run {
       ph.optimizer = step_->times().optimizer;
       if (!std::isfinite(st.loss) || st.skipped) diverged(s, st.loss, st.grad_norm);
       const double dt = t.seconds();
-      const double items =
-          double(task_->items_in_batch()) * cfg_.train.accumulate * layout_.groups() / dt;
+      const double items = double(task_->items_in_batch()) * cfg_.train.accumulate *
+                           layout_.groups() * pipeline_parts(cfg_) / dt;
       if (record_) {
         record_->append("/train/loss", st.loss);
         record_->append("/train/lr", lr);
@@ -619,6 +669,7 @@ class Run {
   LrSchedule sched_;
   std::unique_ptr<TrainStep<float>> step_;
   std::unique_ptr<LayerParallelStep> lp_;
+  std::unique_ptr<PipelineStep> pipe_;
   std::vector<float> accumulated_;  // the micro-batches' gradient sum (train.accumulate > 1)
   std::unique_ptr<GradientMonitor> monitor_;
   std::unique_ptr<mgrit::Controller> controller_;
