@@ -109,6 +109,13 @@ TEST_F(TrainRun, RecordHoldsEveryStepAndTheRunInfo) {
   EXPECT_FALSE(read_root_attr(f, "lpt_version").empty());
   EXPECT_FALSE(read_root_attr(f, "hostname").empty());
   EXPECT_FALSE(read_root_attr(f, "start_time").empty());
+  // Peak memory after the first step, at every evaluation and at the end (one rank: one column),
+  // non-decreasing, and at least what the model's parameters, gradients and moments take.
+  EXPECT_EQ(read_series(f, "/memory/step"), (std::vector<double>{1, 4, 8, 12}));
+  const auto rss = read_series(f, "/memory/peak_rss");
+  ASSERT_EQ(rss.size(), 4u);
+  for (std::size_t i = 1; i < rss.size(); ++i) EXPECT_GE(rss[i], rss[i - 1]);
+  EXPECT_GT(rss.front(), 0.0);
 }
 
 TEST_F(TrainRun, ResumedRunIsBitwiseIdenticalToAnUninterruptedOne) {

@@ -6,6 +6,8 @@
 #include <fstream>
 #include <sstream>
 
+#include <sys/resource.h>
+
 #include "perfmodel/layer_cost.hpp"
 #include "train/cost_oracle.hpp"
 #include "util/error.hpp"
@@ -137,6 +139,12 @@ void check_train_memory(const MemoryEstimate& est, double available) {
        "the machine has ", format_bytes(available), " available; use a smaller model "
        "(model.layers, model.d_model, model.d_ff, model.seq_len) or train.batch, more ranks, or ",
        "set train.check_memory = false to try anyway");
+}
+
+double peak_rss_bytes() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return double(ru.ru_maxrss) * 1024.0;  // KiB on Linux
 }
 
 }  // namespace lpt

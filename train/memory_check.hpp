@@ -23,6 +23,9 @@ MemoryEstimate estimate_train_memory(const RunConfig& cfg, int ranks);
 // memory limit leaves; a negative value when neither can be read.
 double available_memory_bytes();
 
+// This process's peak resident memory so far, bytes (getrusage's ru_maxrss).
+double peak_rss_bytes();
+
 // Throws lpt::Error when the estimate exceeds `available` (bytes; negative = unknown, no check),
 // naming both numbers and the override train.check_memory = false.
 void check_train_memory(const MemoryEstimate& est, double available);

@@ -150,25 +150,35 @@ void record_decision(H5Record* rec, const mgrit::ControlDecision& d, const Gradi
   rec->append_event("/control/events", d.step, d.action_name(), d.reason, m.dump());
 }
 
-std::string resume_record_problem(const std::string& file, int ranks) {
+std::string resume_record_problem(const std::string& file, int ranks, int world) {
   h5::QuietErrors quiet;
   const h5::Handle f(H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT));
   if (!f.valid()) return "";  // the path checks have already named an unreadable file
-  for (const char* path : {"/solver/forward/timers", "/solver/adjoint/timers"}) {
-    if (!h5::exists(f, path)) continue;
-    const h5::Handle d(H5Dopen2(f, path, H5P_DEFAULT));
+  struct Table {
+    const char* path;
+    hsize_t per_rank;
+    int ranks;
+    const char* what;
+  };
+  const Table tables[] = {
+      {"/solver/forward/timers", std::size(kTimerNames), ranks, "timers per rank"},
+      {"/solver/adjoint/timers", std::size(kTimerNames), ranks, "timers per rank"},
+      {"/memory/peak_rss", 1, world, "peak memory per rank"}};
+  for (const Table& t : tables) {
+    if (!h5::exists(f, t.path)) continue;
+    const h5::Handle d(H5Dopen2(f, t.path, H5P_DEFAULT));
     const h5::Handle space(H5Dget_space(d));
     hsize_t dims[2] = {0, 0};
     if (!d.valid() || H5Sget_simple_extent_ndims(space) != 2) continue;
     H5Sget_simple_extent_dims(space, dims, nullptr);
-    const hsize_t written_ranks = dims[1] / std::size(kTimerNames);
-    if (written_ranks == static_cast<hsize_t>(ranks)) continue;
+    const hsize_t written = dims[1] / t.per_rank;
+    if (written == static_cast<hsize_t>(t.ranks)) continue;
     std::ostringstream m;
-    m << "record " << file << " was written on " << written_ranks << " rank"
-      << (written_ranks == 1 ? "" : "s") << " (" << path << " holds " << std::size(kTimerNames)
-      << " timers per rank) and cannot be continued on " << ranks << "; resume with mpirun -np "
-      << written_ranks << ", or into a new record: --set output.file=NEW.h5 (the checkpoint "
-      << "itself resumes on any rank count)";
+    m << "record " << file << " was written on " << written << " rank"
+      << (written == 1 ? "" : "s") << " (" << t.path << " holds " << t.per_rank << " " << t.what
+      << ") and cannot be continued on " << t.ranks << "; resume with the rank count that wrote "
+      << "it, or into a new record: --set output.file=NEW.h5 (the checkpoint itself resumes on "
+      << "any rank count)";
     return m.str();
   }
   return "";

@@ -30,10 +30,11 @@ void record_solves(H5Record* rec, long step, const mgrit::SolveStats& forward,
                    const mgrit::SolveStats& adjoint, const LayerParallelTimes& phases,
                    MPI_Comm comm);
 
-// Why a run on `ranks` ranks cannot append to the existing record `file` ("" when it can): the
-// per-rank timer tables (/solver/*/timers) are 6 columns per rank wide, so a record written on
-// another rank count can only be continued into a new record. Read-only; call on the writer.
-std::string resume_record_problem(const std::string& file, int ranks);
+// Why a run on `ranks` ranks per group (`world` in all) cannot append to the existing record
+// `file` ("" when it can): the per-rank timer tables (/solver/*/timers) are 6 columns per rank of
+// a group wide and /memory/peak_rss one per world rank, so a record written on another rank count
+// can only be continued into a new record. Read-only; call on the writer.
+std::string resume_record_problem(const std::string& file, int ranks, int world);
 
 // One gradient check.
 void record_check(H5Record* rec, const GradientCheck& c, const std::vector<std::string>& segments);

@@ -227,9 +227,8 @@ class Run {
     if (rank_ == 0) {
       try {
         check_output_paths(cfg_.output.file, cfg_.output.checkpoint, cfg_.output.overwrite);
-        const bool writes_solves = cfg_.solver.mode != SolverMode::serial || ranks_ > 1;
-        if (!o_.resume.empty() && writes_solves && std::filesystem::exists(cfg_.output.file))
-          path_problem = resume_record_problem(cfg_.output.file, ranks_);
+        if (!o_.resume.empty() && std::filesystem::exists(cfg_.output.file))
+          path_problem = resume_record_problem(cfg_.output.file, ranks_, layout_.world());
       } catch (const Error& e) {
         path_problem = e.what();
       }
@@ -386,6 +385,8 @@ class Run {
     record_->set_attr("/", "solver_mode", to_string(cfg_.solver.mode));
     record_->set_attr("/", "ranks", ranks_);
     record_->set_attr("/", "data_groups", layout_.groups());
+    record_->set_attr("/", "memory_estimate_bytes",
+                      estimate_train_memory(group_cfg_, ranks_).total_bytes);
     record_->set_attr("/", "tokenizers", task_->tokenizers().dump());
   }
 
@@ -405,6 +406,21 @@ class Run {
                     task_->model().params(), *opt_, current_state(step));
     progress_->message("checkpoint " + cfg_.output.checkpoint + " at step " +
                        std::to_string(step));
+  }
+
+  // Every rank's peak resident memory so far, one row per call (collective on the world; rank 0
+  // writes): what a layout costs each rank, beside the estimate in the root attributes.
+  void record_memory(long step) {
+    double mine = peak_rss_bytes();
+    std::vector<double> all(layout_.world(), mine);
+    if (layout_.world() > 1)
+      MPI_Gather(&mine, 1, MPI_DOUBLE, all.data(), 1, MPI_DOUBLE, 0, o_.comm);
+    if (!record_) return;
+    std::vector<std::string> cols;
+    for (int r = 0; r < layout_.world(); ++r) cols.push_back("rank " + std::to_string(r));
+    record_->append("/memory/step", static_cast<std::int64_t>(step));
+    record_->append_row("/memory/peak_rss", all, cols);
+    record_->flush();
   }
 
   // Every rank evaluates (the same serial forward on the same batches): no messages, and every
@@ -647,6 +663,8 @@ class Run {
       if ((cfg_.output.checkpoint_every > 0 && (s + 1) % cfg_.output.checkpoint_every == 0) ||
           last)
         checkpoint(s + 1);
+      if (s == first || last || (cfg_.train.eval_every > 0 && (s + 1) % cfg_.train.eval_every == 0))
+        record_memory(s + 1);
     }
     progress_->finish();
     sum.final_mode = mgrit::to_string(control_.mode);

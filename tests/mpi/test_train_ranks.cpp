@@ -182,6 +182,32 @@ TEST_F(TrainRanks, CheckpointFromAnyRankCountResumesOnOneRank) {
   }
 }
 
+// The other direction: a checkpoint written by one rank resumes on P ranks and ends where an
+// uninterrupted P-rank run ends, bit for bit (each rank reads its own copy of the same bytes).
+TEST_F(TrainRanks, CheckpointFromOneRankResumesOnAnyRankCount) {
+  const std::vector<std::string> sets = {"solver.mode=adaptive", "control.eta=0.05",
+                                         "output.checkpoint_every=2"};
+  auto with_checkpoint = [&](const std::string& name, const std::string& ckpt) {
+    std::vector<std::string> s = sets;
+    s.push_back("output.checkpoint=\"" + dir_ + "/" + ckpt + ".ckpt.h5\"");
+    return config("gpt", name, s);
+  };
+  const auto stopped = with_checkpoint("one_stopped", "one_stopped");
+  lpt::test::run_train(stopped, log_, 4, "", MPI_COMM_SELF);  // one rank, killed after step 4
+  const auto whole = with_checkpoint("world_whole", "world_whole");
+  run(whole, MPI_COMM_WORLD);
+  const auto resumed = with_checkpoint("world_resumed", "one_stopped");
+  lpt::test::run_train(resumed, log_, -1, stopped.output.checkpoint, MPI_COMM_WORLD);
+  if (world_rank() != 0) return;
+  for (const char* d : {"/train/loss", "/train/grad_norm", "/solver/mode"}) {
+    std::vector<double> both = read_series(stopped.output.file, d);
+    both.resize(4);
+    for (double v : read_series(resumed.output.file, d)) both.push_back(v);
+    EXPECT_EQ(both, read_series(whole.output.file, d))
+        << d << ": stopped on 1 rank, resumed on " << world_size();
+  }
+}
+
 // 8 layers, cfactor 2, 3 levels: 8 -> 4 -> 2. On 3 and 4 ranks the coarsest level lives on two
 // of them and level 1's intervals run through ranks; training is the same bit for bit.
 TEST_F(TrainRanks, MoreRanksThanCoarsestStepsIsBitIdentical) {
@@ -237,6 +263,9 @@ TEST_F(TrainRanks, DataGroupsEqualAccumulatedShares) {
     EXPECT_EQ(read_event_field(world.output.file, "/control/events", "action"),
               read_event_field(self.output.file, "/control/events", "action"))
         << mode[0];
+    // Every world rank's peak memory, one column each.
+    EXPECT_EQ(read_series(world.output.file, "/memory/peak_rss").size(),
+              read_series(world.output.file, "/memory/step").size() * world_size());
   }
 }
 
