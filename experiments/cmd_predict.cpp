@@ -111,6 +111,16 @@ void declare(cli::Options& c, PredictArgs& a) {
          "replay each best setting with the schedule simulator (the solver's own cycle on P "
          "virtual ranks): sim_ms, sim/model columns");
   c.text("--json", o.json_out, "FILE", "write the table as JSON (for analysis/plot_speedup.py)");
+  c.flag("--plans", o.plans,
+         "compare plans on G = each --ranks value devices: data-parallel, pipeline (1F1B, GPipe), "
+         "layer-parallel and their D x P products, for the global batch; names the fastest that "
+         "fits and the depth from which layer-parallel wins (docs/perfmodel.md section 7)");
+  c.integer("--global-batch", o.global_batch, 1, kMaxSize,
+            "--plans: sequences per optimizer step, split over data-parallel groups and "
+            "micro-batches (replaces --batch)");
+  c.integer_list("--micro-batches", o.micro_batches, 1, kMaxSize,
+                 "--plans: micro-batch counts k to try per group (those dividing its batch)",
+                 "every divisor of the group's batch");
 }
 
 bool given(const CLI::App& app, const char* name) {
@@ -136,6 +146,8 @@ int config_vocab(const RunConfig& cfg, int asked) {
 // cost oracle converts it (train/cost_oracle.hpp), so the prediction prices the trained cycle.
 void from_config(PredictArgs& a, const CLI::App& app) {
   perf::PredictOptions& o = a.o;
+  require(!o.plans, "--plans prices a model from the shape options and a global batch, not a run "
+          "config; drop --config (give --d, --heads, ... and --global-batch)");
   for (const char* name : kConfigDecides)
     require(!given(app, name), "option ", name, " contradicts --config: the run config decides "
             "the model's shape and the MGRIT cycle; change it with --set (docs/config.md)");
@@ -170,6 +182,10 @@ int run_predict(PredictArgs& a, const CLI::App& app) {
   o.serial_mode = a.serial == "store"       ? perf::SerialMode::store_tapes
                   : a.serial == "recompute" ? perf::SerialMode::recompute
                                             : perf::SerialMode::automatic;
+  for (const char* name : {"--global-batch", "--micro-batches"})
+    require(o.plans || !given(app, name), "option ", name, " applies to --plans only; add --plans");
+  require(!o.plans || !given(app, "--batch"), "--plans splits --global-batch into micro-batches "
+          "itself; drop --batch");
   const perf::PredictReport r = perf::run_prediction(o);
   perf::print_report(r, stdout);
   if (!o.json_out.empty()) {

@@ -119,9 +119,12 @@ Hierarchy build_hierarchy(int N, int P, const MgritSettings& s, bool ceil_split)
   return h;
 }
 
+const Link& Network::link(int a, int b) const {
+  return a / ranks_per_node == b / ranks_per_node ? intra : inter;
+}
+
 double Network::message(int a, int b, double states) const {
-  const bool same_node = a / ranks_per_node == b / ranks_per_node;
-  return message_time(states * message_bytes, same_node ? intra : inter);
+  return message_time(states * message_bytes, link(a, b));
 }
 
 double Network::allreduce_scalar(int p) const {

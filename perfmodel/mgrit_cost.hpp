@@ -69,6 +69,8 @@ struct Network {
   Link intra, inter;
   int ranks_per_node = 1;
   double message_bytes = 0;  // one state
+  // The link between ranks a and b: intra-node when both are on node rank / ranks_per_node.
+  const Link& link(int a, int b) const;
   // A message between ranks a and b.
   double message(int a, int b, double states = 1) const;
   // A scalar allreduce over p ranks: a recursive-doubling tree, 2·ceil(log2 p) latencies.

@@ -1,5 +1,7 @@
 #include "perfmodel/predict.hpp"
 
+#include <map>
+
 #include <nlohmann/json.hpp>
 
 #include "util/error.hpp"
@@ -45,47 +47,106 @@ Prediction best_prediction(const PredictOptions& o, const HardwareProfile& hw, i
 
 namespace {
 
-// Smallest N with speedup > 1 on P ranks: doubling to bracket it, then bisection (assumes the
-// best speedup grows with N, which it does for fixed P once N exceeds a few blocks).
+// Smallest N with speedup > 1 on P ranks (the best speedup grows with N, for fixed P, once N
+// exceeds a few blocks).
 Crossover find_crossover(const PredictOptions& o, const HardwareProfile& hw, int P) {
   Crossover c;
   c.ranks = P;
-  auto wins = [&](int N, Prediction* out) {
-    // A fixed setting (a run config's cycle) has no hierarchy below some depth: not a win there.
-    if (o.grid.fixed && !hierarchy_problem(N, *o.grid.fixed).empty()) return false;
-    Prediction p = best_prediction(o, hw, N, P);
-    if (out) *out = p;
-    return p.speedup > 1.0;
-  };
-  int lo = 1, hi = 2;
-  Prediction at;
-  while (hi <= o.crossover_max_depth && !wins(hi, &at)) {
-    lo = hi;
-    hi *= 2;
-  }
-  if (hi > o.crossover_max_depth) return c;
-  while (hi - lo > 1) {
-    const int mid = lo + (hi - lo) / 2;
-    Prediction pm;
-    if (wins(mid, &pm)) {
-      hi = mid;
-      at = pm;
-    } else {
-      lo = mid;
-    }
-  }
-  c.depth = hi;
-  c.at = at;
+  std::map<int, Prediction> seen;
+  c.depth = smallest_winning_depth(
+      [&](int N) {
+        // A fixed setting (a run config's cycle) has no hierarchy below some depth: not a win.
+        if (o.grid.fixed && !hierarchy_problem(N, *o.grid.fixed).empty()) return false;
+        const Prediction p = best_prediction(o, hw, N, P);
+        seen[N] = p;
+        return p.speedup > 1.0;
+      },
+      o.crossover_max_depth);
+  if (c.depth > 0) c.at = seen[c.depth];
   return c;
 }
 
+PlanSpace plan_space(const PredictOptions& o) {
+  PlanSpace sp;
+  sp.global_batch = o.global_batch;
+  sp.micro_batches = o.micro_batches;
+  sp.grid = o.grid;
+  if (!o.search) {
+    sp.grid.levels.resize(1);
+    sp.grid.cfactors.resize(1);
+  }
+  return sp;
+}
+
+PlanComparison plans_at(const PredictOptions& o, const HardwareProfile& hw, const PlanSpace& sp,
+                        int N, int G) {
+  ModelShape s = o.shape;
+  s.layers = N;
+  if (s.family == Family::mt && s.enc_layers == 0) s.enc_layers = N / 2;
+  return compare_plans(s, hw, G, sp);
+}
+
+PlanCrossover find_plan_crossover(const PredictOptions& o, const HardwareProfile& hw,
+                                  const PlanSpace& sp, int G) {
+  PlanCrossover c;
+  c.devices = G;
+  std::map<int, PlanComparison> seen;
+  c.depth = smallest_winning_depth(
+      [&](int N) {
+        const PlanComparison pc = plans_at(o, hw, sp, N, G);
+        seen[N] = pc;
+        return layer_parallel_wins(pc);
+      },
+      o.plans_max_depth);
+  if (c.depth > 0) c.at = seen[c.depth];
+  return c;
+}
+
+void run_plans(const PredictOptions& o, PredictReport& r) {
+  require(o.measured.empty(), "--plans prices every micro-batch size, and measured layer times "
+          "hold one; predict the plans from FLOPs (drop --measured)");
+  require(o.convergence.empty() || o.search, "--plans with --convergence needs the search grid");
+  ConvergenceTable table;
+  PlanSpace spt = plan_space(o);
+  if (!o.convergence.empty()) {
+    table = load_convergence_table(o.convergence);
+    spt.grid.table = &table;
+  }
+  r.global_batch = o.global_batch;
+  for (int N : o.layers)
+    for (int G : o.ranks) r.plans.push_back(plans_at(o, r.hw, spt, N, G));
+  if (o.crossover)
+    for (int G : o.ranks) r.plan_crossovers.push_back(find_plan_crossover(o, r.hw, spt, G));
+}
+
 }  // namespace
+
+int smallest_winning_depth(const std::function<bool(int)>& wins, int max_depth) {
+  int lo = 1, hi = 2;
+  while (hi <= max_depth && !wins(hi)) {
+    lo = hi;
+    hi *= 2;
+  }
+  if (hi > max_depth) return -1;
+  while (hi - lo > 1) {
+    const int mid = lo + (hi - lo) / 2;
+    (wins(mid) ? hi : lo) = mid;
+  }
+  return hi;
+}
 
 PredictReport run_prediction(const PredictOptions& o) {
   PredictReport r;
   r.hw = load_profile(resolve_profile_path(o.profile));
   r.shape = o.shape;
   r.simulate = o.simulate;
+  if (o.plans) {
+    require(!o.simulate, "--simulate replays one layer-parallel group; it does not apply to "
+            "--plans (drop one of them)");
+    require(o.replicas == 1, "--plans chooses the data-parallel groups itself; drop --replicas");
+    run_plans(o, r);
+    return r;
+  }
   for (int N : o.layers)
     for (int P : o.ranks) {
       PredictRow row;
@@ -108,6 +169,7 @@ PredictReport run_prediction(const PredictOptions& o) {
 }
 
 void print_report(const PredictReport& r, std::FILE* out) {
+  if (!r.plans.empty()) return print_plans(r, out);
   const ModelShape& s = r.shape;
   std::fprintf(out, "profile %s; %s B=%d T=%d d=%d H=%d d_ff=%d vocab=%d %s%s\n", r.hw.name.c_str(),
                to_string(s.family), s.batch, s.tokens(), s.d, s.heads, s.d_ff, s.vocab,
@@ -154,6 +216,13 @@ void print_report(const PredictReport& r, std::FILE* out) {
   }
 }
 
+nlohmann::json memory_to_json(const MemoryUse& m) {
+  return nlohmann::json{{"params", m.params},       {"grads", m.grads},
+                        {"optimizer", m.optimizer}, {"states", m.states},
+                        {"tapes", m.tapes},         {"workspace", m.workspace},
+                        {"total", m.total},         {"fits", m.fits}};
+}
+
 nlohmann::json prediction_to_json(const Prediction& p) {
   auto times = [](const StepBreakdown& t) {
     return nlohmann::json{{"opening", t.opening},     {"forward", t.forward},
@@ -161,12 +230,6 @@ nlohmann::json prediction_to_json(const Prediction& p) {
                           {"param_grad", t.param_grad}, {"embed_sync", t.embed_sync},
                           {"optimizer", t.optimizer}, {"data_parallel", t.data_parallel},
                           {"total", t.total}};
-  };
-  auto memory = [](const MemoryUse& m) {
-    return nlohmann::json{{"params", m.params},       {"grads", m.grads},
-                          {"optimizer", m.optimizer}, {"states", m.states},
-                          {"tapes", m.tapes},         {"workspace", m.workspace},
-                          {"total", m.total},         {"fits", m.fits}};
   };
   auto solve = [](const SolveCost& sc) {
     nlohmann::json levels = nlohmann::json::array();
@@ -191,9 +254,9 @@ nlohmann::json prediction_to_json(const Prediction& p) {
                    {"store_tapes", p.settings.store_tapes},
                    {"describe", p.settings.describe()}};
   j["time_s"] = times(p.time);
-  j["memory_bytes"] = memory(p.memory);
+  j["memory_bytes"] = memory_to_json(p.memory);
   j["serial"] = {{"time_s", times(p.serial.time)},
-                 {"memory_bytes", memory(p.serial.memory)},
+                 {"memory_bytes", memory_to_json(p.serial.memory)},
                  {"recompute", p.serial.recompute}};
   j["speedup"] = p.speedup;
   j["efficiency"] = p.efficiency;
@@ -201,6 +264,7 @@ nlohmann::json prediction_to_json(const Prediction& p) {
 }
 
 nlohmann::json report_to_json(const PredictReport& r) {
+  if (!r.plans.empty()) return plans_to_json(r);
   nlohmann::json j;
   j["profile"] = profile_to_json(r.hw);
   const ModelShape& s = r.shape;

@@ -44,54 +44,76 @@ Network StepModel::network() const {
 }
 
 namespace {
-double sum(const std::vector<double>& v) { return std::accumulate(v.begin(), v.end(), 0.0); }
+double sum(const std::vector<double>& v, int first, int last) {
+  return std::accumulate(v.begin() + first, v.begin() + last, 0.0);
+}
+double sum(const std::vector<double>& v) { return sum(v, 0, static_cast<int>(v.size())); }
+double largest(const std::vector<double>& v, int first, int last) {
+  return *std::max_element(v.begin() + first, v.begin() + last);
+}
 double param_store_bytes(int act_bytes) { return 4.0 + (act_bytes == 2 ? 2.0 : 0.0); }
 
-void finish(MemoryUse& m, double capacity) {
-  m.total = m.params + m.grads + m.optimizer + m.states + m.tapes + m.workspace;
-  m.fits = m.total <= capacity;
-}
 void finish(StepBreakdown& t) {
   t.total = t.opening + t.forward + t.closing + t.adjoint + t.param_grad + t.embed_sync +
             t.optimizer + t.data_parallel;
 }
 }  // namespace
 
+void finish_memory(MemoryUse& m, double capacity) {
+  m.total = m.params + m.grads + m.optimizer + m.states + m.tapes + m.workspace;
+  m.fits = m.total <= capacity;
+}
+
+void add_parameter_state(MemoryUse& m, double params, int act_bytes) {
+  m.params += params * param_store_bytes(act_bytes);
+  m.grads += params * 4;
+  m.optimizer += params * 8;
+}
+
+StepBreakdown chain_time(const StepCosts& c, int first, int last, bool recompute) {
+  StepBreakdown t;
+  t.param_grad = sum(c.param_grad, first, last);
+  if (recompute) {  // only layer inputs kept: the tapes are rebuilt, one at a time, in cache
+    t.forward = sum(c.forward, first, last);
+    t.adjoint = sum(c.adjoint_step, first, last);
+  } else {  // every tape kept: written and read back through memory
+    t.forward = sum(c.serial_forward, first, last);
+    t.adjoint = sum(c.serial_backward, first, last) - t.param_grad;
+  }
+  return t;
+}
+
+void add_chain_activations(MemoryUse& m, const StepCosts& c, int first, int last, bool recompute,
+                           int in_flight) {
+  m.states += in_flight * (last - first + 1) * c.state_bytes;
+  m.tapes += recompute ? largest(c.tape_bytes, first, last)
+                       : in_flight * sum(c.tape_bytes, first, last);
+}
+
 SerialPrediction StepModel::serial() const {
   const StepCosts& c = costs_;
   const int N = shape_.layers;
   const double params = sum(c.params) + c.opening_params + c.closing_params;
   SerialPrediction s;
-  MemoryUse& m = s.memory;
-  m.params = params * param_store_bytes(shape_.act_bytes);
-  m.grads = params * 4;
-  m.optimizer = params * 8;
-  m.workspace = c.closing_workspace;
-  m.states = (N + 1) * c.state_bytes;
-  const double all_tapes = sum(c.tape_bytes);
-  const double one_tape = *std::max_element(c.tape_bytes.begin(), c.tape_bytes.end());
-  const double base = m.params + m.grads + m.optimizer + m.workspace + m.states;
+  MemoryUse base;
+  add_parameter_state(base, params, shape_.act_bytes);
+  base.workspace = c.closing_workspace;
+  MemoryUse stored = base, recomputed = base;
+  add_chain_activations(stored, c, 0, N, false, 1);
+  add_chain_activations(recomputed, c, 0, N, true, 1);
+  finish_memory(stored, hw_.memory_capacity);
+  finish_memory(recomputed, hw_.memory_capacity);
   // Auto: checkpoint only when that makes the serial step fit; when even the parameters and
   // optimizer state exceed one rank the serial time is hypothetical anyway, and the cheaper
   // stored-tape variant keeps the reported speedup conservative.
-  const bool base_fits = base + one_tape <= hw_.memory_capacity;
   s.recompute = serial_mode_ == SerialMode::recompute ||
-                (serial_mode_ == SerialMode::automatic && base_fits &&
-                 base + all_tapes > hw_.memory_capacity);
-  m.tapes = s.recompute ? one_tape : all_tapes;
-  finish(m, hw_.memory_capacity);
+                (serial_mode_ == SerialMode::automatic && recomputed.fits && !stored.fits);
+  s.memory = s.recompute ? recomputed : stored;
 
   StepBreakdown& t = s.time;
+  t = chain_time(c, 0, N, s.recompute);
   t.opening = c.opening_fwd + c.opening_bwd;
   t.closing = c.closing_fwd + c.closing_bwd;
-  t.param_grad = sum(c.param_grad);
-  if (s.recompute) {  // only layer inputs kept: the tapes are rebuilt, one at a time, in cache
-    t.forward = sum(c.forward);
-    t.adjoint = sum(c.adjoint_step);
-  } else {  // every tape kept: written and read back through memory
-    t.forward = sum(c.serial_forward);
-    t.adjoint = sum(c.serial_backward) - t.param_grad;
-  }
   t.optimizer = optimizer_time(params, N + 2);
   t.data_parallel = ring_allreduce(params * 4, 1);
   finish(t);
@@ -183,8 +205,7 @@ void StepModel::step_time(Prediction& pr, const RankLoads& r, int ranks) const {
   if (P > 1 && c.tied_params > 0) {
     // The last rank sends its embedding gradient during the adjoint solve; the first rank sends
     // the updated embedding back during the next forward solve. Only what outlasts them shows.
-    const Link& l = (P - 1) / hw_.ranks_per_node == 0 ? hw_.intra_node : hw_.inter_node;
-    const double msg = message_time(c.tied_params * 4, l);
+    const double msg = message_time(c.tied_params * 4, network().link(0, P - 1));
     t.embed_sync = std::max(0.0, msg - t.adjoint) + std::max(0.0, msg - t.forward);
   }
   double max_params = 0;
@@ -199,16 +220,14 @@ void StepModel::step_time(Prediction& pr, const RankLoads& r, int ranks) const {
 // The fullest rank's memory.
 void StepModel::peak_memory(Prediction& pr, const RankLoads& r) const {
   const StepCosts& c = costs_;
-  const double one_tape = *std::max_element(c.tape_bytes.begin(), c.tape_bytes.end());
+  const double one_tape = largest(c.tape_bytes, 0, static_cast<int>(c.tape_bytes.size()));
   for (int p = 0; p < pr.ranks_used; ++p) {
     MemoryUse m;
-    m.params = r.params[p] * param_store_bytes(shape_.act_bytes);
-    m.grads = r.params[p] * 4;
-    m.optimizer = r.params[p] * 8;
+    add_parameter_state(m, r.params[p], shape_.act_bytes);
     m.states = r.states[p];
     m.tapes = pr.settings.store_tapes ? r.tapes[p] + one_tape : one_tape;
     m.workspace = p == pr.ranks_used - 1 ? c.closing_workspace : 0.0;
-    finish(m, hw_.memory_capacity);
+    finish_memory(m, hw_.memory_capacity);
     if (p == 0 || m.total > pr.memory.total) pr.memory = m;
   }
 }

@@ -50,6 +50,23 @@ struct Prediction {
   double efficiency = 0;  // speedup / ranks_requested
 };
 
+// The layers [first, last) of the chain run serially on one rank for one batch, the way the serial
+// step runs all N (a pipeline stage runs its block the same way, per micro-batch). Every tape kept
+// (written and read back through memory), or with `recompute` only the layer inputs kept and each
+// tape rebuilt in the backward. Fills forward, adjoint (state VJPs, with the replayed forwards)
+// and param_grad, in seconds; nothing else.
+StepBreakdown chain_time(const StepCosts& c, int first, int last, bool recompute);
+// Adds to m what that chain keeps for `in_flight` batches awaiting their backward: per batch its
+// last - first + 1 boundary states and, unless recomputed, its tapes; recomputing adds one tape
+// (the largest of the chain) once, the workspace its backward rebuilds it in. Bytes.
+void add_chain_activations(MemoryUse& m, const StepCosts& c, int first, int last, bool recompute,
+                           int in_flight);
+// Adds the parameters (fp32 master + the bf16 copy in bf16 runs), fp32 gradients and AdamW's two
+// fp32 moments of `params` parameters to m. Bytes.
+void add_parameter_state(MemoryUse& m, double params, int act_bytes);
+// Sums m's parts into m.total and compares it with the capacity.
+void finish_memory(MemoryUse& m, double capacity);
+
 struct RankLoads;  // per-rank work and memory of one setting (step_model.cpp)
 
 class StepModel {
@@ -70,6 +87,11 @@ class StepModel {
   Prediction predict(int ranks, const MgritSettings& settings) const;
   // Links, ranks per node and message size (one state) of the profile, as the solves see them.
   Network network() const;
+  // AdamW over `params` parameters in `tensors` fused launches, s.
+  double optimizer_time(double params, int tensors) const;
+  // Ring allreduce of `bytes` over the replicas (0 for one), each replica a group of
+  // `ranks_per_replica` consecutive ranks: 2(R−1)/R · bytes/β + 2(R−1)·α, s.
+  double ring_allreduce(double bytes, int ranks_per_replica) const;
 
  private:
   // The pieces of predict(): the adjoint solve on its hierarchy `ha`, the step's time and the
@@ -77,8 +99,6 @@ class StepModel {
   SolveCost adjoint_cost(const MgritSettings& st, const Hierarchy& ha, const Network& net) const;
   void step_time(Prediction& pr, const RankLoads& loads, int ranks) const;
   void peak_memory(Prediction& pr, const RankLoads& loads) const;
-  double optimizer_time(double params, int tensors) const;
-  double ring_allreduce(double bytes, int ranks_per_replica) const;
 
   ModelShape shape_;
   HardwareProfile hw_;

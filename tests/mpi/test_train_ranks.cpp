@@ -91,6 +91,23 @@ class TrainRanks : public ::testing::Test {
     EXPECT_EQ(read_series(world.output.file, "/solver/forward/timers").size(),
               read_series(world.output.file, "/solver/step").size() * 6u * world_size());
   }
+  // An adaptive run that checkpoints every 2 steps into CKPT.ckpt.h5 beside its record.
+  lpt::RunConfig with_checkpoint(const std::string& name, const std::string& ckpt) {
+    return config("gpt", name,
+                  {"solver.mode=adaptive", "control.eta=0.05", "output.checkpoint_every=2",
+                   "output.checkpoint=\"" + dir_ + "/" + ckpt + ".ckpt.h5\""});
+  }
+  // Steps 0-3 of `stopped`, then `resumed`'s steps, equal `whole`'s bit for bit.
+  void expect_stitched(const lpt::RunConfig& stopped, const lpt::RunConfig& resumed,
+                       const lpt::RunConfig& whole, const std::string& what) {
+    for (const char* d : {"/train/loss", "/train/grad_norm", "/solver/mode"}) {
+      std::vector<double> both = read_series(stopped.output.file, d);
+      both.resize(4);
+      for (double v : read_series(resumed.output.file, d)) both.push_back(v);
+      EXPECT_EQ(both, read_series(whole.output.file, d)) << d << ": " << what << ", P = "
+                                                         << world_size();
+    }
+  }
   lpt::test::TempDir tmp_{"lpt_train_ranks"};
   const std::string dir_ = tmp_.path;
   std::ostringstream log_;
@@ -151,13 +168,6 @@ TEST_F(TrainRanks, SerialOnSeveralRanksIsExactAndBitIdentical) {
 // record cannot grow on another rank count (per-rank timer tables), which is refused up front,
 // naming the way out: a new record.
 TEST_F(TrainRanks, CheckpointFromAnyRankCountResumesOnOneRank) {
-  const std::vector<std::string> sets = {"solver.mode=adaptive", "control.eta=0.05",
-                                         "output.checkpoint_every=2"};
-  auto with_checkpoint = [&](const std::string& name, const std::string& ckpt) {
-    std::vector<std::string> s = sets;
-    s.push_back("output.checkpoint=\"" + dir_ + "/" + ckpt + ".ckpt.h5\"");
-    return config("gpt", name, s);
-  };
   const auto stopped = with_checkpoint("stopped", "stopped");
   lpt::test::run_train(stopped, log_, 4, "", MPI_COMM_WORLD);  // killed after step 4
   if (world_rank() != 0) return;  // the checkpoint is rank 0's, in its own folder
@@ -173,25 +183,12 @@ TEST_F(TrainRanks, CheckpointFromAnyRankCountResumesOnOneRank) {
   }
   const auto resumed = with_checkpoint("resumed", "stopped");  // a new record, same checkpoint
   lpt::test::run_train(resumed, log_, -1, stopped.output.checkpoint, MPI_COMM_SELF);
-  for (const char* d : {"/train/loss", "/train/grad_norm", "/solver/mode"}) {
-    std::vector<double> both = read_series(stopped.output.file, d);
-    both.resize(4);  // steps 0-3 of the stopped run, then the resumed run's steps 4-6
-    for (double v : read_series(resumed.output.file, d)) both.push_back(v);
-    EXPECT_EQ(both, read_series(whole.output.file, d))
-        << d << ": stopped on " << world_size() << " ranks, resumed on 1";
-  }
+  expect_stitched(stopped, resumed, whole, "stopped on P ranks, resumed on 1");
 }
 
 // The other direction: a checkpoint written by one rank resumes on P ranks and ends where an
 // uninterrupted P-rank run ends, bit for bit (each rank reads its own copy of the same bytes).
 TEST_F(TrainRanks, CheckpointFromOneRankResumesOnAnyRankCount) {
-  const std::vector<std::string> sets = {"solver.mode=adaptive", "control.eta=0.05",
-                                         "output.checkpoint_every=2"};
-  auto with_checkpoint = [&](const std::string& name, const std::string& ckpt) {
-    std::vector<std::string> s = sets;
-    s.push_back("output.checkpoint=\"" + dir_ + "/" + ckpt + ".ckpt.h5\"");
-    return config("gpt", name, s);
-  };
   const auto stopped = with_checkpoint("one_stopped", "one_stopped");
   lpt::test::run_train(stopped, log_, 4, "", MPI_COMM_SELF);  // one rank, killed after step 4
   const auto whole = with_checkpoint("world_whole", "world_whole");
@@ -199,13 +196,7 @@ TEST_F(TrainRanks, CheckpointFromOneRankResumesOnAnyRankCount) {
   const auto resumed = with_checkpoint("world_resumed", "one_stopped");
   lpt::test::run_train(resumed, log_, -1, stopped.output.checkpoint, MPI_COMM_WORLD);
   if (world_rank() != 0) return;
-  for (const char* d : {"/train/loss", "/train/grad_norm", "/solver/mode"}) {
-    std::vector<double> both = read_series(stopped.output.file, d);
-    both.resize(4);
-    for (double v : read_series(resumed.output.file, d)) both.push_back(v);
-    EXPECT_EQ(both, read_series(whole.output.file, d))
-        << d << ": stopped on 1 rank, resumed on " << world_size();
-  }
+  expect_stitched(stopped, resumed, whole, "stopped on 1 rank, resumed on P");
 }
 
 // 8 layers, cfactor 2, 3 levels: 8 -> 4 -> 2. On 3 and 4 ranks the coarsest level lives on two
