@@ -46,9 +46,11 @@ struct TrainArgs {
 void declare(cli::Options& o, TrainArgs& a) {
   o.app().description(
       "Trains the model a run config describes and records every step to an HDF5 file.\n"
-      "Under mpirun -np P, solver.mode parallel, serial_forward or adaptive solves the forward "
-      "and\nbackward pass with MGRIT over the layers, split over the ranks (docs/controller.md); "
-      "serial runs\non one rank.");
+      "Under mpirun -np P the layers are split over the ranks: solver.mode parallel, "
+      "serial_forward\nor adaptive solves the forward and backward pass with MGRIT "
+      "(docs/controller.md), serial passes\nthe layers from rank to rank, pipeline runs "
+      "micro-batches through them (1F1B or GPipe).\nUnder mpirun -np D*P with "
+      "train.data_groups=D, D groups of P ranks share each batch (docs/config.md).");
   cli::add_config_options(o, a.config);
   o.text("--resume", a.resume, "CKPT",
          "continue a run from its checkpoint: the checkpoint's config is used (--set may still "

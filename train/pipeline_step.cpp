@@ -21,8 +21,11 @@ struct PipelineStep::Slot {
 };
 
 namespace {
-int tag_state(int mb) { return 2 * mb; }
-int tag_adjoint(int mb) { return 2 * mb + 1; }
+// Tags name the micro-batch (a check on the order, which both ends keep anyway: forwards go in
+// increasing micro-batch order, backwards in the schedule's order on both sides), kept under
+// 32767, the smallest MPI_TAG_UB the standard allows.
+int tag_state(int mb) { return 2 * (mb % 16384); }
+int tag_adjoint(int mb) { return 2 * (mb % 16384) + 1; }
 }  // namespace
 
 PipelineStep::PipelineStep(Model<float>& model, MPI_Comm comm, PipelineSchedule schedule)
