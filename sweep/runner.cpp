@@ -230,6 +230,10 @@ std::vector<std::string> mpirun_flags(int jobs, int ranks) {
   return f;
 }
 
+bool point_runs_alone(const RunConfig& c) {
+  return c.solver.mode == SolverMode::serial && c.train.data_groups == 1;
+}
+
 std::vector<std::string> point_command(const SweepSpec& spec, const SweepPoint& p,
                                        const SweepOptions& o, bool serial) {
   std::vector<std::string> cmd;
@@ -268,8 +272,7 @@ SweepOutcome run_sweep(const SweepSpec& spec, const SweepOptions& o) {
   for (const SweepPoint& p : points) configs.push_back(resolve_point(spec, p, dir));
   std::vector<std::vector<std::string>> commands;
   for (std::size_t i = 0; i < points.size(); ++i)
-    commands.push_back(point_command(spec, points[i], o,
-                                     configs[i].solver.mode == SolverMode::serial));
+    commands.push_back(point_command(spec, points[i], o, point_runs_alone(configs[i])));
 
   // What is there already.
   std::vector<RecordCheck> checks;
@@ -404,7 +407,7 @@ SweepOutcome run_sweep(const SweepSpec& spec, const SweepOptions& o) {
       // A partial record (and its checkpoint) from a failed or killed attempt: start over.
       std::filesystem::remove(point_record(dir, p), ec);
       std::filesystem::remove(point_checkpoint(dir, p), ec);
-      const bool serial = configs[i].solver.mode == SolverMode::serial;
+      const bool serial = point_runs_alone(configs[i]);
       const pid_t pid = spawn(commands[i], serial || o.mpi <= 1 ? env_one : env_mpi,
                               point_log(dir, p));
       running.push_back({i, pid, Clock::now()});

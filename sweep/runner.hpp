@@ -35,6 +35,10 @@ struct SweepOutcome {
 
 SweepOutcome run_sweep(const SweepSpec& spec, const SweepOptions& options);
 
+// Whether a point runs as one process even in an --mpi sweep: serial training without
+// data-parallel groups (the reference the parallel points are compared with).
+bool point_runs_alone(const RunConfig& c);
+
 // The command line of one point: [mpirun flags -np P] LPT train [--config BASE] --set ... .
 // Serial points run without mpirun: serial on one rank is the reference that layer-parallel
 // points are compared with (lpt train itself also runs serial on P ranks, docs/config.md).

@@ -198,6 +198,12 @@ TEST(SweepSpec, PointCommandLines) {
   EXPECT_EQ(std::vector<std::string>(parallel.begin(), parallel.begin() + want.size()), want);
   EXPECT_EQ(parallel[want.size()], "/x/lpt");
   EXPECT_EQ(lpt::mpirun_flags(1, 1).size(), geteuid() == 0 ? 1u : 0u);  // one job: no --bind-to
+  // Serial points run alone unless they split the ranks into data-parallel groups.
+  EXPECT_TRUE(lpt::point_runs_alone(lpt::resolve_config(nlohmann::json::object(), {})));
+  EXPECT_FALSE(lpt::point_runs_alone(
+      lpt::resolve_config(nlohmann::json::object(), {"train.data_groups=2", "train.batch=4"})));
+  EXPECT_FALSE(lpt::point_runs_alone(
+      lpt::resolve_config(nlohmann::json::object(), {"solver.mode=pipeline"})));
 }
 
 // ---------------------------------------------------------------------------------------------
