@@ -31,7 +31,8 @@ trap 'rm -rf "$TMP"' EXIT
 if [[ ${ANALYSE_ONLY:-0} != 1 ]]; then
 echo "validate_plans: calibrating" >&2
 "${MPI[@]}" -np 2 "$LPT" calibrate --config experiments/configs/defaults.json "${SHAPE[@]}" \
-  --reps 20 --profile-out "$OUT/profile.json" > "$OUT/calibrate.log" 2>&1
+  --reps 20 --out "$OUT/layer_times.json" --profile-out "$OUT/profile.json" \
+  > "$OUT/calibrate.log" 2>&1
 
 # name ranks extra-sets...
 MODES=(
