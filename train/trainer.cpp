@@ -23,6 +23,7 @@
 #include "optim/lr_schedule.hpp"
 #include "optim/optim.hpp"
 #include "train/pipeline_step.hpp"
+#include "train/rank_layout.hpp"
 #include "train/train_step.hpp"
 #include "util/error.hpp"
 #include "util/h5record.hpp"
@@ -116,73 +117,6 @@ LrKind lr_kind(Schedule s) {
   }
   return LrKind::constant;
 }
-
-// The run's communicators: the world splits into train.data_groups groups of P consecutive
-// ranks (each solves the layers for its share of the batch) and, across groups, the ranks of one
-// position (they sum the groups' gradients). With one group the group is the world.
-class RankLayout {
- public:
-  RankLayout(MPI_Comm world, int groups) : world_comm_(world), groups_(groups) {
-    int init = 0;
-    MPI_Initialized(&init);
-    if (init) {
-      MPI_Comm_rank(world, &rank_);
-      MPI_Comm_size(world, &world_);
-    }
-    require(world_ % groups == 0, "train.data_groups = ", groups, " does not divide the ", world_,
-            " rank", world_ == 1 ? "" : "s", " of the run; start D*P ranks (mpirun -np ", groups,
-            "*P) for D = ", groups, " groups of P ranks each, or set train.data_groups to a "
-            "divisor of ", world_);
-    ranks_ = world_ / groups;
-    group_ = rank_ / ranks_;
-    group_comm_ = world;
-    if (groups > 1) {
-      MPI_Comm_split(world, group_, rank_, &group_comm_);
-      MPI_Comm_split(world, rank_ % ranks_, group_, &cross_comm_);
-    }
-  }
-  ~RankLayout() {
-    if (group_comm_ != world_comm_) MPI_Comm_free(&group_comm_);
-    if (cross_comm_ != MPI_COMM_NULL) MPI_Comm_free(&cross_comm_);
-  }
-  RankLayout(const RankLayout&) = delete;
-  RankLayout& operator=(const RankLayout&) = delete;
-
-  int rank() const { return rank_; }         // in the world (rank 0 writes)
-  int world() const { return world_; }
-  int ranks() const { return ranks_; }       // P: ranks of one group
-  int groups() const { return groups_; }     // D
-  int group() const { return group_; }
-  MPI_Comm group_comm() const { return group_comm_; }
-
-  // Which share of every batch this group trains on. Group 0 (whose rank 0 writes the record)
-  // takes the last, so that its gradient check measures what one group's check measures with
-  // accumulation: the step's last micro-batch.
-  int share() const { return groups_ - 1 - group_; }
-
-  // Sum over the groups, in share order (the same bits on every rank and every P), of this
-  // rank's n values; in place.
-  template <class T>
-  void sum_over_groups(T* v, std::size_t n) {
-    if (groups_ == 1) return;
-    gathered_.resize(n * sizeof(T) * groups_);
-    MPI_Allgather(v, int(n * sizeof(T)), MPI_BYTE, gathered_.data(), int(n * sizeof(T)), MPI_BYTE,
-                  cross_comm_);
-    const T* all = reinterpret_cast<const T*>(gathered_.data());
-    auto of_share = [&](int d, std::size_t i) { return all[(groups_ - 1 - d) * n + i]; };
-    for (std::size_t i = 0; i < n; ++i) {
-      T s = of_share(0, i);
-      for (int d = 1; d < groups_; ++d) s += of_share(d, i);
-      v[i] = s;
-    }
-  }
-
- private:
-  MPI_Comm world_comm_;
-  int groups_ = 1, rank_ = 0, world_ = 1, ranks_ = 1, group_ = 0;
-  MPI_Comm group_comm_ = MPI_COMM_NULL, cross_comm_ = MPI_COMM_NULL;
-  std::vector<char> gathered_;
-};
 
 // Micro-batches a pipeline step cuts each share of a batch into (1 in the other modes).
 int pipeline_parts(const RunConfig& c) {
