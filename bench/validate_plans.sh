@@ -31,8 +31,13 @@ trap 'rm -rf "$TMP"' EXIT
 if [[ ${ANALYSE_ONLY:-0} != 1 ]]; then
 echo "validate_plans: calibrating" >&2
 "${MPI[@]}" -np 2 "$LPT" calibrate --config experiments/configs/defaults.json "${SHAPE[@]}" \
-  --reps 20 --out "$OUT/layer_times.json" --profile-out "$OUT/profile.json" \
+  --reps 20 --out "$OUT/layer_times_b16.json" --profile-out "$OUT/profile.json" \
   > "$OUT/calibrate.log" 2>&1
+# Layer times at every micro-batch size the modes below use (16/k for k = 1, 2, 4, 8).
+for b in 8 4 2; do
+  "$LPT" calibrate --config experiments/configs/defaults.json "${SHAPE[@]}" --set train.batch=$b \
+    --reps 20 --out "$OUT/layer_times_b$b.json" >> "$OUT/calibrate.log" 2>&1
+done
 
 # name ranks extra-sets...
 MODES=(
@@ -65,9 +70,12 @@ done
 PRED=(--profile "$OUT/profile.json" --layers 16 --global-batch 16 --d 128 --heads 4 --dff 512
       --seq 64 --vocab 256 --precision fp32 --no-crossover --no-search --levels 2 --cfactors 4
       --fwd-iters 2 --bwd-iters 1)
+MEASURED=$OUT/layer_times_b16.json,$OUT/layer_times_b8.json,$OUT/layer_times_b4.json,$OUT/layer_times_b2.json
 for k in 1 2 4 8; do
   "$LPT" predict --plans --ranks 2 --micro-batches "$k" "${PRED[@]}" --json "$OUT/predict_G2_k$k.json" \
     > "$OUT/predict_G2_k$k.txt"
+  "$LPT" predict --plans --ranks 2 --micro-batches "$k" "${PRED[@]}" --measured "$MEASURED" \
+    --json "$OUT/predict_measured_G2_k$k.json" > "$OUT/predict_measured_G2_k$k.txt"
 done
 fi  # ANALYSE_ONLY: the tabulation below reads what the runs above left in OUT
 
@@ -81,33 +89,39 @@ for line in open(f"{out}/measured.jsonl"):
 def plans(path):
     cell = json.load(open(path))["plans"][0]
     return {p["family"]: p for p in cell["plans"] + [cell["serial"]]}
-pred = {}
-k1 = plans(f"{out}/predict_G2_k1.json")
-pred["serial"] = k1["serial"]["time_s"]["total"]
-pred["data_D2"] = k1["data-parallel"]["time_s"]["total"]
-pred["parallel_P2"] = k1["layer-parallel"]["time_s"]["total"]
-for k in (1, 2, 4, 8):
-    pk = plans(f"{out}/predict_G2_k{k}.json")
-    pred[f"pipeline_k{k}"] = pk["pipeline"]["time_s"]["total"]
-rows = []
-for m in ["serial", "pipeline_k1", "pipeline_k2", "pipeline_k4", "pipeline_k8", "parallel_P2", "data_D2"]:
-    ms = statistics.median(meas[m])
-    rows.append((m, ms, pred[m], pred[m] / ms - 1))
-errs = sorted(abs(r[3]) for r in rows)
-med = statistics.median(errs)
-rank_m = [r[0] for r in sorted(rows, key=lambda r: r[1])]
-rank_p = [r[0] for r in sorted(rows, key=lambda r: r[2])]
+def predictions(prefix):
+    pred = {}
+    k1 = plans(f"{out}/{prefix}_G2_k1.json")
+    pred["serial"] = k1["serial"]["time_s"]["total"]
+    pred["data_D2"] = k1["data-parallel"]["time_s"]["total"]
+    pred["parallel_P2"] = k1["layer-parallel"]["time_s"]["total"]
+    for k in (1, 2, 4, 8):
+        pred[f"pipeline_k{k}"] = plans(f"{out}/{prefix}_G2_k{k}.json")["pipeline"]["time_s"]["total"]
+    return pred
+order = ["serial", "pipeline_k1", "pipeline_k2", "pipeline_k4", "pipeline_k8", "parallel_P2", "data_D2"]
+ms = {m: statistics.median(meas[m]) for m in order}
+cols = {"profile": predictions("predict"), "measured layers": predictions("predict_measured")}
+rank_m = sorted(order, key=lambda m: ms[m])
 with open(f"{out}/table.md", "w") as o:
-    o.write(f"# lpt predict --plans against lpt train (issue 13 item 5)\n\n")
+    o.write("# lpt predict --plans against lpt train (issue 13 item 5)\n\n")
     o.write(f"{datetime.date.today()}, {platform.node()}, `bash bench/validate_plans.sh`: GPT 16 layers, "
             "d 128, 4 heads, d_ff 512, context 64, global batch 16, 1 OpenMP thread per rank, "
-            "OpenMPI oversubscribed on 2 cores; fresh calibration (profile.json); measured = median "
-            "step time over steps 5.. of every repetition.\n\n")
-    o.write("| mode | measured ms | predicted ms | error |\n|---|---|---|---|\n")
-    for m, ms, p, e in rows:
-        o.write(f"| {m} | {ms * 1e3:.1f} | {p * 1e3:.1f} | {e * 100:+.1f} % |\n")
-    o.write(f"\nMedian absolute error {med * 100:.1f} %. Ranking, fastest first: measured "
-            f"{', '.join(rank_m)}; predicted {', '.join(rank_p)}; "
-            f"{'equal' if rank_m == rank_p else 'different'}.\n")
+            "OpenMPI oversubscribed on 2 cores; fresh calibration. Predicted from the profile alone "
+            "(FLOP- and byte-derived layer times) and from per-layer times calibrated at each "
+            "micro-batch size (16, 8, 4, 2; `--measured` list). Measured = median step time over "
+            "steps 5.. of every repetition.\n\n")
+    o.write("| mode | measured ms | profile ms | error | measured layers ms | error |\n|---|---|---|---|---|---|\n")
+    for m in order:
+        p1, p2 = cols["profile"][m], cols["measured layers"][m]
+        o.write(f"| {m} | {ms[m] * 1e3:.1f} | {p1 * 1e3:.1f} | {(p1 / ms[m] - 1) * 100:+.1f} % | "
+                f"{p2 * 1e3:.1f} | {(p2 / ms[m] - 1) * 100:+.1f} % |\n")
+    o.write("\n")
+    for name, pred in cols.items():
+        med = statistics.median(abs(pred[m] / ms[m] - 1) for m in order)
+        rank_p = sorted(order, key=lambda m: pred[m])
+        o.write(f"From the {name}: median absolute error {med * 100:.1f} %; ranking "
+                f"{'equal to' if rank_p == rank_m else 'different from'} the measured one "
+                f"(predicted {', '.join(rank_p)}).\n\n")
+    o.write(f"Measured ranking, fastest first: {', '.join(rank_m)}.\n")
 print(open(f"{out}/table.md").read())
 EOF

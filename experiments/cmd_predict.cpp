@@ -104,7 +104,8 @@ void declare(cli::Options& c, PredictArgs& a) {
            "activations of the serial reference (store: all tapes kept, memory ignored; auto: "
            "checkpoint when that fits)");
   c.text("--measured", o.measured, "FILE", "measured per-layer times replace the FLOP-derived "
-         "ones (lpt calibrate --out)");
+         "ones (lpt calibrate --out); with --plans a comma-separated list, one file per "
+         "micro-batch size, and only calibrated sizes are tried");
   c.flag("--no-crossover", o.crossover, "skip the search for the depth where layer-parallel wins",
          false);
   c.flag("--simulate", o.simulate,

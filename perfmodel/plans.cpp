@@ -62,11 +62,25 @@ int micro_batch(const ModelShape& shape, int D, int k) {
   return shape.batch / (D * k);
 }
 
-StepModel micro_batch_model(const ModelShape& shape, const HardwareProfile& hw, int D, int b) {
+const MeasuredLayerTimes* measured_at(const std::vector<MeasuredLayerTimes>* measured, int b) {
+  if (!measured) return nullptr;
+  for (const MeasuredLayerTimes& t : *measured)
+    if (t.batch == b) return &t;
+  return nullptr;
+}
+
+StepModel micro_batch_model(const ModelShape& shape, const HardwareProfile& hw, int D, int b,
+                            const std::vector<MeasuredLayerTimes>* measured) {
   ModelShape s = shape;
   s.batch = b;
   StepModel m(s, hw);
   m.set_replicas(D);
+  if (measured && !measured->empty()) {
+    const MeasuredLayerTimes* t = measured_at(measured, b);
+    require(t, "no measured layer times at a micro-batch of ", b, " sequences; calibrate that size "
+            "too (lpt calibrate --set train.batch=", b, " --out FILE) and add FILE to --measured");
+    m.set_measured(*t);
+  }
   return m;
 }
 
@@ -113,11 +127,12 @@ Stage price_stage(const StepModel& m, int st, int P, int k, PipeSchedule schedul
 }  // namespace
 
 Plan price_exact(const ModelShape& shape, const HardwareProfile& hw, int D, int P, int k,
-                 PipeSchedule schedule, bool recompute) {
+                 PipeSchedule schedule, bool recompute,
+                 const std::vector<MeasuredLayerTimes>* measured) {
   const int b = micro_batch(shape, D, k);
   require(P >= 1 && P <= shape.layers, "a pipeline of ", P, " stages needs 1 to N = ",
           shape.layers, " stages (a stage holds at least one layer)");
-  const StepModel m = micro_batch_model(shape, hw, D, b);
+  const StepModel m = micro_batch_model(shape, hw, D, b, measured);
   Plan pl;
   pl.family = P == 1 ? PlanFamily::data_parallel : PlanFamily::pipeline;
   pl.D = D;
@@ -151,9 +166,10 @@ Plan price_exact(const ModelShape& shape, const HardwareProfile& hw, int D, int 
 }
 
 Plan price_layer_parallel(const ModelShape& shape, const HardwareProfile& hw, int D, int P, int k,
-                          const SearchGrid& grid) {
+                          const SearchGrid& grid,
+                          const std::vector<MeasuredLayerTimes>* measured) {
   const int b = micro_batch(shape, D, k);
-  const StepModel m = micro_batch_model(shape, hw, D, b);
+  const StepModel m = micro_batch_model(shape, hw, D, b, measured);
   SearchGrid g = grid;
   g.require_fit = false;  // kept apart below: the fastest that fits, else the fastest
   const SearchResult r = search_best(m, P, g);
@@ -191,12 +207,19 @@ std::vector<int> divisors(int n) {
 
 // Candidate micro-batch counts for a group's batch, ascending.
 std::vector<int> micro_batch_counts(int group_batch, const PlanSpace& space) {
-  if (space.micro_batches.empty()) return divisors(group_batch);
   std::vector<int> ks;
-  for (int k : space.micro_batches)
-    if (k >= 1 && group_batch % k == 0) ks.push_back(k);
-  std::sort(ks.begin(), ks.end());
-  return ks;
+  if (space.micro_batches.empty()) {
+    ks = divisors(group_batch);
+  } else {
+    for (int k : space.micro_batches)
+      if (k >= 1 && group_batch % k == 0) ks.push_back(k);
+    std::sort(ks.begin(), ks.end());
+  }
+  if (space.measured.empty()) return ks;
+  std::vector<int> calibrated;  // only sizes whose layer times were measured
+  for (int k : ks)
+    if (measured_at(&space.measured, group_batch / k)) calibrated.push_back(k);
+  return calibrated;
 }
 
 // The better of two plans: one that fits over one that does not, then the faster.
@@ -220,7 +243,8 @@ void offer_exact(Best& best, const ModelShape& s, const HardwareProfile& hw, int
   if (s.batch % D != 0 || P > s.layers) return;
   for (int k : micro_batch_counts(s.batch / D, space))
     for (PipeSchedule sc : space.schedules) {
-      for (bool rc : {false, true}) best.offer(price_exact(s, hw, D, P, k, sc, rc));
+      for (bool rc : {false, true})
+        best.offer(price_exact(s, hw, D, P, k, sc, rc, &space.measured));
       if (P == 1) break;  // one stage has no schedule
     }
 }
@@ -233,7 +257,7 @@ void offer_layer_parallel(Best& best, const ModelShape& s, const HardwareProfile
   for (int k : micro_batch_counts(s.batch / D, space)) {
     Plan p;
     try {
-      p = price_layer_parallel(s, hw, D, P, k, space.grid);
+      p = price_layer_parallel(s, hw, D, P, k, space.grid, &space.measured);
     } catch (const Error&) {  // no usable MGRIT setting at this depth
       return;
     }

@@ -61,19 +61,26 @@ struct Plan {
 // Prices one configuration. shape.batch is the global batch B; it must split into D·k equal
 // micro-batches and the depth into P ≥ 1 non-empty stages (an lpt::Error says which and how to
 // fix it). Exact: data-parallel (P = 1) or pipeline (P ≥ 2), tapes kept or recomputed.
+// `measured` (optional): per-layer times calibrated at several batch sizes; the one measured at
+// this plan's micro-batch replaces the FLOP-derived layer times (an lpt::Error when none was).
 Plan price_exact(const ModelShape& shape, const HardwareProfile& hw, int D, int P, int k,
-                 PipeSchedule schedule, bool recompute);
+                 PipeSchedule schedule, bool recompute,
+                 const std::vector<MeasuredLayerTimes>* measured = nullptr);
 // Layer-parallel MGRIT on P ranks per group, D groups, k accumulated micro-batches per group:
 // the grid's settings searched as `lpt predict` searches them, the fastest that fits kept (the
 // fastest of all when none fits).
 Plan price_layer_parallel(const ModelShape& shape, const HardwareProfile& hw, int D, int P, int k,
-                          const SearchGrid& grid);
+                          const SearchGrid& grid,
+                          const std::vector<MeasuredLayerTimes>* measured = nullptr);
 
 struct PlanSpace {
   int global_batch = 512;          // B: sequences per optimizer step
   std::vector<int> micro_batches;  // candidate k; empty: every divisor of the group's batch
   std::vector<PipeSchedule> schedules = {PipeSchedule::one_f_one_b, PipeSchedule::gpipe};
   SearchGrid grid;                 // the layer-parallel settings
+  // Per-layer times calibrated at micro-batch sizes (lpt calibrate --set train.batch=b); when
+  // given, only micro-batch counts whose size was calibrated are tried, priced from those times.
+  std::vector<MeasuredLayerTimes> measured;
 };
 
 // Per (N, G): the serial reference and each family's best plan.

@@ -71,6 +71,12 @@ PlanSpace plan_space(const PredictOptions& o) {
   sp.global_batch = o.global_batch;
   sp.micro_batches = o.micro_batches;
   sp.grid = o.grid;
+  // --measured A.json,B.json,...: layer times at several micro-batch sizes.
+  for (std::size_t at = 0; at < o.measured.size();) {
+    const std::size_t comma = std::min(o.measured.find(',', at), o.measured.size());
+    if (comma > at) sp.measured.push_back(load_measured_times(o.measured.substr(at, comma - at)));
+    at = comma + 1;
+  }
   if (!o.search) {
     sp.grid.levels.resize(1);
     sp.grid.cfactors.resize(1);
@@ -103,8 +109,7 @@ PlanCrossover find_plan_crossover(const PredictOptions& o, const HardwareProfile
 }
 
 void run_plans(const PredictOptions& o, PredictReport& r) {
-  require(o.measured.empty(), "--plans prices every micro-batch size, and measured layer times "
-          "hold one; predict the plans from FLOPs (drop --measured)");
+
   require(o.convergence.empty() || o.search, "--plans with --convergence needs the search grid");
   ConvergenceTable table;
   PlanSpace spt = plan_space(o);

@@ -229,3 +229,45 @@ TEST(Plans, CrossoverIsTheSmallestWinningDepth) {
   EXPECT_EQ(smallest_winning_depth([](int N) { return N >= 2; }, 1 << 16), 2);
   EXPECT_EQ(smallest_winning_depth([](int) { return false; }, 1024), -1);
 }
+
+// Layer times calibrated at the micro-batch sizes the plans use replace the FLOP-derived ones:
+// a data-parallel device of 2 groups then computes exactly N forwards and backwards of its
+// measured layer; sizes without a calibration are not tried, and pricing one is an error that
+// names the size to calibrate.
+TEST(Plans, MeasuredLayerTimesPriceTheMicroBatchTheyWereMeasuredAt) {
+  const ModelShape s = gpt2(8, 16);
+  auto at = [&](int b, double t) {
+    MeasuredLayerTimes m;
+    m.batch = b;
+    m.seq = s.tokens();
+    m.d = s.d;
+    m.heads = s.heads;
+    m.d_ff = s.d_ff;
+    m.forward_s = t;
+    m.vjp_state_s = 2 * t;
+    m.param_grad_s = t;
+    return m;
+  };
+  const std::vector<MeasuredLayerTimes> measured = {at(8, 1e-3), at(16, 3e-3)};
+  const std::vector<MeasuredLayerTimes> slower = {at(8, 2e-3), at(16, 3e-3)};
+  const Plan flops = price_exact(s, h100(), 2, 1, 1, PipeSchedule::one_f_one_b, false);
+  const Plan meas = price_exact(s, h100(), 2, 1, 1, PipeSchedule::one_f_one_b, false, &measured);
+  const Plan slow = price_exact(s, h100(), 2, 1, 1, PipeSchedule::one_f_one_b, false, &slower);
+  EXPECT_NE(meas.time.total, flops.time.total);
+  // D = 2 of a batch of 16: micro-batch 8, so the b = 8 times count, 8 layers each adding
+  // 1 ms more forward, 2 ms more state VJP and 1 ms more parameter gradient.
+  EXPECT_NEAR(slow.time.compute - meas.time.compute, 8 * 4e-3, 1e-12);
+  try {
+    price_exact(s, h100(), 1, 2, 4, PipeSchedule::one_f_one_b, false, &measured);  // b = 4
+    FAIL() << "a micro-batch of 4 without layer times was priced";
+  } catch (const lpt::Error& e) {
+    EXPECT_NE(std::string(e.what()).find("train.batch=4"), std::string::npos) << e.what();
+  }
+  PlanSpace space;
+  space.global_batch = 16;
+  space.measured = measured;
+  ModelShape g = s;
+  g.batch = 16;
+  const PlanComparison c = compare_plans(g, h100(), 2, space);
+  for (const Plan& p : c.best) EXPECT_TRUE(16 / (p.D * p.k) == 8 || 16 / (p.D * p.k) == 16);
+}
