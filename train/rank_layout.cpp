@@ -4,7 +4,7 @@
 
 namespace lpt {
 
-RankLayout::RankLayout(MPI_Comm world, int groups) : world_comm_(world), groups_(groups) {
+RankLayout::RankLayout(MPI_Comm world, int groups) : groups_(groups) {
   int init = 0;
   MPI_Initialized(&init);
   if (init) {
@@ -25,8 +25,9 @@ RankLayout::RankLayout(MPI_Comm world, int groups) : world_comm_(world), groups_
 }
 
 RankLayout::~RankLayout() {
-  if (group_comm_ != world_comm_) MPI_Comm_free(&group_comm_);
-  if (cross_comm_ != MPI_COMM_NULL) MPI_Comm_free(&cross_comm_);
+  if (groups_ == 1) return;  // the group is the caller's world: not ours to free
+  MPI_Comm_free(&group_comm_);
+  MPI_Comm_free(&cross_comm_);
 }
 
 }  // namespace lpt

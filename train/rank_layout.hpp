@@ -35,7 +35,6 @@ class RankLayout {
   void sum_over_groups(T* v, std::size_t n);
 
  private:
-  MPI_Comm world_comm_;
   int groups_ = 1, rank_ = 0, world_ = 1, ranks_ = 1, group_ = 0;
   MPI_Comm group_comm_ = MPI_COMM_NULL, cross_comm_ = MPI_COMM_NULL;
   std::vector<char> gathered_;

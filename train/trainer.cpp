@@ -143,12 +143,14 @@ class Run {
     ranks_ = layout_.ranks();
   }
 
-  // Rank 0's `text` on every rank of the run's communicator.
-  void broadcast_text(std::string& text) const {
-    long long n = static_cast<long long>(text.size());
+  // Rank 0's `c` (a string or vector: size, then contents of MPI type `t`) on every rank of the
+  // run's communicator.
+  template <class C>
+  void broadcast(C& c, MPI_Datatype t) const {
+    long long n = static_cast<long long>(c.size());
     MPI_Bcast(&n, 1, MPI_LONG_LONG, 0, o_.comm);
-    text.resize(static_cast<std::size_t>(n));
-    if (n > 0) MPI_Bcast(text.data(), static_cast<int>(n), MPI_CHAR, 0, o_.comm);
+    c.resize(static_cast<std::size_t>(n));
+    if (n > 0) MPI_Bcast(c.data(), static_cast<int>(n), t, 0, o_.comm);
   }
 
   TrainSummary go() {
@@ -167,12 +169,12 @@ class Run {
         path_problem = e.what();
       }
     }
-    if (layout_.world() > 1) broadcast_text(path_problem);
+    if (layout_.world() > 1) broadcast(path_problem, MPI_CHAR);
     if (!path_problem.empty()) throw Error(path_problem);
     if (rank_ == 0) lock_ = std::make_unique<RecordLock>(cfg_.output.file);  // the one writer
     // Before the data and the model are allocated: a run that cannot fit fails now, with numbers.
-    if (cfg_.train.check_memory)
-      check_train_memory(estimate_train_memory(group_cfg_, ranks_), available_memory_bytes());
+    memory_estimate_ = estimate_train_memory(group_cfg_, ranks_);
+    if (cfg_.train.check_memory) check_train_memory(memory_estimate_, available_memory_bytes());
     task_ = make_task(group_cfg_);
     Model<float>& model = task_->model();
     model.init(cfg_.train.seed);
@@ -319,8 +321,7 @@ class Run {
     record_->set_attr("/", "solver_mode", to_string(cfg_.solver.mode));
     record_->set_attr("/", "ranks", ranks_);
     record_->set_attr("/", "data_groups", layout_.groups());
-    record_->set_attr("/", "memory_estimate_bytes",
-                      estimate_train_memory(group_cfg_, ranks_).total_bytes);
+    record_->set_attr("/", "memory_estimate_bytes", memory_estimate_.total_bytes);
     record_->set_attr("/", "tokenizers", task_->tokenizers().dump());
   }
 
@@ -502,10 +503,7 @@ class Run {
   // Group 0's controller decided; every group takes its state, so all act alike from now on.
   void share_control_state() {
     std::vector<double> v = control_.pack();
-    long long n = static_cast<long long>(v.size());
-    MPI_Bcast(&n, 1, MPI_LONG_LONG, 0, o_.comm);
-    v.resize(static_cast<std::size_t>(n));
-    MPI_Bcast(v.data(), static_cast<int>(n), MPI_DOUBLE, 0, o_.comm);
+    broadcast(v, MPI_DOUBLE);
     if (layout_.group() == 0) return;
     control_ = mgrit::ControlState::unpack(v);
     controller_->set_state(control_);
@@ -622,6 +620,7 @@ class Run {
   std::unique_ptr<TrainStep<float>> step_;
   std::unique_ptr<LayerParallelStep> lp_;
   std::unique_ptr<PipelineStep> pipe_;
+  MemoryEstimate memory_estimate_;  // of the rank that needs most, made once before allocating
   std::vector<float> accumulated_;  // the micro-batches' gradient sum (train.accumulate > 1)
   std::unique_ptr<GradientMonitor> monitor_;
   std::unique_ptr<mgrit::Controller> controller_;
