@@ -102,6 +102,7 @@ void Solver::build_forward() {
   fcore_ = std::make_unique<Core>(app_, *fprop_, fopt_, n_, Comm(comm_, false), threads_);
   fdirty_ = false;
   forward_done_ = false;
+  trajectory_planned_ = false;
 }
 
 // The layout is a function of the step count, the options and the communicator alone: reading
@@ -150,50 +151,61 @@ static std::vector<long> adjoint_needs(const Grid& ag, int apos, long N) {
   return v;
 }
 
-// Brings the forward states this rank's adjoint needs but another rank stored (the two solves
-// split time independently, and coarse adjoint steps may reach past a block). Each pair
-// exchanges its states in increasing n.
-void Solver::gather_trajectory() {
+// Which forward states this rank receives from and sends to which rank before an adjoint solve:
+// a function of the two grids alone, so made once per pair of Cores (each rank lists every
+// rank's needs, O(P·N) work not to repeat every step).
+void Solver::plan_trajectory() {
   const Grid& fg = fcore_->grid();
   const Grid& ag = acore_->grid();
   const Comm& fc = fcore_->comm();
-  const int P = fc.size();
+  const int P = fc.size(), me = fc.rank();
   auto held = [&](int rank, long n) {  // forward positions are ranks
     return n >= fg.lo(0, rank) && n < std::min(fg.hi(0, rank), n_);
   };
   auto need = [&](int rank) { return adjoint_needs(ag, P - 1 - rank, n_); };  // mirrored
+  fetch_in_.clear();
+  fetch_out_.clear();
+  if (fc.mpi()) {
+    for (long n : need(me))
+      if (!held(me, n)) fetch_in_.push_back({n, fg.owner(0, n)});
+    for (int r = 0; r < P; ++r) {
+      if (r == me) continue;
+      for (long n : need(r))
+        if (held(me, n) && !held(r, n)) fetch_out_.push_back({n, r});
+    }
+  }
+  trajectory_planned_ = true;
+}
+
+// Brings the forward states this rank's adjoint needs but another rank stored (the two solves
+// split time independently, and coarse adjoint steps may reach past a block). Each pair
+// exchanges its states in increasing n.
+void Solver::gather_trajectory() {
+  if (!trajectory_planned_) plan_trajectory();
   remote_.clear();
-  if (!fc.mpi()) return;
+  if (fetch_in_.empty() && fetch_out_.empty()) return;
+  const Comm& fc = fcore_->comm();
   const std::size_t bytes = app_.packed_bytes(*like_);
   std::vector<std::vector<char>> bufs;
-  std::vector<std::pair<long, std::size_t>> incoming;
   std::vector<MPI_Request> reqs;
-  const int me = fc.rank();
-  for (long n : need(me)) {
-    if (held(me, n)) continue;
-    const int r = fg.owner(0, n);
+  for (const auto& [n, from] : fetch_in_) {
     bufs.emplace_back(bytes);
-    incoming.push_back({n, bufs.size() - 1});
     reqs.emplace_back();
-    MPI_Irecv(bufs.back().data(), int(bytes), MPI_BYTE, r, 77, fc.comm(), &reqs.back());
+    MPI_Irecv(bufs.back().data(), int(bytes), MPI_BYTE, from, 77, fc.comm(), &reqs.back());
   }
-  for (int r = 0; r < P; ++r) {
-    if (r == me) continue;
-    for (long n : need(r)) {
-      if (!held(me, n) || held(r, n)) continue;
-      bufs.emplace_back(bytes);
-      app_.pack(*fcore_->point(n), bufs.back().data());
-      reqs.emplace_back();
-      MPI_Isend(bufs.back().data(), int(bytes), MPI_BYTE, r, 77, fc.comm(), &reqs.back());
-    }
+  for (const auto& [n, to] : fetch_out_) {
+    bufs.emplace_back(bytes);
+    app_.pack(*fcore_->point(n), bufs.back().data());
+    reqs.emplace_back();
+    MPI_Isend(bufs.back().data(), int(bytes), MPI_BYTE, to, 77, fc.comm(), &reqs.back());
   }
   // bufs must not reallocate while requests are pending: it was filled before any wait, and
   // vector<char> payloads keep their addresses when the outer vector grows.
   MPI_Waitall(int(reqs.size()), reqs.data(), MPI_STATUSES_IGNORE);
-  for (auto& [n, i] : incoming) {
+  for (std::size_t i = 0; i < fetch_in_.size(); ++i) {  // the receives are bufs[0..)
     auto v = app_.alloc_like(*like_);
     app_.unpack(bufs[i].data(), *v);
-    remote_[n] = std::move(v);
+    remote_[fetch_in_[i].first] = std::move(v);
   }
 }
 
@@ -205,6 +217,7 @@ const SolveStats& Solver::solve_adjoint(const Vector* lam_N) {
     aprop_ = std::make_unique<AdjointProp>(app_, policy_, h_, n_, *this);
     acore_ = std::make_unique<Core>(app_, *aprop_, aopt_, n_, Comm(comm_, true), threads_);
     adirty_ = false;
+    trajectory_planned_ = false;
   }
   aprop_->taped_lo = fcore_->lo();
   aprop_->taped_hi = std::min(fcore_->hi(), n_);

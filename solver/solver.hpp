@@ -84,6 +84,7 @@ class Solver {
   class ForwardProp;
   class AdjointProp;
   void build_forward();
+  void plan_trajectory();
   void gather_trajectory();
 
   App& app_;
@@ -101,6 +102,10 @@ class Solver {
   std::unique_ptr<AdjointProp> aprop_;
   std::unique_ptr<Core> fcore_, acore_;
   std::map<long, VectorPtr> remote_;  // forward states of other ranks this rank's adjoint needs
+  // The exchange before each adjoint solve, (forward point, rank), in increasing point per rank:
+  // made by plan_trajectory when a Core is rebuilt.
+  std::vector<std::pair<long, int>> fetch_in_, fetch_out_;
+  bool trajectory_planned_ = false;
   VectorPtr like_;
   SolveStats fwd_stats_, adj_stats_;
   bool forward_done_ = false;
