@@ -23,6 +23,9 @@ struct MgritSettings {
   int bwd_iters = 1;
   bool skip_first_down = true;  // XBraid skip: the first iteration starts on the coarsest level
   bool store_tapes = false;     // fine adjoint steps reuse forward tapes instead of recomputing
+  // Memory: the forward's final sweep keeps each owned layer's tape for the adjoint (lpt's
+  // layer-parallel step does), whether or not the time above prices their reuse (store_tapes).
+  bool keep_tapes = true;
   // The adjoint's own cycle, where it differs from the forward's (lpt's trainer configures each
   // solve from its own config section). levels 0: the adjoint runs the fields above.
   struct AdjointCycle {

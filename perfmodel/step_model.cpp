@@ -153,11 +153,10 @@ RankLoads rank_loads(const StepCosts& c, const Hierarchy& h, const Hierarchy& ha
     r.tapes[p] += c.tape_bytes[n];
     r.tensors[p] += 1;
   }
-  r.params[0] += c.opening_params;
-  r.tensors[0] += 1;
-  // The tied embedding lives on both end ranks (counted once when they are one rank).
-  r.params[P - 1] += c.closing_params + (P > 1 ? c.tied_params : 0.0);
-  r.tensors[P - 1] += 1;
+  // Rank 0 opens and closes every solve (u_N travels to it, λ_N back), so it owns both ends and
+  // a tied embedding once (adaptive/layer_parallel_step.hpp).
+  r.params[0] += c.opening_params + c.closing_params;
+  r.tensors[0] += 2;
   add_solve_states(r.states, h, st.levels, c.state_bytes);
   // An adjoint of one level is a plain sweep that keeps one vector. The adjoint's points are
   // owned by its own (reversed) layout.
@@ -202,11 +201,10 @@ void StepModel::step_time(Prediction& pr, const RankLoads& r, int ranks) const {
   t.closing = c.closing_fwd + c.closing_bwd;
   t.adjoint = pr.adjoint_solve.total;
   t.param_grad = *std::max_element(r.grad.begin(), r.grad.end());
-  if (P > 1 && c.tied_params > 0) {
-    // The last rank sends its embedding gradient during the adjoint solve; the first rank sends
-    // the updated embedding back during the next forward solve. Only what outlasts them shows.
-    const double msg = message_time(c.tied_params * 4, network().link(0, P - 1));
-    t.embed_sync = std::max(0.0, msg - t.adjoint) + std::max(0.0, msg - t.forward);
+  if (P > 1) {
+    // Rank 0 closes: u_N comes from the last rank after the forward solve and λ_N goes back
+    // before the adjoint one, both on the step's critical path (a tied embedding never moves).
+    t.embed_sync = 2 * message_time(c.state_bytes, network().link(0, P - 1));
   }
   double max_params = 0;
   for (int p = 0; p < P; ++p) {
@@ -225,8 +223,9 @@ void StepModel::peak_memory(Prediction& pr, const RankLoads& r) const {
     MemoryUse m;
     add_parameter_state(m, r.params[p], shape_.act_bytes);
     m.states = r.states[p];
-    m.tapes = pr.settings.store_tapes ? r.tapes[p] + one_tape : one_tape;
-    m.workspace = p == pr.ranks_used - 1 ? c.closing_workspace : 0.0;
+    const bool kept = pr.settings.store_tapes || pr.settings.keep_tapes;
+    m.tapes = kept ? r.tapes[p] + one_tape : one_tape;
+    m.workspace = p == 0 ? c.closing_workspace : 0.0;  // rank 0 closes
     finish_memory(m, hw_.memory_capacity);
     if (p == 0 || m.total > pr.memory.total) pr.memory = m;
   }

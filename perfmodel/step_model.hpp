@@ -20,7 +20,7 @@ struct StepBreakdown {
   double closing = 0;     // head + loss forward and backward
   double adjoint = 0;     // adjoint solve (serial: the N state VJPs, with recompute if any)
   double param_grad = 0;  // parameter-gradient sweep
-  double embed_sync = 0;  // tied-embedding gradient exchange left exposed
+  double embed_sync = 0;  // the end ranks' exchanges: u_N to rank 0 and λ_N back (lpt closes there)
   double optimizer = 0;   // AdamW on the slowest rank
   double data_parallel = 0;  // gradient allreduce over the replicas (ring)
   double total = 0;
