@@ -7,6 +7,7 @@
 // Everything accumulates in double in a fixed order, so a result does not depend on threads or
 // ranks, and the float gradients of training are compared without float round-off in the sums.
 #include <cstddef>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -28,11 +29,22 @@ struct GradComparison {
   std::vector<double> seg_cosine, seg_norm_ratio, seg_rel_error;
 };
 
+// Sums v element by element over the ranks that hold parts of a gradient split over ranks
+// (ParamShards::sum_by_index); every element is filled on one rank.
+using SumOverRanks = std::function<void(std::vector<double>&)>;
+
 // approx = ĝ (layer-parallel), exact = g (serial), both length n. Double accumulation, fixed order.
 // A segment reaching past n is an lpt::Error.
+//
+// With `ranks`, the gradient is split over ranks: the segments are the same list on every rank,
+// each one's range on the rank that holds it and empty elsewhere, together covering every rank's
+// part once. Each segment's sums are then taken where it lies, summed over the ranks, and added
+// in segment order for the totals: the same bits on any number of ranks (and as a partition, not
+// the whole vector, when ranks is given on one rank).
 template <class T>
 GradComparison compare_gradients(const T* approx, const T* exact, std::size_t n,
-                                 const std::vector<GradSegment>& segments);
+                                 const std::vector<GradSegment>& segments,
+                                 const SumOverRanks& ranks = {});
 
 // Separates the systematic part of the error d_i = ĝ_i - g_i from sampling noise over M batches
 // (all at the same parameters: the caller holds the parameters fixed while adding).
@@ -70,6 +82,9 @@ class BiasEstimator {
   explicit BiasEstimator(std::size_t n) { reset(n); }
 
   void reset(std::size_t n);  // gradient length; clears
+  // The gradient is split over ranks (as for compare_gradients): sums over components are taken
+  // per segment and added in segment order after summing over the ranks. Kept across reset().
+  void set_partition(std::vector<GradSegment> segments, SumOverRanks ranks);
   // One batch: ĝ_i and g_i at the same parameters and data, both of the length given to reset().
   // Adding before reset() is an lpt::Error (an estimator of length 0 would report no error).
   template <class T>
@@ -90,6 +105,8 @@ class BiasEstimator {
   double m2_d_ = 0, m2_g_ = 0;  // sum_i ||x_i - mean x||^2, accumulated the Welford way
   double sum_d_sq_ = 0;         // sum_i ||d_i||^2
   double sum_rel_ = 0;          // sum_i ||d_i|| / ||g_i||
+  std::vector<GradSegment> parts_;
+  SumOverRanks ranks_;
 };
 
 }  // namespace lpt::mgrit

@@ -153,7 +153,14 @@ double BasicLayerParallelStep<T>::forward_backward() {
   if (!u0_) u0_ = app_->make();
   if (!uN_) uN_ = app_->make();
   if (!lam_) lam_ = app_->make();
-  model_.open_forward(u0_->v.data());  // every rank: position 0's is used, the rest give the shape
+  // Every point's first guess is u0 (FlatApp::init_guess), so every rank needs it: a replicated
+  // model computes it everywhere; a split one only on rank 0, which holds the embeddings.
+  if (shards_ && shards_->split()) {
+    if (rank_ == 0) model_.open_forward(u0_->v.data());
+    MPI_Bcast(u0_->v.data(), int(n), mpi_type<T>(), 0, comm_);
+  } else {
+    model_.open_forward(u0_->v.data());
+  }
   times_.open = t.lap();
 
   solver_->solve(*u0_);
@@ -199,7 +206,10 @@ double BasicLayerParallelStep<T>::forward_backward() {
   const mgrit::Vector* lam0 = solver_->gradient_u0();
   require(rank_ != 0 || lam0, "layer-parallel step: λ_0 is not on rank 0 (internal error)");
   if (rank_ == 0) model_.open_backward(mgrit::flat<T>(*lam0).v.data());
-  if (mpi_) MPI_Allreduce(MPI_IN_PLACE, p.grads(), int(p.size()), mt, MPI_SUM, comm_);
+  if (shards_ && shards_->split())
+    shards_->reduce_ghost_grads(p);  // each owner ends with its layers' gradients
+  else if (mpi_)
+    MPI_Allreduce(MPI_IN_PLACE, p.grads(), int(p.size()), mt, MPI_SUM, comm_);
   times_.reduce = t.lap();
   return loss;
 }

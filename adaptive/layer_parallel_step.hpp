@@ -7,7 +7,7 @@
 //   final sweep -> open_backward(λ_0) -> allreduce of the gradient
 //
 // Afterwards every rank holds the loss and the full gradient, and applies the same optimizer
-// update: parameters are replicated, the layers' work is divided (docs/controller.md §modes).
+// update (replicated parameters); or, with set_shards, each owner holds its tensors' gradient.
 //
 // Rank independence: close() and open_backward() both run on rank 0 (u_N travels there, λ_N
 // back), so the opening/closing gradients — accumulated by both when embeddings are tied — are
@@ -27,6 +27,7 @@
 #include <memory>
 #include <vector>
 
+#include "adaptive/param_shards.hpp"
 #include "adaptive/solver_config.hpp"
 #include "model/model.hpp"
 #include "model/arena.hpp"
@@ -63,6 +64,9 @@ class BasicLayerParallelStep {
   // MGRIT; s.adjoint_guess: the adjoint's cold start (mgrit::AdjointGuess). Takes effect at the
   // next forward_backward.
   void configure(const SolverConfig& s, bool forward_exact);
+  // The model is split over the ranks (adaptive/param_shards.hpp, the same communicator): the
+  // gradient is left with the owners instead of summed on every rank. Not owned; null: replicated.
+  void set_shards(const ParamShards* s) { shards_ = s; }
   // Iterations of the forward (ignored when exact) and adjoint solves.
   void set_iterations(int forward, int backward);
   int forward_iterations() const { return fwd_.iterations; }
@@ -96,6 +100,7 @@ class BasicLayerParallelStep {
 
   Model<T>& model_;
   MPI_Comm comm_;
+  const ParamShards* shards_ = nullptr;
   bool mpi_init_ = false;  // MPI is initialised (the solver gets comm_)
   bool mpi_ = false;       // and comm_ has more than one rank
   int rank_ = 0, size_ = 1;

@@ -28,4 +28,15 @@ const char* to_string(AdjointGuess g) {
   return "?";
 }
 
+SolverConfig exact_solver(SolverConfig s) {
+  for (MgritConfig* g : {&s.forward, &s.backward}) {
+    g->levels = 1;
+    g->iterations = 1;
+    g->skip = false;
+  }
+  s.warm_start = false;
+  s.adjoint_guess = AdjointGuess::zero;
+  return s;
+}
+
 }  // namespace lpt

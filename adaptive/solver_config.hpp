@@ -38,4 +38,9 @@ struct SolverConfig {
   PipelineSchedule schedule = PipelineSchedule::one_f_one_b;
 };
 
+// The settings of exact training on several ranks: one level (no coarse grid), so each solve is
+// sequential propagation across the ranks, finished after one sweep, with the same operations in
+// the same order as one rank's serial step.
+SolverConfig exact_solver(SolverConfig s);
+
 }  // namespace lpt

@@ -54,7 +54,10 @@ double init_std(const std::string& name, int residual_layers) {
 
 template <class T>
 void init_gpt2(ParamStore<T>& params, std::uint64_t seed, int residual_layers) {
+  // Each value is a function of (seed, name, index): a rank that holds some tensors draws exactly
+  // the values the whole model has there.
   for (const ParamEntry& e : params.entries()) {
+    if (!e.present()) continue;
     T* v = params.values() + e.offset;
     const double sd = init_std(e.name, residual_layers);
     if (sd == 0.0) {

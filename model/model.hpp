@@ -106,6 +106,22 @@ class Model {
   bool train_ = true;
 };
 
+// How a chain of layers runs outside training (evaluation, greedy decoding) when the layers may
+// live on several ranks (adaptive/rank_runner.hpp); this default runs every layer here.
+template <class T>
+class LayerRunner {
+ public:
+  virtual ~LayerRunner() = default;
+  // Whether this rank opens and closes: it holds u between calls and computes the loss.
+  virtual bool root() const { return true; }
+  // u (state_size elements, the root's) = layers [n0, n1) applied in order, in place.
+  virtual void forward(Model<T>& m, T* u, int n0, int n1) {
+    for (int n = n0; n < n1; ++n) m.steps().forward(n, m.h(n), u, u, nullptr);
+  }
+  // The root's `bytes` at p, copied to every rank.
+  virtual void share(void* p, std::size_t bytes) {}
+};
+
 // Factory by family name ("gpt", "bert", "vit", "mt"); throws lpt::Error for an unknown name.
 template <class T>
 std::unique_ptr<Model<T>> make_model(const std::string& family, const ModelConfig& cfg);

@@ -2,6 +2,7 @@
 // The sizes of a model, for every family: what the families build from, and what the run config's
 // model section (train/config.hpp) is made of, so that a model's shape is declared once above the
 // training code. A light header: nothing of the model itself.
+#include "model/params.hpp"
 
 namespace lpt {
 
@@ -17,6 +18,9 @@ struct ModelConfig {
   double dropout = 0;          // embedding output and φ outputs (docs/parameters.md)
   double label_smoothing = 0;  // ε of the loss (every family)
   double h = 1;                // ODE step size of every layer (1 = standard transformer)
+  // Which tensors this process holds when the layers are split over ranks (model/params.hpp);
+  // empty: all of them.
+  ParamRoles roles;
 };
 
 }  // namespace lpt

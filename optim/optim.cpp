@@ -29,7 +29,8 @@ bool exempt_from_decay(const std::string& name, const std::vector<int>& shape) {
 
 std::vector<ParamGroup> no_decay_groups(const std::vector<ParamEntry>& entries) {
   std::vector<const ParamEntry*> sorted;
-  for (const auto& e : entries) sorted.push_back(&e);
+  for (const auto& e : entries)
+    if (e.owned()) sorted.push_back(&e);  // the optimizer steps the owned part only
   std::sort(sorted.begin(), sorted.end(),
             [](const ParamEntry* a, const ParamEntry* b) { return a->offset < b->offset; });
   std::vector<ParamGroup> groups;
@@ -284,6 +285,19 @@ double grad_sq_norm(const T* grads, std::size_t n) {
   return total;
 }
 
+template <class T>
+void grad_sq_norm_by_tensor(const ParamStore<T>& p, std::vector<double>& v) {
+  v.assign(p.entries().size(), 0.0);
+  for (const ParamEntry& e : p.entries())
+    if (e.owned()) v[e.index] = grad_sq_norm(p.grads() + e.offset, e.numel);
+}
+
+double ordered_total(const std::vector<double>& v) {
+  double total = 0;
+  for (double x : v) total += x;
+  return total;
+}
+
 double clip_coefficient(double norm, double max_norm) {
   require(max_norm > 0, "max gradient norm must be > 0, got ", max_norm,
           "; use a non-positive value only to mean 'no clipping' and skip the call");
@@ -314,6 +328,8 @@ template class SGD<float>;
 template class SGD<double>;
 template double grad_sq_norm<float>(const float*, std::size_t);
 template double grad_sq_norm<double>(const double*, std::size_t);
+template void grad_sq_norm_by_tensor<float>(const ParamStore<float>&, std::vector<double>&);
+template void grad_sq_norm_by_tensor<double>(const ParamStore<double>&, std::vector<double>&);
 template void scale_grads<float>(float*, std::size_t, double);
 template void scale_grads<double>(double*, std::size_t, double);
 template double clip_grad_norm<float>(float*, std::size_t, double);

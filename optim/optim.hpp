@@ -16,9 +16,10 @@
 #include <string>
 #include <vector>
 
+#include "model/params.hpp"
+
 namespace lpt {
 
-struct ParamEntry;  // model/params.hpp
 
 // Elements [begin, end) of the flat buffer with their own weight decay.
 struct ParamGroup {
@@ -137,6 +138,14 @@ class SGD : public Optimizer<T> {
 // does not depend on the thread count.
 template <class T>
 double grad_sq_norm(const T* grads, std::size_t n);
+// |grad|² of each owned tensor of a ParamStore, indexed by registration (0 for the others): the
+// global norm is their sum in index order, after a model split over ranks has summed the vector
+// over its ranks (each entry non-zero on its owner only), so the norm is the same on every P.
+// `v` is resized and overwritten (kept by the caller, so that a step allocates nothing).
+template <class T>
+void grad_sq_norm_by_tensor(const ParamStore<T>& p, std::vector<double>& v);
+// Σ v[i] in index order.
+double ordered_total(const std::vector<double>& v);
 // torch.nn.utils.clip_grad_norm_ coefficient: min(1, max_norm / (norm + 1e-6)).
 double clip_coefficient(double norm, double max_norm);
 template <class T>

@@ -151,6 +151,19 @@ static std::vector<long> adjoint_needs(const Grid& ag, int apos, long N) {
   return v;
 }
 
+RankLayers rank_layers(long N, const CycleOptions& fopt, const CycleOptions& aopt, int P,
+                       int rank) {
+  RankLayers r;
+  const Grid fg(N, fopt, P, false), ag(N, aopt, P, true);
+  for (long n = fg.lo(0, rank); n < std::min(fg.hi(0, rank), N); ++n) r.forward.push_back(n);
+  const int apos = P - 1 - rank;
+  r.adjoint = adjoint_needs(ag, apos, N);
+  for (long i = ag.lo(0, apos); i < ag.hi(0, apos); ++i)
+    if (i + 1 <= N) r.gradient.push_back(N - (i + 1));
+  std::sort(r.gradient.begin(), r.gradient.end());
+  return r;
+}
+
 // Which forward states this rank receives from and sends to which rank before an adjoint solve:
 // a function of the two grids alone, so made once per pair of Cores (each rank lists every
 // rank's needs, O(P·N) work not to repeat every step).

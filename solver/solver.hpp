@@ -30,6 +30,17 @@ namespace lpt::mgrit {
 //            after options changed), as warm start does for both solves.
 enum class AdjointGuess { zero, terminal, previous };
 
+// The layers one rank's solves touch, from the step count, the options and the rank count alone
+// (before any solve): what a model split over the ranks must hold on that rank. Rank r is
+// forward position r and adjoint position P − 1 − r, as in Solver.
+struct RankLayers {
+  std::vector<long> forward;   // the forward's fine block: every layer its steps read
+  std::vector<long> adjoint;   // layers its adjoint steps read, on every level (sorted)
+  std::vector<long> gradient;  // layers whose parameter gradients it computes (level 0)
+};
+RankLayers rank_layers(long n_steps, const CycleOptions& forward, const CycleOptions& adjoint,
+                       int ranks, int rank);
+
 class Solver {
  public:
   Solver(App& app, long n_steps);

@@ -48,6 +48,18 @@ inline std::string read_root_attr(const std::string& file, const char* name) {
   return s;
 }
 
+// A numeric attribute `name` of the object at `path` ("/" for the root), as double.
+inline double read_attr_double(const std::string& file, const std::string& path, const char* name) {
+  hid_t f = H5Fopen(file.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  hid_t a = H5Aopen_by_name(f, path.c_str(), name, H5P_DEFAULT, H5P_DEFAULT);
+  EXPECT_GE(a, 0) << path << " " << name;
+  double v = 0;
+  H5Aread(a, H5T_NATIVE_DOUBLE, &v);
+  H5Aclose(a);
+  H5Fclose(f);
+  return v;
+}
+
 // The string field `field` ("action", "reason", "metrics") of every row of an event table.
 inline std::vector<std::string> read_event_field(const std::string& file, const std::string& path,
                                                  const char* field) {

@@ -3,6 +3,9 @@
 // float64 forward; shape errors; greedy decoding.
 #include <gtest/gtest.h>
 
+#include <cmath>
+
+#include "optim/optim.hpp"
 #include "train/train_step.hpp"
 #include "tests/gradcheck.hpp"
 #include "tests/test_family_util.hpp"
@@ -103,6 +106,63 @@ TEST(Family, ParameterLayoutFollowsTheContract) {
     EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p.value(e.name)) % 64, 0u) << e.name;
     EXPECT_EQ(reinterpret_cast<std::uintptr_t>(p.grad(e.name)) % 64, 0u) << e.name;
   }
+}
+
+// A model split over ranks (ModelConfig::roles): a rank allocates its owned tensors first, then
+// ghost copies, and nothing of the others; init draws exactly the whole model's values there; a
+// held layer steps as in the whole model, an absent one refuses with a clear error.
+TEST(Family, SplitModelAllocatesOnlyWhatTheRankHolds) {
+  TinySpec s;
+  s.family = "gpt";
+  s.L = 4;
+  FamilyCase<double> whole = make_case<double>(s);
+  ModelConfig cfg = whole.cfg;
+  cfg.roles = [](const std::string& name) {
+    if (name.rfind("layers.1.", 0) == 0 || name.rfind("layers.2.", 0) == 0) return ParamRole::owned;
+    if (name.rfind("layers.3.", 0) == 0) return ParamRole::ghost;
+    return ParamRole::absent;
+  };
+  auto part = make_model<double>("gpt", cfg);
+  whole.model->init(7);
+  part->init(7);
+  const ParamStore<double>& w = whole.model->params();
+  const ParamStore<double>& p = part->params();
+  OdeStep<double>& ws = whole.model->steps();
+  OdeStep<double>& ps = part->steps();
+  EXPECT_TRUE(p.distributed());
+  EXPECT_EQ(p.size(), ws.param_count(1) + ws.param_count(2));
+  EXPECT_EQ(p.storage_size(), p.size() + ws.param_count(3));
+  EXPECT_EQ(p.global_size(), w.size());
+  for (const ParamEntry& e : p.entries()) {
+    const ParamEntry& f = w.entry(e.name);
+    EXPECT_EQ(e.global_offset, f.offset) << e.name;
+    if (!e.present()) continue;
+    EXPECT_EQ(e.owned(), e.offset < p.size()) << e.name;
+    for (std::size_t i = 0; i < e.numel; ++i)
+      ASSERT_EQ(p.values()[e.offset + i], w.values()[f.offset + i]) << e.name << "[" << i << "]";
+  }
+  EXPECT_FALSE(ps.holds_layer(0));
+  EXPECT_TRUE(ps.holds_layer(3));
+  EXPECT_EQ(ps.param_count(0), ws.param_count(0));  // sizes known everywhere
+  EXPECT_EQ(ps.param_offset(1), 0u);
+  // Layer 2 steps as in the whole model.
+  GptModel<double>& g = static_cast<GptModel<double>&>(*part);
+  g.set_batch(whole.gpt);
+  const std::size_t n = ps.state_size();
+  std::vector<double> u(n), a(n), b(n);
+  for (std::size_t i = 0; i < n; ++i) u[i] = std::sin(0.1 * double(i));
+  ws.forward(2, 1.0, u.data(), a.data(), nullptr);
+  ps.forward(2, 1.0, u.data(), b.data(), nullptr);
+  EXPECT_EQ(a, b);
+  try {
+    ps.forward(0, 1.0, u.data(), b.data(), nullptr);
+    FAIL() << "an absent layer stepped";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("not on this rank"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(p.value("wte"), Error);
+  // The optimizer's decay groups lie in the owned part.
+  for (const ParamGroup& gr : no_decay_groups(p.entries())) EXPECT_LE(gr.end, p.size());
 }
 
 TEST(Family, BatchErrorsNameTheProblem) {

@@ -32,21 +32,44 @@ double error_indicator(const LayerParallelStep& lp) {
   return f + relative(lp.adjoint_stats().final_residual, lp.final_adjoint_norm());
 }
 
-GradientMonitor::GradientMonitor(Model<float>& model, int batches, MonitorPrecision precision)
-    : model_(model), batches_(batches), precision_(precision) {
+GradientMonitor::GradientMonitor(Model<float>& model, int batches, MonitorPrecision precision,
+                                 const ParamShards* shards)
+    : model_(model), batches_(batches), precision_(precision), shards_(shards) {
   require(batches >= 1, "monitor.batches must be >= 1, got ", batches);
   OdeStep<float>& st = model.steps();
-  const std::size_t total = model.params().size();
+  const std::size_t total = model.params().size();  // the owned part
+  // A layer is this rank's segment when it owns it; elsewhere the segment is empty here.
+  auto owned = [&](int n) { return st.holds_layer(n) && st.param_offset(n) < total; };
   std::size_t lo = total, hi = 0;
-  for (int n = 0; n < st.num_steps(); ++n) {
-    lo = std::min(lo, st.param_offset(n));
-    hi = std::max(hi, st.param_offset(n) + st.param_count(n));
-  }
-  if (lo > 0) segments_.push_back({"opening", 0, lo});
   for (int n = 0; n < st.num_steps(); ++n)
-    segments_.push_back({"layer." + std::to_string(n), st.param_offset(n),
-                         st.param_offset(n) + st.param_count(n)});
-  if (hi < total) segments_.push_back({"closing", hi, total});
+    if (owned(n)) {
+      lo = std::min(lo, st.param_offset(n));
+      hi = std::max(hi, st.param_offset(n) + st.param_count(n));
+    }
+  hi = std::max(hi, lo);
+  if (lo > 0 || shards) segments_.push_back({"opening", 0, lo});
+  for (int n = 0; n < st.num_steps(); ++n) {
+    const std::size_t b = owned(n) ? st.param_offset(n) : 0;
+    segments_.push_back({"layer." + std::to_string(n), b, owned(n) ? b + st.param_count(n) : b});
+  }
+  if (hi < total || shards) segments_.push_back({"closing", hi, total});
+  if (shards) {
+    ranks_ = [shards](std::vector<double>& v) { shards->sum_by_index(v); };
+    bias_.set_partition(segments_, ranks_);
+  }
+}
+
+void GradientMonitor::exact(TrainStep<float>& serial, const LayerParallelStep& lp) {
+  if (!shards_ || !shards_->split()) {
+    serial.forward_backward();
+    return;
+  }
+  if (!exact_) {
+    exact_ = std::make_unique<LayerParallelStep>(model_, lp.comm());
+    exact_->configure(exact_solver(lp.solver_config()), false);
+    exact_->set_shards(shards_);
+  }
+  exact_->forward_backward();
 }
 
 std::vector<std::string> GradientMonitor::segment_names() const {
@@ -79,16 +102,16 @@ GradientCheck GradientMonitor::check(long step, Task& task, TrainStep<float>& se
     c.seconds = t.seconds();
     return c;
   }
-  serial.forward_backward();
+  exact(serial, lp);
   g_.assign(p.grads(), p.grads() + n);
-  c.first = mgrit::compare_gradients(ghat0_.data(), g_.data(), n, segments_);
+  c.first = mgrit::compare_gradients(ghat0_.data(), g_.data(), n, segments_, ranks_);
   bias_.reset(n);
   bias_.add(ghat0_.data(), g_.data());
   for (int k = 1; k < batches_; ++k) {
     task.bind_lookahead(k);
     lp.forward_backward();
     ghat_.assign(p.grads(), p.grads() + n);
-    serial.forward_backward();
+    exact(serial, lp);
     bias_.add(ghat_.data(), p.grads());
   }
   c.bias = bias_.estimate();
@@ -107,14 +130,23 @@ void GradientMonitor::measure64(GradientCheck& c, Task& task, const LayerParalle
   require(q.size() == p.size(), "float64 monitor: the twin has ", q.size(),
           " parameters, the model ", p.size(), " (internal error)");
   const std::size_t n = q.size();
+  const bool split = shards_ && shards_->split();
   if (!lp64_) {
-    serial64_ = std::make_unique<TrainStep<double>>(m, nullptr);
     lp64_ = std::make_unique<BasicLayerParallelStep<double>>(m, lp.comm());
     lp64_->configure(lp.solver_config(), lp.forward_exact());
+    lp64_->set_shards(shards_);
+    if (split) {
+      exact64_ = std::make_unique<BasicLayerParallelStep<double>>(m, lp.comm());
+      exact64_->configure(exact_solver(lp.solver_config()), false);
+      exact64_->set_shards(shards_);
+    } else {
+      serial64_ = std::make_unique<TrainStep<double>>(m, nullptr);
+    }
   }
   // Iterations follow the controller; the rest of the settings never change during a run.
   lp64_->set_iterations(lp.forward_iterations(), lp.backward_iterations());
-  std::copy(p.values(), p.values() + n, q.values());  // float -> double is exact
+  // float -> double is exact; the ghosts too (the twin has the same split).
+  std::copy(p.values(), p.values() + p.storage_size(), q.values());
   m.set_h(model_.config().h);
   m.set_train(model_.train());
   m.set_dropout_key(model_.dropout_seed(), model_.dropout_step());
@@ -123,8 +155,12 @@ void GradientMonitor::measure64(GradientCheck& c, Task& task, const LayerParalle
     task.bind_lookahead(k);  // binds the twin too
     lp64_->forward_backward();
     ghat64_.assign(q.grads(), q.grads() + n);
-    serial64_->forward_backward();
-    if (k == 0) c.first = mgrit::compare_gradients(ghat64_.data(), q.grads(), n, segments_);
+    if (split)
+      exact64_->forward_backward();
+    else
+      serial64_->forward_backward();
+    if (k == 0)
+      c.first = mgrit::compare_gradients(ghat64_.data(), q.grads(), n, segments_, ranks_);
     bias_.add(ghat64_.data(), q.grads());
   }
   c.bias = bias_.estimate();

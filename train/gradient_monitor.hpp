@@ -12,9 +12,10 @@
 // and computes both g and ĝ there with the same solver settings: the error is then the solver's
 // alone down to ~1e-12. The update always uses the training step's float32 ĝ.
 //
-// Every rank runs the same check (the layer-parallel solves are collective; the serial gradient
-// is recomputed on each rank), so every rank sees the same numbers and the controller decides the
-// same on all of them.
+// Every rank runs the same check (the layer-parallel solves are collective; so is the exact
+// gradient of a model split over ranks, one-level propagation passed from rank to rank, the same
+// bits as the serial step), and the comparisons are summed per segment over the ranks, so every
+// rank sees the same numbers, whatever P, and the controller decides the same on all of them.
 #include <memory>
 #include <string>
 #include <vector>
@@ -42,8 +43,10 @@ class GradientMonitor {
  public:
   // batches: M >= 1. Segments: "opening", one per layer ("layer.N"), "closing", from the
   // model's parameter layout.
+  // shards: the model's split over ranks (not owned; null: a replicated model, compared here).
   GradientMonitor(Model<float>& model, int batches,
-                  MonitorPrecision precision = MonitorPrecision::float32);
+                  MonitorPrecision precision = MonitorPrecision::float32,
+                  const ParamShards* shards = nullptr);
 
   // Call right after lp.forward_backward() on the step's batch, before the update. Leaves the
   // model bound to that batch with ĝ in its gradient, as found.
@@ -57,10 +60,16 @@ class GradientMonitor {
  private:
   // float64: the check's comparison and bias estimate from the M pairs on the twin.
   void measure64(GradientCheck& c, Task& task, const LayerParallelStep& lp);
+  // The exact gradient of the bound batch into the model's gradients.
+  void exact(TrainStep<float>& serial, const LayerParallelStep& lp);
 
   Model<float>& model_;
   int batches_;
   MonitorPrecision precision_;
+  const ParamShards* shards_;
+  mgrit::SumOverRanks ranks_;  // set with shards: comparisons as a partition over the ranks
+  std::unique_ptr<LayerParallelStep> exact_;
+  std::unique_ptr<BasicLayerParallelStep<double>> exact64_;
   std::unique_ptr<TrainStep<double>> serial64_;
   std::unique_ptr<BasicLayerParallelStep<double>> lp64_;
   std::vector<double> ghat64_;

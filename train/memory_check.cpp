@@ -10,6 +10,7 @@
 
 #include "perfmodel/layer_cost.hpp"
 #include "train/cost_oracle.hpp"
+#include "adaptive/param_shards.hpp"
 #include "util/error.hpp"
 
 namespace lpt {
@@ -38,7 +39,7 @@ double read_number_file(const char* path) {
 
 }  // namespace
 
-MemoryEstimate estimate_train_memory(const RunConfig& cfg, int ranks) {
+MemoryEstimate estimate_train_memory(const RunConfig& cfg, int ranks, const ParamShards* shards) {
   MemoryEstimate e;
   const perf::ModelShape s = perf_shape(cfg, std::max(cfg.model.vocab, kTokenizerVocabBound));
   // An invalid shape is the config checks' to report (they name the key); estimating it could
@@ -52,27 +53,38 @@ MemoryEstimate estimate_train_memory(const RunConfig& cfg, int ranks) {
   // layer kind: StepModel keeps per-layer vectors, which for the absurd depths this check exists
   // for would themselves exhaust memory.
   // Every mode splits the layers' tapes and states over the ranks (serial on P ranks passes them
-  // from rank to rank), but every rank holds the whole model: parameters, gradients and AdamW
-  // moments are not divided (the perf model prices the layout where they are, issue 12).
+  // from rank to rank), and with `shards` the parameters too: a rank allocates values and
+  // gradients of the layers it holds (owned and ghosts) and the optimizer's moments of the ones
+  // it owns; rank 0 also the opening and closing tensors.
   const int P = std::max(1, ranks);
   const double N = double(s.layers);
-  double layer_params = 0, layer_tapes = 0, one_tape = 0;
+  double layer_tapes = 0, one_tape = 0;
+  const perf::LayerCost enc = perf::step_layer_cost(s, 0);
+  const perf::LayerCost dec = s.family == Family::mt ? perf::step_layer_cost(s, s.enc_layers) : enc;
+  const long n_enc = s.family == Family::mt ? s.enc_layers : s.layers;
   auto add = [&](const perf::LayerCost& c, double count) {
-    layer_params += c.params * count;
     layer_tapes += c.tape_bytes * count;
     one_tape = std::max(one_tape, c.tape_bytes);
   };
-  if (s.family == Family::mt) {
-    add(perf::step_layer_cost(s, 0), double(s.enc_layers));
-    add(perf::step_layer_cost(s, s.enc_layers), N - s.enc_layers);
-  } else {
-    add(perf::step_layer_cost(s, 0), N);
-  }
+  add(enc, double(n_enc));
+  if (s.family == Family::mt) add(dec, N - n_enc);
   const perf::EndCost open = perf::opening_cost(s), close = perf::closing_cost(s);
-  // The rank that needs most holds ceil(N / P) layers and both ends (the first and last rank
-  // coincide when P = 1; with P > 1 the last rank's closing dominates, the bound keeps both).
+  const double ends = open.params + close.params;
+  // The rank that needs most: (held, owned) parameters. Replicated: everything on every rank.
+  double held = enc.params * n_enc + dec.params * (N - n_enc) + ends, owned = held;
+  if (shards && shards->split()) {
+    held = owned = 0;
+    for (int r = 0; r < P; ++r) {
+      const auto [oe, ge] = shards->layers_held(r, 0, n_enc);
+      const auto [od, gd] = shards->layers_held(r, n_enc, long(N));
+      const double e = shards->holds_edges(r) ? ends : 0.0;
+      const double o = enc.params * oe + dec.params * od + (r == 0 ? ends : 0.0);
+      const double h = o + enc.params * ge + dec.params * gd + (r == 0 ? 0.0 : e);
+      if (h + o > held + owned) held = h, owned = o;
+    }
+  }
+  // The tapes of the fullest rank's ceil(N / P) layers.
   const double share = std::ceil(N / P) / N;
-  const double params = layer_params + open.params + close.params;
   const double state = perf::state_bytes(s);
   // Parameters, gradients and the two AdamW moments in float32; MGRIT keeps up to 4 copies of a
   // state per point it owns (step_model.cpp), the serial step one per layer boundary.
@@ -90,8 +102,10 @@ MemoryEstimate estimate_train_memory(const RunConfig& cfg, int ranks) {
   // gather every group's gradients (D copies) to sum them in a fixed order.
   const double grad_copies = 1 + (cfg.train.accumulate > 1 ? 1 : 0) +
                              (cfg.train.data_groups > 1 ? cfg.train.data_groups : 0);
-  e.model_bytes = params * (4 + 4 * grad_copies + 8) + states + in_flight * layer_tapes * share +
-                  one_tape + close.workspace_bytes;
+  // Values and gradients of what is held; more gradient copies and the two AdamW moments of what
+  // is owned.
+  e.model_bytes = held * 8 + owned * (4 * (grad_copies - 1) + 8) + states +
+                  in_flight * layer_tapes * share + one_tape + close.workspace_bytes;
   e.total_bytes = e.model_bytes + kProcessOverheadBytes;
   return e;
 }

@@ -11,13 +11,17 @@
 
 namespace lpt {
 
+class ParamShards;
+
 struct MemoryEstimate {
   double model_bytes = 0;  // the performance model's total on the rank that needs most
   double total_bytes = 0;  // model_bytes plus the process's fixed overhead and the data
 };
 
-// `ranks`: ranks the layers are split over (1 for serial).
-MemoryEstimate estimate_train_memory(const RunConfig& cfg, int ranks);
+// `ranks`: ranks the layers are split over (1 for serial); `shards`: which rank holds which
+// layers (null or unsplit: every rank holds the whole model).
+MemoryEstimate estimate_train_memory(const RunConfig& cfg, int ranks,
+                                     const ParamShards* shards = nullptr);
 
 // Bytes this process may still allocate: /proc/meminfo's MemAvailable, lowered to what a cgroup
 // memory limit leaves; a negative value when neither can be read.

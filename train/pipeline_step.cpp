@@ -37,15 +37,21 @@ PipelineStep::PipelineStep(Model<float>& model, MPI_Comm comm, PipelineSchedule 
     MPI_Comm_size(comm_, &ranks_);
     mpi_ = ranks_ > 1;
   }
-  // The blocks of one-level MGRIT (serial on P ranks): the same layers per rank in both modes.
+  const std::vector<int> own = owners(model_.steps().num_steps(), ranks_);
+  lo_ = std::find(own.begin(), own.end(), rank_) - own.begin();
+  hi_ = own.rend() - std::find(own.rbegin(), own.rend(), rank_);
+}
+
+// The blocks of one-level MGRIT (serial on P ranks): the same layers per rank in both modes.
+std::vector<int> PipelineStep::owners(long N, int ranks) {
+  require(ranks <= N, "pipeline: ", ranks, " ranks for ", N, " layers; a stage needs a layer, "
+          "so the largest valid rank count is ", N);
   mgrit::CycleOptions one;
   one.set_max_levels(1);
-  const long N = model_.steps().num_steps();
-  require(ranks_ <= N, "pipeline: ", ranks_, " ranks for ", N, " layers; a stage needs a layer, "
-          "so the largest valid rank count is ", N);
-  const mgrit::Grid g(N, one, ranks_);
-  lo_ = g.lo(0, rank_);
-  hi_ = std::min(g.hi(0, rank_), N);
+  const mgrit::Grid g(N, one, ranks);
+  std::vector<int> own(N);
+  for (long n = 0; n < N; ++n) own[n] = g.owner(0, n);
+  return own;
 }
 
 PipelineStep::~PipelineStep() {
@@ -185,8 +191,12 @@ double PipelineStep::forward_backward(int k, const std::function<void(int)>& bin
     }
     times_.wait_backward += t.lap();
     // Each layer's gradient is non-zero on its owner only: x + 0 is exact, so any order of the
-    // sum gives the same bits.
-    MPI_Allreduce(MPI_IN_PLACE, p.grads(), int(p.size()), MPI_FLOAT, MPI_SUM, comm_);
+    // sum gives the same bits. A split model sends the last rank's closing gradients (ghosts of
+    // rank 0's tensors) to rank 0 instead.
+    if (shards_ && shards_->split())
+      shards_->reduce_ghost_grads(p);
+    else
+      MPI_Allreduce(MPI_IN_PLACE, p.grads(), int(p.size()), MPI_FLOAT, MPI_SUM, comm_);
   }
   double loss = 0;
   for (double l : losses_) loss += l;  // meaningful on the last rank

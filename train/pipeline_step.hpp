@@ -23,6 +23,7 @@
 #include <memory>
 #include <vector>
 
+#include "adaptive/param_shards.hpp"
 #include "adaptive/solver_config.hpp"
 #include "model/model.hpp"
 #include "solver/stats.hpp"
@@ -50,6 +51,12 @@ class PipelineStep {
   // leaves the mean gradient in model.params().grads() (every rank the same).
   double forward_backward(int k, const std::function<void(int)>& bind);
 
+  // The model is split over the ranks (pipeline_owners gives the layout): each owner keeps its
+  // tensors' gradient. Not owned; null: a replicated model, the gradient summed on every rank.
+  void set_shards(const ParamShards* s) { shards_ = s; }
+  // Layers [first, end) of each rank, the blocks of one-level MGRIT.
+  static std::vector<int> owners(long layers, int ranks);
+
   const PipelineTimes& times() const { return times_; }
   // The step as the layer-parallel solves report theirs (one exact "iteration", this rank's
   // timers: step/vjp = its layers, mpi_wait = blocked, total = its share of the step), so the
@@ -74,6 +81,7 @@ class PipelineStep {
 
   Model<float>& model_;
   MPI_Comm comm_;
+  const ParamShards* shards_ = nullptr;
   PipelineSchedule schedule_;
   int rank_ = 0, ranks_ = 1;
   bool mpi_ = false;

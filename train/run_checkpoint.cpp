@@ -1,46 +1,78 @@
 #include "util/version.hpp"
 #include "train/run_checkpoint.hpp"
 
+#include <memory>
+
 #include "util/checkpoint_io.hpp"
 #include "util/error.hpp"
 
 namespace lpt {
 namespace {
 constexpr const char* kFormat = "lpt-train-checkpoint";
-constexpr long long kVersion = 1;
+// 1: optimizer state as one array over the whole model's arena; 2: one array per tensor and state
+// ("optimizer/m/<name>"), so that each owner's share can be written and read by name.
+constexpr long long kVersion = 2;
+constexpr int kTagCheckpoint = 95;
 
-void check_format(const CheckpointReader& r) {
+long long check_format(const CheckpointReader& r) {
   require(r.has_attr("format") && r.attr_string("format") == kFormat, r.path(),
           " is not an lpt training checkpoint (no format attribute '", kFormat,
           "'); pass a file written by `lpt train` with output.checkpoint set");
-  require(r.attr_int("version") == kVersion, r.path(), ": checkpoint version ",
-          r.attr_int("version"), " is not the supported ", kVersion);
+  const long long v = r.attr_int("version");
+  require(v == 1 || v == kVersion, r.path(), ": checkpoint version ", v,
+          " is not a supported one (1 or ", kVersion, ")");
+  return v;
 }
 }  // namespace
 
 void save_checkpoint(const std::string& path, const std::string& resolved_config,
                      const nlohmann::json& tokenizers, const ParamStore<float>& params,
-                     const Optimizer<float>& opt, const RunState& state) {
-  CheckpointWriter w(path);
-  w.set_attr("format", kFormat);
-  w.set_attr("version", kVersion);
-  w.set_attr("lpt_version", version());
-  w.set_attr("step", static_cast<long long>(state.step));
-  w.put_string("config", resolved_config);
-  w.put_string("tokenizers", tokenizers.dump());
+                     const Optimizer<float>& opt, const RunState& state,
+                     const ParamShards& shards) {
+  const bool root = shards.rank() == 0;
+  std::unique_ptr<CheckpointWriter> w;
+  if (root) {
+    w = std::make_unique<CheckpointWriter>(path);
+    w->set_attr("format", kFormat);
+    w->set_attr("version", kVersion);
+    w->set_attr("lpt_version", version());
+    w->set_attr("step", static_cast<long long>(state.step));
+    w->put_string("config", resolved_config);
+    w->put_string("tokenizers", tokenizers.dump());
+  }
+  // Tensor by tensor in registration order: rank 0 writes its own and receives the others' from
+  // their owners, one at a time (no rank ever holds more than one foreign tensor).
+  std::vector<float> buf;
+  auto part = [&](const std::string& dset, const ParamEntry& e, const float* mine) {
+    const int owner = shards.owner_of(e.name);
+    if (root) {
+      const float* data = mine;
+      if (owner != 0) {
+        buf.resize(e.numel);
+        MPI_Recv(buf.data(), int(e.numel), MPI_FLOAT, owner, kTagCheckpoint, shards.comm(),
+                 MPI_STATUS_IGNORE);
+        data = buf.data();
+      }
+      w->put(dset, data, Shape(e.shape));
+    } else if (owner == shards.rank()) {
+      MPI_Send(mine, int(e.numel), MPI_FLOAT, 0, kTagCheckpoint, shards.comm());
+    }
+  };
   for (const auto& e : params.entries())
-    w.put("params/" + e.name, params.values() + e.offset, Shape(e.shape));
-  const std::int64_t count = opt.step_count();
-  w.put("optimizer/step_count", &count, Shape{1});
+    part("params/" + e.name, e, e.owned() ? params.values() + e.offset : nullptr);
   for (const auto& name : opt.state_names())
-    w.put("optimizer/" + name, opt.state(name), Shape{static_cast<std::int64_t>(opt.size())});
-  w.put("data/state", state.data_state);
-  if (!state.control.empty()) w.put("control/state", state.control);
+    for (const auto& e : params.entries())
+      part("optimizer/" + name + "/" + e.name, e, e.owned() ? opt.state(name) + e.offset : nullptr);
+  if (!root) return;
+  const std::int64_t count = opt.step_count();
+  w->put("optimizer/step_count", &count, Shape{1});
+  w->put("data/state", state.data_state);
+  if (!state.control.empty()) w->put("control/state", state.control);
   for (const auto& [dset, rows] : state.record_rows) {
     const std::int64_t r = rows;
-    w.put("record_rows" + dset, &r, Shape{1});
+    w->put("record_rows" + dset, &r, Shape{1});
   }
-  w.commit();
+  w->commit();
 }
 
 std::string checkpoint_config(const std::string& path) {
@@ -52,14 +84,29 @@ std::string checkpoint_config(const std::string& path) {
 RunState load_checkpoint(const std::string& path, ParamStore<float>& params,
                          Optimizer<float>& opt) {
   CheckpointReader r(path);
-  check_format(r);
+  const long long version = check_format(r);
+  // Each rank reads the tensors it holds (ghosts too) and the optimizer state of those it owns.
   for (const auto& e : params.entries())
-    r.read("params/" + e.name, params.values() + e.offset, Shape(e.shape));
+    if (e.present()) r.read("params/" + e.name, params.values() + e.offset, Shape(e.shape));
   std::int64_t count = 0;
   r.read("optimizer/step_count", &count, Shape{1});
   opt.set_step_count(count);
-  for (const auto& name : opt.state_names())
-    r.read("optimizer/" + name, opt.state(name), Shape{static_cast<std::int64_t>(opt.size())});
+  for (const auto& name : opt.state_names()) {
+    std::vector<float> whole;  // version 1: the whole model's arena in one array
+    if (version == 1) {
+      whole.resize(params.global_size());
+      r.read("optimizer/" + name, whole.data(),
+             Shape{static_cast<std::int64_t>(params.global_size())});
+    }
+    for (const auto& e : params.entries()) {
+      if (!e.owned()) continue;
+      float* dst = opt.state(name) + e.offset;
+      if (version == 1)
+        std::copy(whole.begin() + e.global_offset, whole.begin() + e.global_offset + e.numel, dst);
+      else
+        r.read("optimizer/" + name + "/" + e.name, dst, Shape(e.shape));
+    }
+  }
   RunState s;
   s.step = r.attr_int("step");
   s.data_state = r.read<std::uint64_t>("data/state");

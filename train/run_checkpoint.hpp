@@ -12,6 +12,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "adaptive/param_shards.hpp"
 #include "optim/optim.hpp"
 #include "model/params.hpp"
 
@@ -24,14 +25,18 @@ struct RunState {
   std::vector<double> control;  // the adaptive controller's state (empty: none saved)
 };
 
+// Every rank of the (first) group calls; rank 0 of `shards` writes, gathering each tensor and
+// its optimizer state from its owner. One file, the same whatever P wrote it.
 void save_checkpoint(const std::string& path, const std::string& resolved_config,
                      const nlohmann::json& tokenizers, const ParamStore<float>& params,
-                     const Optimizer<float>& opt, const RunState& state);
+                     const Optimizer<float>& opt, const RunState& state,
+                     const ParamShards& shards);
 
 // The resolved config stored in a checkpoint (to rebuild the run before load_checkpoint).
 std::string checkpoint_config(const std::string& path);
 
-// Restores parameters and optimizer state into objects built from the checkpoint's config.
+// Restores parameters and optimizer state into objects built from the checkpoint's config: the
+// tensors this rank holds and the state of those it owns (every rank reads its own part).
 RunState load_checkpoint(const std::string& path, ParamStore<float>& params,
                          Optimizer<float>& opt);
 

@@ -124,28 +124,39 @@ class LoaderTask : public Task {
  protected:
   // Loss and metric counts of the first max_batches validation batches (all when <= 0);
   // visit(val_) runs after each batch's loss, for metrics beyond the model's counts.
+  // The layers run through `run` (every rank of a split model takes part); the root's loss and
+  // counts are shared, so every rank returns the same result.
   template <class Visit>
-  EvalSum eval_loop(TrainStep<float>& ts, int max_batches, Visit&& visit) {
+  EvalSum eval_loop(LayerRunner<float>& run, int max_batches, Visit&& visit) {
     EvalSum s;
     const std::size_t avail = loader_->val_batches();
     const std::size_t n = max_batches <= 0 ? avail : std::min<std::size_t>(avail, max_batches);
     for (std::size_t i = 0; i < n; ++i) {
       loader_->val_batch(i, val_);
       model_->set_batch(val_);
-      ts.loss();
-      s.add(model_->eval_counts());
+      state_.resize(model_->state_size());
+      if (run.root()) model_->open_forward(state_.data());
+      run.forward(*model_, state_.data(), 0, model_->ode_steps());
+      EvalCounts c;
+      if (run.root()) {
+        model_->close(state_.data(), nullptr);
+        c = model_->eval_counts();
+      }
+      run.share(&c, sizeof c);
+      s.add(c);
       visit(val_);
     }
     return s;
   }
-  EvalResult eval_counts_only(TrainStep<float>& ts, int max_batches, const char* metric) {
-    return eval_loop(ts, max_batches, [](const Batch&) {}).result(metric);
+  EvalResult eval_counts_only(LayerRunner<float>& run, int max_batches, const char* metric) {
+    return eval_loop(run, max_batches, [](const Batch&) {}).result(metric);
   }
 
   std::unique_ptr<Loader> loader_;
   std::unique_ptr<M> model_;
   std::unique_ptr<M64> model64_;
   Batch batch_, val_, probe_;
+  std::vector<float> state_;  // the evaluation's state u_n
 };
 
 class GptTask : public LoaderTask<GptLoader, LmBatch, GptModel<float>, GptModel<double>> {
@@ -169,8 +180,8 @@ class GptTask : public LoaderTask<GptLoader, LmBatch, GptModel<float>, GptModel<
   }
   double items_in_batch() const override { return double(batch_.B) * batch_.T; }
   const char* item_unit() const override { return "tok/s"; }
-  EvalResult evaluate(TrainStep<float>& ts, int max_batches) override {
-    return eval_counts_only(ts, max_batches, "token_accuracy");
+  EvalResult evaluate(LayerRunner<float>& run, int max_batches) override {
+    return eval_counts_only(run, max_batches, "token_accuracy");
   }
   nlohmann::json tokenizers() const override { return {{"text", tok_.to_json()}}; }
   std::string describe() const override {
@@ -209,8 +220,8 @@ class BertTask : public LoaderTask<BertLoader, MlmBatch, BertModel<float>, BertM
     return double(std::count(batch_.key_mask.begin(), batch_.key_mask.end(), 1));
   }
   const char* item_unit() const override { return "tok/s"; }
-  EvalResult evaluate(TrainStep<float>& ts, int max_batches) override {
-    return eval_counts_only(ts, max_batches, "masked_accuracy");
+  EvalResult evaluate(LayerRunner<float>& run, int max_batches) override {
+    return eval_counts_only(run, max_batches, "masked_accuracy");
   }
   nlohmann::json tokenizers() const override { return {{"text", tok_.to_json()}}; }
   std::string describe() const override {
@@ -247,8 +258,8 @@ class VitTask : public LoaderTask<ImageLoader, ImageBatch, VitModel<float>, VitM
   }
   double items_in_batch() const override { return batch_.B; }
   const char* item_unit() const override { return "img/s"; }
-  EvalResult evaluate(TrainStep<float>& ts, int max_batches) override {
-    return eval_counts_only(ts, max_batches, "accuracy");
+  EvalResult evaluate(LayerRunner<float>& run, int max_batches) override {
+    return eval_counts_only(run, max_batches, "accuracy");
   }
   nlohmann::json tokenizers() const override { return nullptr; }
   std::string describe() const override {
@@ -285,11 +296,12 @@ class MtTask : public LoaderTask<TranslationLoader, Seq2SeqBatch, MtModel<float>
   }
   const char* item_unit() const override { return "tok/s"; }
   // Teacher-forced loss over the batches, then BLEU of greedy translations of the same sentences.
-  EvalResult evaluate(TrainStep<float>& ts, int max_batches) override {
+  EvalResult evaluate(LayerRunner<float>& run, int max_batches) override {
     std::vector<std::string> hyps, refs;
     const token_t bos = tgt_tok_.id(kBos), eos = tgt_tok_.id(kEos);
-    const EvalSum s = eval_loop(ts, max_batches, [&](const Seq2SeqBatch& v) {
-      const auto out = model_->greedy_decode(v.src, v.src_mask, v.B, v.Ts, max_tgt_, bos, eos);
+    const EvalSum s = eval_loop(run, max_batches, [&](const Seq2SeqBatch& v) {
+      const auto out =
+          model_->greedy_decode(v.src, v.src_mask, v.B, v.Ts, max_tgt_, bos, eos, &run);
       for (int b = 0; b < v.B; ++b) {
         hyps.push_back(tgt_tok_.decode(out.data() + std::size_t(b) * max_tgt_,
                                        std::size_t(max_tgt_), /*skip_specials=*/true));

@@ -43,9 +43,10 @@ class Task {
   // target, or images; and the unit ("tok/s", "img/s").
   virtual double items_in_batch() const = 0;
   virtual const char* item_unit() const = 0;
-  // Evaluates on the first max_batches validation batches (all when <= 0). Leaves the model
-  // bound to a validation batch: call next_batch() before training on.
-  virtual EvalResult evaluate(TrainStep<float>& ts, int max_batches) = 0;
+  // Evaluates on the first max_batches validation batches (all when <= 0), the layers run by
+  // `run` (LayerRunner: all here; RankRunner: a model split over ranks, every rank calls). Leaves
+  // the model bound to a validation batch: call next_batch() before training on.
+  virtual EvalResult evaluate(LayerRunner<float>& run, int max_batches) = 0;
   // The loader's position and RNG, for checkpoints.
   virtual std::vector<std::uint64_t> data_state() const = 0;
   virtual void set_data_state(const std::vector<std::uint64_t>& s) = 0;

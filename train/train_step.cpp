@@ -88,7 +88,8 @@ StepStats TrainStep<T>::apply_update() {
   StepStats st;
   const double t0 = now();
   ParamStore<T>& p = model_.params();
-  st.grad_norm = std::sqrt(grad_sq_norm(p.grads(), p.size()));
+  if (!sq_norm_) grad_sq_norm_by_tensor(p, norms_);
+  st.grad_norm = std::sqrt(sq_norm_ ? sq_norm_(p) : ordered_total(norms_));
   if (!std::isfinite(st.grad_norm)) {
     st.skipped = true;
   } else {

@@ -9,6 +9,8 @@
 // Usage:
 //   TrainStep<float> ts(model, adamw);  model.set_batch(batch);  ts.step();  ts.times().forward
 #include <cstddef>
+#include <functional>
+#include <vector>
 
 #include "model/model.hpp"
 #include "optim/optim.hpp"
@@ -41,6 +43,10 @@ class TrainStep {
   bool keep_tapes() const { return keep_tapes_; }
   // Clip the global gradient norm to this value; <= 0 disables clipping (default 1.0).
   void set_max_grad_norm(double v) { max_grad_norm_ = v; }
+  // How the global squared gradient norm is taken (default: per tensor, then in registration
+  // order, over this rank's params()); a model split over ranks sums the per-tensor vector over
+  // its ranks first (train/model_split.hpp).
+  void set_sq_norm(std::function<double(const ParamStore<T>&)> f) { sq_norm_ = std::move(f); }
 
   // Gradients of the batch the model is bound to (model.set_batch first): zeroes the grads,
   // fills them, returns the loss.
@@ -68,6 +74,8 @@ class TrainStep {
   Optimizer<T>* opt_;
   bool keep_tapes_ = true;
   double max_grad_norm_ = 1.0;
+  std::function<double(const ParamStore<T>&)> sq_norm_;
+  std::vector<double> norms_;  // |grad|² per tensor
   Arena<T> arena_;
   std::size_t state_size_ = 0, states_elems_ = 0, tapes_elems_ = 0;
   T* states_ = nullptr;  // [N+1][state_size_]

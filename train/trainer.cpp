@@ -13,6 +13,8 @@
 #include "train/cost_oracle.hpp"
 #include "train/gradient_monitor.hpp"
 #include "train/memory_check.hpp"
+#include "train/model_split.hpp"
+#include "adaptive/rank_runner.hpp"
 #include "train/output_paths.hpp"
 #include "train/record_lock.hpp"
 #include "adaptive/layer_parallel_step.hpp"
@@ -48,19 +50,6 @@ mgrit::TrainMode start_mode(SolverMode m) {
     case SolverMode::adaptive: return mgrit::TrainMode::parallel;
   }
   return mgrit::TrainMode::serial;
-}
-
-// The solver settings of exact training on several ranks: one level (no coarse grid), so each
-// solve is sequential propagation across the ranks, finished after one sweep.
-SolverConfig exact_solver(SolverConfig s) {
-  for (MgritConfig* g : {&s.forward, &s.backward}) {
-    g->levels = 1;
-    g->iterations = 1;
-    g->skip = false;
-  }
-  s.warm_start = false;
-  s.adjoint_guess = AdjointGuess::zero;
-  return s;
 }
 
 mgrit::ControllerOptions controller_options(const ControlConfig& c, long every) {
@@ -172,8 +161,12 @@ class Run {
     if (layout_.world() > 1) broadcast(path_problem, MPI_CHAR);
     if (!path_problem.empty()) throw Error(path_problem);
     if (rank_ == 0) lock_ = std::make_unique<RecordLock>(cfg_.output.file);  // the one writer
+    // Which layers this rank holds, before anything is allocated: the model, its gradients and
+    // the optimizer's state exist here only for them.
+    shards_ = std::make_unique<ParamShards>(split_model(cfg_, layout_.group_comm()));
+    group_cfg_.model.roles = shards_->roles();
     // Before the data and the model are allocated: a run that cannot fit fails now, with numbers.
-    memory_estimate_ = estimate_train_memory(group_cfg_, ranks_);
+    memory_estimate_ = estimate_train_memory(group_cfg_, ranks_, shards_.get());
     if (cfg_.train.check_memory) check_train_memory(memory_estimate_, available_memory_bytes());
     task_ = make_task(group_cfg_);
     Model<float>& model = task_->model();
@@ -183,6 +176,12 @@ class Run {
                         cfg_.train.warmup, cfg_.train.steps);
     step_ = std::make_unique<TrainStep<float>>(model, opt_.get());
     step_->set_max_grad_norm(cfg_.train.clip);
+    // Per tensor, then in registration order over the ranks: the same norm on any P.
+    step_->set_sq_norm([this](const ParamStore<float>& p) {
+      grad_sq_norm_by_tensor(p, norms_);
+      shards_->sum_by_index(norms_);
+      return ordered_total(norms_);
+    });
     setup_solver();
 
     RunState state;
@@ -196,8 +195,9 @@ class Run {
       if (controller_) controller_->set_state(control_);
     }
     open_record(state);
+    record_held_parameters();
     std::ostream& out = rank_ == 0 ? out_ : null_out_;
-    out << "lpt train: " << to_string(cfg_.model.family) << ", " << model.params().size()
+    out << "lpt train: " << to_string(cfg_.model.family) << ", " << model.params().global_size()
         << " parameters, " << cfg_.model.total_layers() << " layers, h = " << cfg_.model.h
         << "; " << task_->describe() << "\n";
     out << "solver: " << describe_solver() << "\n";
@@ -265,11 +265,13 @@ class Run {
     Model<float>& model = task_->model();
     if (cfg_.solver.mode == SolverMode::pipeline) {
       pipe_ = std::make_unique<PipelineStep>(model, layout_.group_comm(), cfg_.solver.schedule);
+      pipe_->set_shards(shards_.get());
       return;
     }
     const bool serial = cfg_.solver.mode == SolverMode::serial;
     if (serial && ranks_ == 1) return;
     lp_ = std::make_unique<LayerParallelStep>(model, layout_.group_comm());
+    lp_->set_shards(shards_.get());
     if (serial) {
       // On P ranks, serial is exact propagation passed from rank to rank: the layer-parallel step
       // on one level is forward substitution over the ranks' blocks of layers, forward and
@@ -280,7 +282,7 @@ class Run {
     lp_->configure(cfg_.solver, cfg_.solver.mode == SolverMode::serial_forward);
     if (cfg_.monitor.every > 0)
       monitor_ = std::make_unique<GradientMonitor>(model, cfg_.monitor.batches,
-                                                   cfg_.monitor.precision);
+                                                   cfg_.monitor.precision, shards_.get());
     if (cfg_.solver.mode == SolverMode::adaptive) {
       controller_ = std::make_unique<mgrit::Controller>(controller_options(cfg_.control, cfg_.monitor.every), control_);
       auto oracle = make_cost_oracle(group_cfg_, model.config(), ranks_);
@@ -335,10 +337,12 @@ class Run {
     return s;
   }
 
+  // Group 0's ranks hand their tensors to rank 0, which writes (every group holds the same).
   void checkpoint(long step) {
-    if (cfg_.output.checkpoint.empty() || rank_ != 0) return;
+    if (cfg_.output.checkpoint.empty() || layout_.group() != 0) return;
     save_checkpoint(cfg_.output.checkpoint, cfg_.resolved_string(), task_->tokenizers(),
-                    task_->model().params(), *opt_, current_state(step));
+                    task_->model().params(), *opt_, rank_ == 0 ? current_state(step) : RunState{},
+                    *shards_);
     progress_->message("checkpoint " + cfg_.output.checkpoint + " at step " +
                        std::to_string(step));
   }
@@ -358,12 +362,36 @@ class Run {
     record_->flush();
   }
 
-  // Every rank evaluates (the same serial forward on the same batches): no messages, and every
-  // rank knows the result.
+  // Once: the parameter elements each rank allocates (owned, then ghost copies of others'),
+  // what splitting the model saves beside the peaks.
+  void record_held_parameters() {
+    const ParamStore<float>& p = task_->model().params();
+    double mine[2] = {double(p.size()), double(p.storage_size() - p.size())};
+    std::vector<double> all(2 * layout_.world(), 0.0);
+    if (layout_.world() > 1)
+      MPI_Gather(mine, 2, MPI_DOUBLE, all.data(), 2, MPI_DOUBLE, 0, o_.comm);
+    else
+      all.assign(mine, mine + 2);
+    if (!record_ || record_->rows("/memory/params_owned") > 0) return;
+    std::vector<std::string> cols;
+    std::vector<double> owned, ghost;
+    for (int r = 0; r < layout_.world(); ++r) {
+      cols.push_back("rank " + std::to_string(r));
+      owned.push_back(all[2 * r]);
+      ghost.push_back(all[2 * r + 1]);
+    }
+    record_->append_row("/memory/params_owned", owned, cols);
+    record_->append_row("/memory/params_ghost", ghost, cols);
+    record_->set_attr("/memory/params_owned", "total", double(p.global_size()));
+  }
+
+  // Every group evaluates the same batches, its layers passed from rank to rank (the serial
+  // forward's bits), and every rank gets the result.
   EvalResult evaluate(long step) {
     Model<float>& model = task_->model();
     model.set_train(false);
-    const EvalResult r = task_->evaluate(*step_, group_cfg_.train.eval_batches);
+    RankRunner<float> runner(*shards_);
+    const EvalResult r = task_->evaluate(runner, group_cfg_.train.eval_batches);
     model.set_train(true);
     if (record_) {
       record_->append("/eval/step", static_cast<std::int64_t>(step));
@@ -512,10 +540,11 @@ class Run {
   // The gradient of the bound batch in the mode in force; records the solves. A gradient check
   // may run only with the step's last micro-batch (`check_allowed`).
   double gradient(long s, PhaseTimes& ph, bool check_allowed) {
-    // Serial training started as such on P ranks passes the layers from rank to rank; an adaptive
-    // run that switched to serial keeps the whole model on every rank and steps it there.
+    // Serial training on P ranks passes the layers from rank to rank (one-level solves, the
+    // same bits as one rank's serial step); so does an adaptive run that switched to serial.
     const bool exact_over_ranks = lp_ && cfg_.solver.mode == SolverMode::serial;
     if (control_.mode == mgrit::TrainMode::serial && !exact_over_ranks) {
+      if (ranks_ > 1) return exact_gradient(s, ph);
       const double loss = step_->forward_backward();
       ph = step_->times();
       return loss;
@@ -528,6 +557,20 @@ class Run {
     record_solves(record_.get(), s, *lp_, layout_.group_comm());
     indicators_ = solve_indicators(*lp_);  // before a check's extra solves overwrite the stats
     if (check_allowed && std::isfinite(loss) && check_due(s)) monitor_and_control(s);
+    return loss;
+  }
+
+  // An adaptive run's serial steps on P ranks: one-level solves over the split model.
+  double exact_gradient(long s, PhaseTimes& ph) {
+    if (!exact_lp_) {
+      exact_lp_ = std::make_unique<LayerParallelStep>(task_->model(), layout_.group_comm());
+      exact_lp_->set_shards(shards_.get());
+      exact_lp_->configure(exact_solver(cfg_.solver), false);
+    }
+    const double loss = exact_lp_->forward_backward();
+    const LayerParallelTimes& t = exact_lp_->times();
+    ph.forward = t.open + t.forward + t.close;
+    ph.backward = t.adjoint + t.reduce;  // not a solve to record: one rank's serial step records none
     return loss;
   }
 
@@ -565,6 +608,7 @@ class Run {
       PhaseTimes ph;
       const double loss = accumulated_gradient(s, ph);
       StepStats st = step_->apply_update();
+      if (!st.skipped) shards_->refresh_ghosts(task_->model().params());
       st.loss = loss;
       ph.optimizer = step_->times().optimizer;
       if (!std::isfinite(st.loss) || st.skipped) diverged(s, st.loss, st.grad_norm);
@@ -614,14 +658,16 @@ class Run {
   std::ostream null_out_;
   std::ostream& out_;
   int rank_ = 0, ranks_ = 1;  // world rank; P, the ranks of a group
+  std::unique_ptr<ParamShards> shards_;  // which layers this rank holds (the model's roles)
   std::unique_ptr<Task> task_;
   std::unique_ptr<Optimizer<float>> opt_;
   LrSchedule sched_;
   std::unique_ptr<TrainStep<float>> step_;
-  std::unique_ptr<LayerParallelStep> lp_;
+  std::unique_ptr<LayerParallelStep> lp_, exact_lp_;
   std::unique_ptr<PipelineStep> pipe_;
   MemoryEstimate memory_estimate_;  // of the rank that needs most, made once before allocating
-  std::vector<float> accumulated_;  // the micro-batches' gradient sum (train.accumulate > 1)
+  std::vector<float> accumulated_;
+  std::vector<double> norms_;  // |grad|² per tensor, summed over the ranks  // the micro-batches' gradient sum (train.accumulate > 1)
   std::unique_ptr<GradientMonitor> monitor_;
   std::unique_ptr<mgrit::Controller> controller_;
   mgrit::ControlState control_;

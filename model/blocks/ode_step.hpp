@@ -34,6 +34,8 @@ class OdeStep {
   // ParamStore's values()/grads() arrays: dtheta in backward is grads() + param_offset(layer).
   virtual std::size_t param_offset(int layer) const = 0;
   virtual std::size_t param_count(int layer) const = 0;
+  // Whether this rank holds the layer's parameters (model split over ranks, model/params.hpp).
+  virtual bool holds_layer(int layer) const { return true; }
 
   // u_next = u + h F(u; θ[layer]); if tape != nullptr also keeps what backward needs.
   virtual void forward(int layer, T h, const T* u, T* u_next, T* tape) = 0;

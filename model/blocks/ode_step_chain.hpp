@@ -22,11 +22,9 @@ namespace lpt {
 template <class T>
 class StepChainBase : public OdeStep<T> {
  public:
-  std::size_t param_offset(int layer) const override { return layers_[check(layer)].begin; }
-  std::size_t param_count(int layer) const override {
-    const auto& l = layers_[check(layer)];
-    return l.end - l.begin;
-  }
+  std::size_t param_offset(int layer) const override { return held(layer).begin; }
+  std::size_t param_count(int layer) const override { return layers_[check(layer)].count; }
+  bool holds_layer(int layer) const override { return layers_[check(layer)].present; }
   int num_steps() const override { return static_cast<int>(layers_.size()); }
   const StepBatch& batch() const { return batch_; }
   double dropout() const { return dropout_; }
@@ -41,14 +39,24 @@ class StepChainBase : public OdeStep<T> {
   }
 
   // Appends a layer whose tensors are registered under prefix ("layers.3.", "dec.0.").
+  // A layer this rank does not hold (ParamStore roles) is kept with its size only; calling it
+  // is an error.
   void add_layer(const std::string& prefix, bool decoder) {
     Layer l;
     const int n = decoder ? kDecoderParams : kEncoderParams;
-    for (int p = 0; p < n; ++p) l.offset[p] = params_.entry(prefix + layer_param_name(p)).offset;
-    const auto r = params_.range(prefix);
-    l.begin = r.first;
-    l.end = r.second;
     l.decoder = decoder;
+    l.present = params_.holds(prefix);
+    for (int p = 0; p < n; ++p) {
+      const ParamEntry& e = params_.entry(prefix + layer_param_name(p));
+      l.offset[p] = e.offset;
+      l.count += e.padded();
+    }
+    if (l.present) {
+      const auto r = params_.range(prefix);
+      l.begin = r.first;
+      l.end = r.second;
+      l.count = l.end - l.begin;
+    }
     layers_.push_back(l);
   }
 
@@ -58,8 +66,15 @@ class StepChainBase : public OdeStep<T> {
     return layer;
   }
 
+  const auto& held(int layer) const {
+    const auto& l = layers_[check(layer)];
+    require(l.present, "ODE step: layer ", layer, "'s parameters are not on this rank (internal "
+            "error: a step of it was scheduled here)");
+    return l;
+  }
+
   LayerWeights<T> weights(int layer) const {
-    const Layer& l = layers_[layer];
+    const Layer& l = held(layer);
     LayerWeights<T> w;
     const int n = l.decoder ? kDecoderParams : kEncoderParams;
     for (int p = 0; p < n; ++p) w.w[p] = params_.values() + l.offset[p];
@@ -144,7 +159,9 @@ class StepChainBase : public OdeStep<T> {
   struct Layer {
     std::array<std::size_t, kDecoderParams> offset{};
     std::size_t begin = 0, end = 0;
+    std::size_t count = 0;  // elements with padding (known on every rank)
     bool decoder = false;
+    bool present = true;
   };
   int thread() const {
     const int t = omp_in_parallel() ? omp_get_thread_num() : 0;

@@ -21,7 +21,7 @@ BertModel<T>::BertModel(const ModelConfig& cfg) : Model<T>(cfg) {
   p.add("mlm.ln_w", {d});
   p.add("mlm.ln_b", {d});
   p.add("mlm.bias", {cfg.vocab});
-  p.finalize();
+  p.finalize(cfg.roles);
   steps_ = std::make_unique<TransformerSteps<T>>(p, token_lm_steps_config(cfg, /*causal=*/false));
 }
 

@@ -11,7 +11,7 @@ GptModel<T>::GptModel(const ModelConfig& cfg) : Model<T>(cfg) {
           " max_len=", cfg.max_len, " layers=", cfg.layers);
   auto& p = this->params_;
   register_token_lm_params(p, cfg);
-  p.finalize();
+  p.finalize(cfg.roles);
   steps_ = std::make_unique<TransformerSteps<T>>(p, token_lm_steps_config(cfg, /*causal=*/true));
 }
 

@@ -27,7 +27,7 @@ MtModel<T>::MtModel(const ModelConfig& cfg) : Model<T>(cfg) {
     register_layer_params(p, "dec." + std::to_string(k) + ".", dims, true);
   p.add("lnf_w", {d});
   p.add("lnf_b", {d});
-  p.finalize();
+  p.finalize(cfg.roles);
   TranslationStepsConfig sc;
   sc.dims = dims;
   sc.enc_layers = cfg.enc_layers;
@@ -136,7 +136,10 @@ EvalCounts MtModel<T>::eval_counts() const {
 template <class T>
 std::vector<token_t> MtModel<T>::greedy_decode(const std::vector<token_t>& src,
                                                const std::vector<std::uint8_t>& src_mask, int B,
-                                               int Ts, int max_len, token_t bos, token_t eos) {
+                                               int Ts, int max_len, token_t bos, token_t eos,
+                                               LayerRunner<T>* run) {
+  LayerRunner<T> here;
+  LayerRunner<T>& r = run ? *run : here;
   const ModelConfig& c = this->cfg_;
   require(max_len >= 1 && max_len <= c.tgt_max_len, "greedy_decode: max_len ", max_len,
           " must be in [1, tgt_max_len = ", c.tgt_max_len, "]");
@@ -161,23 +164,28 @@ std::vector<token_t> MtModel<T>::greedy_decode(const std::vector<token_t>& src,
     bind(q, false);
     const std::size_t nx = source_size();
     Z.resize(steps_->state_size());
-    open_forward(Z.data());
+    if (r.root()) open_forward(Z.data());
     if (t == 1) {  // the encoder once: X does not depend on the target
-      for (int n = 0; n < Ne; ++n) steps_->forward(n, this->h(n), Z.data(), Z.data(), nullptr);
+      r.forward(*this, Z.data(), 0, Ne);
       X.assign(Z.begin(), Z.begin() + nx);
     } else {
       std::copy(X.begin(), X.end(), Z.begin());
     }
-    for (int k = 0; k < Nd; ++k) steps_->forward(Ne + k, this->h(Ne + k), Z.data(), Z.data(), nullptr);
-    close(Z.data(), nullptr);
-    for (int b = 0; b < B; ++b) {
-      if (done[b]) continue;
-      const T* row = head_.logits + (std::size_t(b) * t + t - 1) * head_.V;
-      const token_t best = token_t(std::max_element(row, row + head_.V) - row);
-      out[std::size_t(b) * max_len + t - 1] = best;
-      if (t < max_len) prefix[std::size_t(b) * max_len + t] = best;
-      done[b] = best == eos;
+    r.forward(*this, Z.data(), Ne, Ne + Nd);
+    if (r.root()) {
+      close(Z.data(), nullptr);
+      for (int b = 0; b < B; ++b) {
+        if (done[b]) continue;
+        const T* row = head_.logits + (std::size_t(b) * t + t - 1) * head_.V;
+        const token_t best = token_t(std::max_element(row, row + head_.V) - row);
+        out[std::size_t(b) * max_len + t - 1] = best;
+        if (t < max_len) prefix[std::size_t(b) * max_len + t] = best;
+        done[b] = best == eos;
+      }
     }
+    r.share(out.data(), out.size() * sizeof(token_t));
+    r.share(prefix.data(), prefix.size() * sizeof(token_t));
+    r.share(done.data(), done.size());
     if (std::all_of(done.begin(), done.end(), [](char x) { return x != 0; })) break;
   }
   this->train_ = was_train;

@@ -36,10 +36,12 @@ class MtModel : public Model<T> {
   // Greedy decoding without dropout: src/src_mask [B,Ts]; returns [B, max_len] target ids, each
   // row bos excluded, ending at the first eos (kept) and filled with eos after it. The encoder
   // runs once; the decoder reruns on the growing prefix. Rebinds the model to internal batches,
-  // so call set_batch again before training.
+  // so call set_batch again before training. `run`: how the layers run (null: all here; a
+  // model split over ranks: every rank calls with the same arguments and gets the same result).
   std::vector<token_t> greedy_decode(const std::vector<token_t>& src,
                                      const std::vector<std::uint8_t>& src_mask, int B, int Ts,
-                                     int max_len, token_t bos, token_t eos);
+                                     int max_len, token_t bos, token_t eos,
+                                     LayerRunner<T>* run = nullptr);
 
  private:
   void bind(const MtBatch& b, bool need_targets);

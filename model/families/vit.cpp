@@ -31,7 +31,7 @@ VitModel<T>::VitModel(const ModelConfig& cfg) : Model<T>(cfg) {
   p.add("lnf_b", {d});
   p.add("head_w", {cfg.n_classes, d});
   p.add("head_b", {cfg.n_classes});
-  p.finalize();
+  p.finalize(cfg.roles);
   TransformerStepsConfig sc;
   sc.dims = dims;
   sc.layers = cfg.layers;
