@@ -15,9 +15,11 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "input/batch.hpp"
 #include "model/blocks/ode_step.hpp"
+#include "model/blocks/ode_step_transformer.hpp"
 #include "model/model_config.hpp"
 #include "model/params.hpp"
 #include "model/arena.hpp"
@@ -71,13 +73,19 @@ class Model {
   // After set_batch: elements of one state u_n.
   std::size_t state_size() { return steps().state_size(); }
 
-  // u0[state_size()] = the opening layer applied to the batch (written).
-  virtual void open_forward(T* u0) = 0;
-  // Loss of the batch from the final state; lamN[state_size()] = dL/du_N (written) when non-null,
-  // and the closing parameters' gradients accumulate (only when lamN is non-null).
-  virtual double close(const T* uN, T* lamN) = 0;
-  // Opening parameters' gradients += (∂u0/∂θ)^T lam0.
-  virtual void open_backward(const T* lam0) = 0;
+  // u0[state_size()] = the opening layer applied to the batch (written): the family's embedding,
+  // then the edge layers before the chain (model.edge_layers, exact, h = 1).
+  void open_forward(T* u0);
+  // Loss of the batch from the final state (through the edge layers after the chain, then the
+  // family's head); lamN[state_size()] = dL/du_N (written) when non-null, and the closing
+  // parameters' gradients accumulate (only when lamN is non-null).
+  double close(const T* uN, T* lamN);
+  // Opening parameters' gradients += (∂u0/∂θ)^T lam0 (edge layers, then the embedding).
+  void open_backward(const T* lam0);
+  // Ordinary transformer layers (h = 1) before and after the ODE chain, part of the opening and
+  // closing (rank 0 computes them, outside MGRIT); their tensors are `edge.i.` (docs/parameters.md).
+  int edge_before() const { return cfg_.edge_before; }
+  int edge_after() const { return cfg_.edge_after; }
 
   // After close(): logits of the batch (gpt/bert: [B,T,V]; vit: [B,n_classes]; mt: [B,Tt,V_tgt])
   // and the metrics.
@@ -90,6 +98,15 @@ class Model {
 
  protected:
   explicit Model(const ModelConfig& cfg) : cfg_(cfg) {}
+  // The family's own opening (embedding), closing (head and loss) and opening backward, as
+  // open_forward, close and open_backward describe them without the edge layers.
+  virtual void embed_forward(T* u0) = 0;
+  virtual double head_close(const T* uN, T* lamN) = 0;
+  virtual void embed_backward(const T* lam0) = 0;
+  // Families with edge layers register `edge.i.` (register_edge_params, model/families/common.hpp)
+  // and build their chain here, like the ODE chain's; set_edge_batch binds it with its batch.
+  void build_edges(const TransformerStepsConfig& chain);
+  void set_edge_batch(const StepBatch& b);
   // Makes the family's work arena hold at least n elements; reallocates only when it grows.
   void ensure_work(std::size_t n) {
     work_.reset();
@@ -101,6 +118,8 @@ class Model {
 
   ModelConfig cfg_;
   ParamStore<T> params_;
+  std::unique_ptr<TransformerSteps<T>> edges_;
+  std::vector<T> edge_states_, edge_lam_;  // the edge layers' inputs (kept for the backward), λ
   Arena<T> work_;
   StepBatch sb_;
   bool train_ = true;

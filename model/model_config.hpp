@@ -18,6 +18,9 @@ struct ModelConfig {
   double dropout = 0;          // embedding output and φ outputs (docs/parameters.md)
   double label_smoothing = 0;  // ε of the loss (every family)
   double h = 1;                // ODE step size of every layer (1 = standard transformer)
+  // Ordinary (h = 1) transformer layers before and after the ODE chain, computed exactly with the
+  // opening and closing (GPT, BERT, ViT).
+  int edge_before = 0, edge_after = 0;
   // Which tensors this process holds when the layers are split over ranks (model/params.hpp);
   // empty: all of them.
   ParamRoles roles;

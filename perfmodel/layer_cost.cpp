@@ -281,9 +281,26 @@ void lm_head(EndCost& e, const Dims& x, double rows, double vocab) {
 
 }  // namespace
 
+namespace {
+// `count` ordinary layers in an opening or closing: the forward, and in the backward the forward
+// again (lpt recomputes their tapes) plus the VJP and the parameter gradients.
+void add_edge_layers(EndCost& e, const ModelShape& s, int count) {
+  if (count <= 0) return;
+  const LayerCost l = encoder_layer_cost(s, s.tokens());
+  for (int i = 0; i < count; ++i) {
+    e.forward.append(l.forward);
+    e.backward.append(l.forward);
+    e.backward.append(l.vjp_state);
+    e.backward.append(l.param_grad);
+    e.params += l.params;
+  }
+}
+}  // namespace
+
 EndCost opening_cost(const ModelShape& s) {
   const Dims x = dims(s, s.tokens(), s.tokens());
   EndCost e;
+  add_edge_layers(e, s, s.edge_before);
   switch (s.family) {
     case Family::gpt:
     case Family::bert: embed(e, "emb", x, s.seq, s.vocab, s.seq); break;
@@ -309,6 +326,7 @@ EndCost opening_cost(const ModelShape& s) {
 EndCost closing_cost(const ModelShape& s) {
   const Dims x = dims(s, s.tokens(), s.tokens());
   EndCost e;
+  add_edge_layers(e, s, s.edge_after);
   switch (s.family) {
     case Family::gpt:
     case Family::mt: lm_head(e, x, x.M, s.vocab); break;

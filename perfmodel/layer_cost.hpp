@@ -25,6 +25,9 @@ struct ModelShape {
   int channels = 3, image = 224, patch = 16, classes = 1000;  // ViT only
   int act_bytes = 2;  // bytes per activation / message element: 2 (bf16) or 4 (fp32)
   bool flash_attention = false;  // fused attention: no T×T tensor in memory, recomputed backward
+  // Ordinary layers before and after the ODE chain (lpt's model.edge_layers), part of the opening
+  // and closing: forward, then in the backward their forward again (recomputed) and the VJP.
+  int edge_before = 0, edge_after = 0;
 
   int tokens() const;  // T, or 1 + patches for ViT
   void validate() const;  // throws lpt::Error naming the offending field

@@ -36,13 +36,17 @@ std::vector<Named> specs() {
   { TinySpec t = s; t.d = 5; t.H = 1; t.B = 1; t.T = 1; t.L = 1; add("gpt_one_head_seq1_batch1", t); }
   { TinySpec t = s; t.d = 10; t.H = 2; t.h = 0.25; t.smoothing = 0.1; add("gpt_h025_smoothing", t); }
   { TinySpec t = s; t.dropout = 0.3; add("gpt_dropout", t); }
+  { TinySpec t = s; t.edge_before = 1; t.edge_after = 2; t.h = 0.5; t.dropout = 0.2;
+    add("gpt_edge_layers_dropout", t); }
   s.family = "bert";
   add("bert_padding", s);
   { TinySpec t = s; t.d = 7; t.H = 1; t.B = 1; t.T = 1; t.padding = false; add("bert_seq1", t); }
   { TinySpec t = s; t.dropout = 0.25; t.smoothing = 0.2; add("bert_dropout_smoothing", t); }
+  { TinySpec t = s; t.edge_before = 1; t.edge_after = 1; add("bert_edge_layers", t); }
   s.family = "vit";
   { TinySpec t = s; t.H = 2; add("vit", t); }
   { TinySpec t = s; t.d = 3; t.H = 1; t.B = 1; t.h = 0.5; t.dropout = 0.2; add("vit_dropout_h05", t); }
+  { TinySpec t = s; t.edge_before = 2; t.edge_after = 0; t.h = 0.25; add("vit_edge_layers", t); }
   s.family = "mt";
   { TinySpec t = s; t.T = 5; t.T2 = 3; t.smoothing = 0.1; add("mt_padding_ts5_tt3", t); }
   { TinySpec t = s; t.d = 5; t.H = 1; t.B = 1; t.T = 1; t.T2 = 2; t.L = 1; t.padding = false;
@@ -163,6 +167,44 @@ TEST(Family, SplitModelAllocatesOnlyWhatTheRankHolds) {
   EXPECT_THROW(p.value("wte"), Error);
   // The optimizer's decay groups lie in the owned part.
   for (const ParamGroup& gr : no_decay_groups(p.entries())) EXPECT_LE(gr.end, p.size());
+}
+
+// Edge layers are ordinary transformer layers: a GPT of 2 chain layers at h = 1 with one edge
+// layer before and one after computes the loss and gradients of a 4-layer GPT at h = 1 whose
+// layers hold the same values (edge.0, layers.0, layers.1, edge.1), bit for bit.
+TEST(Family, EdgeLayersAreOrdinaryLayersAroundTheChain) {
+  TinySpec s;
+  s.family = "gpt";
+  s.L = 4;
+  FamilyCase<double> plain = make_case<double>(s);
+  TinySpec e = s;
+  e.L = 2;
+  e.edge_before = e.edge_after = 1;
+  FamilyCase<double> edged = make_case<double>(e);
+  ParamStore<double>& a = plain.model->params();
+  ParamStore<double>& b = edged.model->params();
+  auto same = [&](const std::string& from, const std::string& to) {
+    for (const ParamEntry& x : b.entries())
+      if (x.name.rfind(to, 0) == 0) {
+        const std::string y = from + x.name.substr(to.size());
+        std::copy(a.value(y), a.value(y) + x.numel, b.value(x.name));
+      }
+  };
+  for (const char* t : {"wte", "wpe", "lnf_w", "lnf_b"}) same(t, t);
+  same("layers.0.", "edge.0.");
+  same("layers.1.", "layers.0.");
+  same("layers.2.", "layers.1.");
+  same("layers.3.", "edge.1.");
+  TrainStep<double> ta(*plain.model, nullptr), tb(*edged.model, nullptr);
+  EXPECT_EQ(ta.forward_backward(), tb.forward_backward());
+  auto grad = [](ParamStore<double>& p, const std::string& n) {
+    return std::vector<double>(p.grad(n), p.grad(n) + p.entry(n).numel);
+  };
+  EXPECT_EQ(grad(a, "wte"), grad(b, "wte"));
+  EXPECT_EQ(grad(a, "layers.0.attn.qkv_w"), grad(b, "edge.0.attn.qkv_w"));
+  EXPECT_EQ(grad(a, "layers.2.mlp.fc_w"), grad(b, "layers.1.mlp.fc_w"));
+  EXPECT_EQ(grad(a, "layers.3.ln2_w"), grad(b, "edge.1.ln2_w"));
+  EXPECT_EQ(edged.model->steps().num_steps(), 2);  // MGRIT sees the chain only
 }
 
 TEST(Family, BatchErrorsNameTheProblem) {

@@ -56,6 +56,7 @@ struct TinySpec {
   double h = 1.0, dropout = 0.0, smoothing = 0.0;
   bool padding = true;
   unsigned seed = 1;
+  int edge_before = 0, edge_after = 0;  // model.edge_layers (gpt, bert, vit)
 };
 
 template <class T>
@@ -65,6 +66,7 @@ FamilyCase<T> make_case(const TinySpec& s) {
   ModelConfig& m = c.cfg;
   m.d_model = s.d, m.heads = s.H, m.d_ff = s.dff, m.h = s.h, m.dropout = s.dropout;
   m.label_smoothing = s.smoothing;
+  m.edge_before = s.edge_before, m.edge_after = s.edge_after;
   std::mt19937_64 rng(s.seed);
   if (s.family == "gpt" || s.family == "bert") {
     m.layers = s.L, m.vocab = 11, m.max_len = s.T + 2;

@@ -172,6 +172,18 @@ std::vector<KeySpec> build_schema() {
       number("model.T", 1.0, 0, true, kInf, false, "final time; only with step_size \"T/N\""));
   s.push_back(to(integer("model.patch", 7, 1, "patch side p (must divide H and W)", kVit, kLenMax),
                  FIELD(model.patch)));
+  KeySpec edge = make("model.edge_layers", Kind::int_array, json::array({0, 0}),
+                      "ordinary (h = 1) transformer layers [before, after] the ODE chain, "
+                      "computed exactly with the opening and closing on rank 0, outside MGRIT");
+  edge.lo = 0;
+  edge.hi = kDepthMax;
+  edge.array_len = 2;
+  edge.families = kStack;
+  edge.store = [](const json& v, RunConfig& c) {
+    c.model.edge_before = v.at(0).get<int>();
+    c.model.edge_after = v.at(1).get<int>();
+  };
+  s.push_back(edge);
   KeySpec img = make("model.image", Kind::int_array, json::array({1, 28, 28}),
                      "image shape [C, H, W]; must match the data set");
   img.lo = 1;

@@ -18,6 +18,8 @@ perf::ModelShape perf_shape(const RunConfig& cfg, int vocab) {
   s.heads = m.heads;
   s.d_ff = m.d_ff;
   s.layers = m.total_layers();
+  s.edge_before = m.edge_before;
+  s.edge_after = m.edge_after;
   s.act_bytes = 4;  // lpt trains in float32
   if (m.family == Family::mt) {
     s.seq = m.tgt_max_len;

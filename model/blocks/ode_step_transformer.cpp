@@ -23,7 +23,7 @@ LayerCall TransformerSteps<T>::layer_call(int layer) const {
   c.T = this->batch_.T;
   c.self_mask = this->batch_.key_mask.empty() ? nullptr : this->batch_.key_mask.data();
   c.causal = cfg_.causal;
-  this->set_dropout(c, layer);
+  this->set_dropout(c, layer + cfg_.key_layer);
   return c;
 }
 

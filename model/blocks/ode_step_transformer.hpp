@@ -15,6 +15,7 @@ struct TransformerStepsConfig {
   bool causal = false;   // GPT
   double dropout = 0;    // p on the outputs of φ1 and φ2 (training batches only)
   std::string prefix = "layers.";
+  int key_layer = 0;  // added to the layer index in dropout keys (edge layers: masks of their own)
 };
 
 template <class T>

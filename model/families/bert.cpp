@@ -23,6 +23,7 @@ BertModel<T>::BertModel(const ModelConfig& cfg) : Model<T>(cfg) {
   p.add("mlm.bias", {cfg.vocab});
   p.finalize(cfg.roles);
   steps_ = std::make_unique<TransformerSteps<T>>(p, token_lm_steps_config(cfg, /*causal=*/false));
+  this->build_edges(token_lm_steps_config(cfg, /*causal=*/false));
 }
 
 template <class T>
@@ -39,6 +40,7 @@ void BertModel<T>::set_batch(const BertBatch& b) {
   sb.key_mask = b.key_mask;  // the step chain checks that every row has a real key
   sb.train = this->train_;
   steps_->set_batch(sb);
+  this->set_edge_batch(sb);
   const int N = b.B * b.T, d = c.d_model, V = c.vocab;
   N_ = N;
   const std::size_t nd = std::size_t(N) * d, nv = std::size_t(N) * V, n1 = N;
@@ -52,14 +54,14 @@ void BertModel<T>::set_batch(const BertBatch& b) {
 }
 
 template <class T>
-void BertModel<T>::open_forward(T* u0) {
+void BertModel<T>::embed_forward(T* u0) {
   require(batch_, "bert: open_forward() before set_batch()");
   token_open_forward(this->params_, this->cfg_, batch_->tokens.data(), batch_->B, batch_->T,
                      this->embedding_key(), this->dropout_now(), u0);
 }
 
 template <class T>
-double BertModel<T>::close(const T* uN, T* lamN) {
+double BertModel<T>::head_close(const T* uN, T* lamN) {
   require(batch_, "bert: close() before set_batch()");
   auto& p = this->params_;
   const int N = N_, d = this->cfg_.d_model, V = this->cfg_.vocab;
@@ -93,7 +95,7 @@ double BertModel<T>::close(const T* uN, T* lamN) {
 }
 
 template <class T>
-void BertModel<T>::open_backward(const T* lam0) {
+void BertModel<T>::embed_backward(const T* lam0) {
   token_open_backward(this->params_, this->cfg_, batch_->tokens.data(), batch_->B, batch_->T,
                       this->embedding_key(), this->dropout_now(), lam0, dscratch_);
 }

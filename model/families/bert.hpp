@@ -21,9 +21,9 @@ class BertModel : public Model<T> {
   void set_batch(const BertBatch& b);
 
   OdeStep<T>& steps() override { return *steps_; }
-  void open_forward(T* u0) override;
-  double close(const T* uN, T* lamN) override;
-  void open_backward(const T* lam0) override;
+  void embed_forward(T* u0) override;
+  double head_close(const T* uN, T* lamN) override;
+  void embed_backward(const T* lam0) override;
   const T* logits() const override { return logits_; }
   std::size_t logits_size() const override { return std::size_t(N_) * this->cfg_.vocab; }
   EvalCounts eval_counts() const override;  // accuracy over the masked positions

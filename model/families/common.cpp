@@ -78,11 +78,25 @@ void register_token_lm_params(ParamStore<T>& p, const ModelConfig& cfg) {
   const LayerDims dims{cfg.d_model, cfg.heads, cfg.d_ff};
   p.add("wte", {cfg.vocab, cfg.d_model});
   p.add("wpe", {cfg.max_len, cfg.d_model});
+  register_edge_params(p, cfg, true);
   for (int n = 0; n < cfg.layers; ++n)
     register_layer_params(p, "layers." + std::to_string(n) + ".", dims, false);
+  register_edge_params(p, cfg, false);
   p.add("lnf_w", {cfg.d_model});
   p.add("lnf_b", {cfg.d_model});
 }
+template <class T>
+void register_edge_params(ParamStore<T>& p, const ModelConfig& cfg, bool before_chain) {
+  const LayerDims dims{cfg.d_model, cfg.heads, cfg.d_ff};
+  const int b = cfg.edge_before, a = cfg.edge_after;
+  require(b >= 0 && a >= 0, "model.edge_layers must be >= 0, got [", b, ", ", a, "]");
+  const int lo = before_chain ? 0 : b, hi = before_chain ? b : b + a;
+  for (int i = lo; i < hi; ++i)
+    register_layer_params(p, "edge." + std::to_string(i) + ".", dims, false);
+}
+template void register_edge_params<float>(ParamStore<float>&, const ModelConfig&, bool);
+template void register_edge_params<double>(ParamStore<double>&, const ModelConfig&, bool);
+
 template void register_token_lm_params<float>(ParamStore<float>&, const ModelConfig&);
 template void register_token_lm_params<double>(ParamStore<double>&, const ModelConfig&);
 
@@ -141,6 +155,74 @@ void check_token_batch(const char* what, int B, int T, const ModelConfig& c,
 }
 
 // ---- Model<T> members shared by every family.
+
+template <class T>
+void Model<T>::build_edges(const TransformerStepsConfig& chain) {
+  if (cfg_.edge_before + cfg_.edge_after == 0) return;
+  TransformerStepsConfig c = chain;
+  c.layers = cfg_.edge_before + cfg_.edge_after;
+  c.prefix = "edge.";
+  c.key_layer = 1 << 20;  // dropout masks of their own, never a chain layer's
+  edges_ = std::make_unique<TransformerSteps<T>>(params_, c);
+}
+
+template <class T>
+void Model<T>::set_edge_batch(const StepBatch& b) {
+  if (!edges_) return;
+  edges_->set_batch(b);
+  const std::size_t S = edges_->state_size();
+  const std::size_t n = std::size_t(std::max(cfg_.edge_before, cfg_.edge_after) + 1) * S;
+  if (edge_states_.size() < n) edge_states_.resize(n);
+  if (edge_lam_.size() < S) edge_lam_.resize(S);
+}
+
+// The edge layers are ordinary layers of step 1 on the state; their inputs are kept (in
+// edge_states_) for the backward, which recomputes each layer's tape from them.
+template <class T>
+void Model<T>::open_forward(T* u0) {
+  embed_forward(u0);
+  const int b = cfg_.edge_before;
+  if (!edges_ || b == 0) return;
+  const std::size_t S = edges_->state_size();
+  T* st = edge_states_.data();
+  std::copy(u0, u0 + S, st);
+  for (int i = 0; i < b; ++i) edges_->forward(i, T(1), st + i * S, st + (i + 1) * S, nullptr);
+  std::copy(st + b * S, st + (b + 1) * S, u0);
+}
+
+template <class T>
+void Model<T>::open_backward(const T* lam0) {
+  const int b = cfg_.edge_before;
+  if (!edges_ || b == 0) return embed_backward(lam0);
+  // The opening's states are recomputed: between open_forward and here the closing edge layers
+  // may have overwritten the shared buffer.
+  const std::size_t S = edges_->state_size();
+  T* st = edge_states_.data();
+  embed_forward(st);
+  for (int i = 0; i < b; ++i) edges_->forward(i, T(1), st + i * S, st + (i + 1) * S, nullptr);
+  T* lam = edge_lam_.data();
+  std::copy(lam0, lam0 + S, lam);
+  T* g = params_.grads();
+  for (int i = b - 1; i >= 0; --i)
+    edges_->backward(i, T(1), st + i * S, nullptr, lam, lam, g + edges_->param_offset(i));
+  embed_backward(lam);
+}
+
+template <class T>
+double Model<T>::close(const T* uN, T* lamN) {
+  const int b = cfg_.edge_before, a = cfg_.edge_after;
+  if (!edges_ || a == 0) return head_close(uN, lamN);
+  const std::size_t S = edges_->state_size();
+  T* st = edge_states_.data();
+  std::copy(uN, uN + S, st);
+  for (int j = 0; j < a; ++j) edges_->forward(b + j, T(1), st + j * S, st + (j + 1) * S, nullptr);
+  const double loss = head_close(st + a * S, lamN);
+  if (!lamN) return loss;
+  T* g = params_.grads();
+  for (int j = a - 1; j >= 0; --j)
+    edges_->backward(b + j, T(1), st + j * S, nullptr, lamN, lamN, g + edges_->param_offset(b + j));
+  return loss;
+}
 
 template <class T>
 void Model<T>::init(std::uint64_t seed) {

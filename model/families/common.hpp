@@ -40,10 +40,15 @@ struct LmHead {
                 T* g_ln_w, T* g_ln_b, T* g_W);
 };
 
-// GPT and BERT open the same way: wte [V,d], wpe [max_len,d], the layers `layers.n.`, then
-// lnf_w, lnf_b (docs/parameters.md); the caller adds its head and finalizes.
+// GPT and BERT open the same way: wte [V,d], wpe [max_len,d], the edge layers before the chain,
+// the layers `layers.n.`, the edge layers after it, then lnf_w, lnf_b (docs/parameters.md); the
+// caller adds its head and finalizes.
 template <class T>
 void register_token_lm_params(ParamStore<T>& p, const ModelConfig& cfg);
+// Ordinary layers `edge.i.` around the chain (ModelConfig::edge_before/after): the first
+// edge_before (before_chain) or the last edge_after; register them around the chain's.
+template <class T>
+void register_edge_params(ParamStore<T>& p, const ModelConfig& cfg, bool before_chain);
 // Their opening layer on a token batch [B, T]: u0 = dropout(wte[tokens] + wpe[positions]) with
 // the embedding's dropout key and probability, and its backward into wte and wpe (dscratch:
 // B·T·d elements, used only when dropout > 0).

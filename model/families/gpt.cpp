@@ -13,6 +13,7 @@ GptModel<T>::GptModel(const ModelConfig& cfg) : Model<T>(cfg) {
   register_token_lm_params(p, cfg);
   p.finalize(cfg.roles);
   steps_ = std::make_unique<TransformerSteps<T>>(p, token_lm_steps_config(cfg, /*causal=*/true));
+  this->build_edges(token_lm_steps_config(cfg, /*causal=*/true));
 }
 
 template <class T>
@@ -27,6 +28,7 @@ void GptModel<T>::set_batch(const GptBatch& b) {
   sb.key_mask.clear();
   sb.train = this->train_;
   steps_->set_batch(sb);
+  this->set_edge_batch(sb);
   const int N = b.B * b.T, d = c.d_model;
   this->ensure_work(LmHead<T>::elems(N, d, c.vocab) + footprint_sum<T>({std::size_t(N) * d}));
   head_.carve(this->work_, N, d, c.vocab);
@@ -34,14 +36,14 @@ void GptModel<T>::set_batch(const GptBatch& b) {
 }
 
 template <class T>
-void GptModel<T>::open_forward(T* u0) {
+void GptModel<T>::embed_forward(T* u0) {
   require(batch_, "gpt: open_forward() before set_batch()");
   token_open_forward(this->params_, this->cfg_, batch_->tokens.data(), batch_->B, batch_->T,
                      this->embedding_key(), this->dropout_now(), u0);
 }
 
 template <class T>
-double GptModel<T>::close(const T* uN, T* lamN) {
+double GptModel<T>::head_close(const T* uN, T* lamN) {
   require(batch_, "gpt: close() before set_batch()");
   auto& p = this->params_;
   const double eps = this->cfg_.label_smoothing;
@@ -54,7 +56,7 @@ double GptModel<T>::close(const T* uN, T* lamN) {
 }
 
 template <class T>
-void GptModel<T>::open_backward(const T* lam0) {
+void GptModel<T>::embed_backward(const T* lam0) {
   token_open_backward(this->params_, this->cfg_, batch_->tokens.data(), batch_->B, batch_->T,
                       this->embedding_key(), this->dropout_now(), lam0, dscratch_);
 }

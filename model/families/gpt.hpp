@@ -23,9 +23,9 @@ class GptModel : public Model<T> {
   void set_batch(const GptBatch& b);
 
   OdeStep<T>& steps() override { return *steps_; }
-  void open_forward(T* u0) override;
-  double close(const T* uN, T* lamN) override;
-  void open_backward(const T* lam0) override;
+  void embed_forward(T* u0) override;
+  double head_close(const T* uN, T* lamN) override;
+  void embed_backward(const T* lam0) override;
   const T* logits() const override { return head_.logits; }
   std::size_t logits_size() const override { return std::size_t(head_.N) * head_.V; }
   EvalCounts eval_counts() const override;

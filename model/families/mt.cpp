@@ -27,6 +27,9 @@ MtModel<T>::MtModel(const ModelConfig& cfg) : Model<T>(cfg) {
     register_layer_params(p, "dec." + std::to_string(k) + ".", dims, true);
   p.add("lnf_w", {d});
   p.add("lnf_b", {d});
+  require(cfg.edge_before == 0 && cfg.edge_after == 0, "mt: model.edge_layers must be [0, 0] "
+          "(edge layers exist for the encoder-only chains: gpt, bert, vit), got [",
+          cfg.edge_before, ", ", cfg.edge_after, "]");
   p.finalize(cfg.roles);
   TranslationStepsConfig sc;
   sc.dims = dims;
@@ -78,7 +81,7 @@ std::uint64_t MtModel<T>::target_embedding_key() const {
 }
 
 template <class T>
-void MtModel<T>::open_forward(T* u0) {
+void MtModel<T>::embed_forward(T* u0) {
   require(batch_, "mt: open_forward() before set_batch()");
   const auto& p = this->params_;
   const ModelConfig& c = this->cfg_;
@@ -93,7 +96,7 @@ void MtModel<T>::open_forward(T* u0) {
 }
 
 template <class T>
-double MtModel<T>::close(const T* uN, T* lamN) {
+double MtModel<T>::head_close(const T* uN, T* lamN) {
   require(batch_, "mt: close() before set_batch()");
   auto& p = this->params_;
   const double eps = this->cfg_.label_smoothing;
@@ -109,7 +112,7 @@ double MtModel<T>::close(const T* uN, T* lamN) {
 }
 
 template <class T>
-void MtModel<T>::open_backward(const T* lam0) {
+void MtModel<T>::embed_backward(const T* lam0) {
   auto& p = this->params_;
   const ModelConfig& c = this->cfg_;
   const int d = c.d_model;
@@ -164,7 +167,7 @@ std::vector<token_t> MtModel<T>::greedy_decode(const std::vector<token_t>& src,
     bind(q, false);
     const std::size_t nx = source_size();
     Z.resize(steps_->state_size());
-    if (r.root()) open_forward(Z.data());
+    if (r.root()) this->open_forward(Z.data());
     if (t == 1) {  // the encoder once: X does not depend on the target
       r.forward(*this, Z.data(), 0, Ne);
       X.assign(Z.begin(), Z.begin() + nx);
@@ -173,7 +176,7 @@ std::vector<token_t> MtModel<T>::greedy_decode(const std::vector<token_t>& src,
     }
     r.forward(*this, Z.data(), Ne, Ne + Nd);
     if (r.root()) {
-      close(Z.data(), nullptr);
+      this->close(Z.data(), nullptr);
       for (int b = 0; b < B; ++b) {
         if (done[b]) continue;
         const T* row = head_.logits + (std::size_t(b) * t + t - 1) * head_.V;

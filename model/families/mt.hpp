@@ -26,9 +26,9 @@ class MtModel : public Model<T> {
 
   OdeStep<T>& steps() override { return *steps_; }
   std::size_t source_size() const { return steps_->source_size(); }
-  void open_forward(T* u0) override;
-  double close(const T* uN, T* lamN) override;  // λ_N's X block is 0 (the loss sees only Y)
-  void open_backward(const T* lam0) override;
+  void embed_forward(T* u0) override;
+  double head_close(const T* uN, T* lamN) override;  // λ_N's X block is 0 (the loss sees only Y)
+  void embed_backward(const T* lam0) override;
   const T* logits() const override { return head_.logits; }
   std::size_t logits_size() const override { return std::size_t(head_.N) * head_.V; }
   EvalCounts eval_counts() const override;  // token accuracy over tgt_out != -100

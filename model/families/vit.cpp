@@ -25,8 +25,10 @@ VitModel<T>::VitModel(const ModelConfig& cfg) : Model<T>(cfg) {
   p.add("patch_b", {d});
   p.add("cls", {d});
   p.add("pos", {1 + patches_, d});
+  register_edge_params(p, cfg, true);
   for (int n = 0; n < cfg.layers; ++n)
     register_layer_params(p, "layers." + std::to_string(n) + ".", dims, false);
+  register_edge_params(p, cfg, false);
   p.add("lnf_w", {d});
   p.add("lnf_b", {d});
   p.add("head_w", {cfg.n_classes, d});
@@ -37,6 +39,7 @@ VitModel<T>::VitModel(const ModelConfig& cfg) : Model<T>(cfg) {
   sc.layers = cfg.layers;
   sc.dropout = cfg.dropout;
   steps_ = std::make_unique<TransformerSteps<T>>(p, sc);
+  this->build_edges(sc);
 }
 
 template <class T>
@@ -59,6 +62,7 @@ void VitModel<T>::set_batch(const VitBatch& b) {
   sb.key_mask.clear();
   sb.train = this->train_;
   steps_->set_batch(sb);
+  this->set_edge_batch(sb);
   const std::size_t bp = std::size_t(b.B) * patches_, bd = std::size_t(b.B) * d,
                     bk = std::size_t(b.B) * K, nd = std::size_t(b.B) * Tn * d, b1 = b.B;
   this->ensure_work(footprint_sum<T>({bp * patch_len_, bp * d, bd, bd, b1, b1, bk, bk, b1, b1, bd,
@@ -71,7 +75,7 @@ void VitModel<T>::set_batch(const VitBatch& b) {
 }
 
 template <class T>
-void VitModel<T>::open_forward(T* u0) {
+void VitModel<T>::embed_forward(T* u0) {
   require(batch_, "vit: open_forward() before set_batch()");
   const ModelConfig& c = this->cfg_;
   const auto& p = this->params_;
@@ -102,7 +106,7 @@ void VitModel<T>::open_forward(T* u0) {
 }
 
 template <class T>
-double VitModel<T>::close(const T* uN, T* lamN) {
+double VitModel<T>::head_close(const T* uN, T* lamN) {
   require(batch_, "vit: close() before set_batch()");
   auto& p = this->params_;
   const int d = this->cfg_.d_model, K = this->cfg_.n_classes, Tn = tokens();
@@ -127,7 +131,7 @@ double VitModel<T>::close(const T* uN, T* lamN) {
 }
 
 template <class T>
-void VitModel<T>::open_backward(const T* lam0) {
+void VitModel<T>::embed_backward(const T* lam0) {
   auto& p = this->params_;
   const int d = this->cfg_.d_model, Tn = tokens();
   const std::size_t n = std::size_t(B_) * Tn * d;

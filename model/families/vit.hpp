@@ -24,9 +24,9 @@ class VitModel : public Model<T> {
   int tokens() const { return 1 + patches_; }  // T = 1 + P
 
   OdeStep<T>& steps() override { return *steps_; }
-  void open_forward(T* u0) override;
-  double close(const T* uN, T* lamN) override;
-  void open_backward(const T* lam0) override;
+  void embed_forward(T* u0) override;
+  double head_close(const T* uN, T* lamN) override;
+  void embed_backward(const T* lam0) override;
   const T* logits() const override { return logits_; }
   std::size_t logits_size() const override { return std::size_t(B_) * this->cfg_.n_classes; }
   EvalCounts eval_counts() const override;

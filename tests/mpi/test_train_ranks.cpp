@@ -138,6 +138,13 @@ TEST_F(TrainRanks, AdaptiveDecisionsAreTheSameOnEveryRankCount) {
                                   "control.max_backward_iterations=2"});
 }
 
+// Edge layers belong to the opening and closing: rank 0 computes them (and owns their tensors)
+// on every P, with the same bits.
+TEST_F(TrainRanks, EdgeLayersAreBitIdenticalOnEveryRankCount) {
+  expect_rank_independent("gpt", {"solver.mode=parallel", "model.edge_layers=[1, 2]"});
+  expect_rank_independent("vit", {"solver.mode=serial_forward", "model.edge_layers=[2, 0]"});
+}
+
 TEST_F(TrainRanks, SerialForwardTranslationIsBitIdenticalOnEveryRankCount) {
   expect_rank_independent("mt", {"solver.mode=serial_forward"});
 }
