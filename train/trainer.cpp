@@ -666,8 +666,8 @@ class Run {
   std::unique_ptr<LayerParallelStep> lp_, exact_lp_;
   std::unique_ptr<PipelineStep> pipe_;
   MemoryEstimate memory_estimate_;  // of the rank that needs most, made once before allocating
-  std::vector<float> accumulated_;
-  std::vector<double> norms_;  // |grad|² per tensor, summed over the ranks  // the micro-batches' gradient sum (train.accumulate > 1)
+  std::vector<float> accumulated_;  // the micro-batches' gradient sum (train.accumulate > 1)
+  std::vector<double> norms_;       // |grad|² per tensor, summed over the ranks
   std::unique_ptr<GradientMonitor> monitor_;
   std::unique_ptr<mgrit::Controller> controller_;
   mgrit::ControlState control_;
