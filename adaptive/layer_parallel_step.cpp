@@ -2,20 +2,12 @@
 
 #include <cmath>
 
+#include "adaptive/mpi_type.hpp"
+
 #include "util/error.hpp"
 #include "util/timer.hpp"
 
 namespace lpt {
-namespace {
-
-template <class T>
-MPI_Datatype mpi_type();
-template <>
-MPI_Datatype mpi_type<float>() { return MPI_FLOAT; }
-template <>
-MPI_Datatype mpi_type<double>() { return MPI_DOUBLE; }
-
-}  // namespace
 
 // A fixed number of cycles: tolerances off, so the work per step is the same on every step and
 // every rank count (what the cost model and the controller's raise reason about).

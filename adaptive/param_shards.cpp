@@ -2,17 +2,11 @@
 
 #include <algorithm>
 
+#include "adaptive/mpi_type.hpp"
 #include "util/error.hpp"
 
 namespace lpt {
 namespace {
-
-template <class T>
-MPI_Datatype mpi_of();
-template <>
-MPI_Datatype mpi_of<float>() { return MPI_FLOAT; }
-template <>
-MPI_Datatype mpi_of<double>() { return MPI_DOUBLE; }
 
 constexpr int kTagGhost = 91;
 
@@ -125,7 +119,7 @@ void ParamShards::exchange(ParamStore<T>& p, bool grads) const {
   for (std::size_t k = 0; k < in.size(); ++k) {
     rbuf[k].resize(count(in[k]));
     req.emplace_back();
-    MPI_Irecv(rbuf[k].data(), int(rbuf[k].size()), mpi_of<T>(), in[k].rank, kTagGhost, comm_,
+    MPI_Irecv(rbuf[k].data(), int(rbuf[k].size()), mpi_type<T>(), in[k].rank, kTagGhost, comm_,
               &req.back());
   }
   for (std::size_t k = 0; k < out.size(); ++k) {
@@ -133,7 +127,7 @@ void ParamShards::exchange(ParamStore<T>& p, bool grads) const {
     for (std::size_t i : out[k].entries)
       sbuf[k].insert(sbuf[k].end(), base + E[i].offset, base + E[i].offset + E[i].numel);
     req.emplace_back();
-    MPI_Isend(sbuf[k].data(), int(sbuf[k].size()), mpi_of<T>(), out[k].rank, kTagGhost, comm_,
+    MPI_Isend(sbuf[k].data(), int(sbuf[k].size()), mpi_type<T>(), out[k].rank, kTagGhost, comm_,
               &req.back());
   }
   MPI_Waitall(int(req.size()), req.data(), MPI_STATUSES_IGNORE);

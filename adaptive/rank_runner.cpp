@@ -2,14 +2,10 @@
 
 #include <algorithm>
 
+#include "adaptive/mpi_type.hpp"
+
 namespace lpt {
 namespace {
-template <class T>
-MPI_Datatype mpi_of();
-template <>
-MPI_Datatype mpi_of<float>() { return MPI_FLOAT; }
-template <>
-MPI_Datatype mpi_of<double>() { return MPI_DOUBLE; }
 constexpr int kTagRelay = 93;
 }  // namespace
 
@@ -20,8 +16,8 @@ void RankRunner<T>::forward(Model<T>& m, T* u, int n0, int n1) {
   const int n = int(m.state_size());
   auto move = [&](int from, int to) {
     if (from == to) return;
-    if (me == from) MPI_Send(u, n, mpi_of<T>(), to, kTagRelay, sh_.comm());
-    if (me == to) MPI_Recv(u, n, mpi_of<T>(), from, kTagRelay, sh_.comm(), MPI_STATUS_IGNORE);
+    if (me == from) MPI_Send(u, n, mpi_type<T>(), to, kTagRelay, sh_.comm());
+    if (me == to) MPI_Recv(u, n, mpi_type<T>(), from, kTagRelay, sh_.comm(), MPI_STATUS_IGNORE);
   };
   int holder = 0;
   for (int r = 0; r < P; ++r) {

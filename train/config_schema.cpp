@@ -76,6 +76,18 @@ KeySpec choice(std::string path, std::string def, std::vector<std::string> choic
   return k;
 }
 
+// An array of `len` integers in [lo, hi], stored field by field by `store`.
+KeySpec int_array(std::string path, json def, int len, double lo, double hi, unsigned fam,
+                  std::string doc, std::function<void(const json&, RunConfig&)> store) {
+  KeySpec k = make(std::move(path), Kind::int_array, std::move(def), std::move(doc));
+  k.lo = lo;
+  k.hi = hi;
+  k.array_len = len;
+  k.families = fam;
+  k.store = std::move(store);
+  return k;
+}
+
 KeySpec string(std::string path, std::string def, std::string doc) {
   return make(std::move(path), Kind::string, def, std::move(doc));
 }
@@ -172,30 +184,20 @@ std::vector<KeySpec> build_schema() {
       number("model.T", 1.0, 0, true, kInf, false, "final time; only with step_size \"T/N\""));
   s.push_back(to(integer("model.patch", 7, 1, "patch side p (must divide H and W)", kVit, kLenMax),
                  FIELD(model.patch)));
-  KeySpec edge = make("model.edge_layers", Kind::int_array, json::array({0, 0}),
-                      "ordinary (h = 1) transformer layers [before, after] the ODE chain, "
-                      "computed exactly with the opening and closing on rank 0, outside MGRIT");
-  edge.lo = 0;
-  edge.hi = kDepthMax;
-  edge.array_len = 2;
-  edge.families = kStack;
-  edge.store = [](const json& v, RunConfig& c) {
-    c.model.edge_before = v.at(0).get<int>();
-    c.model.edge_after = v.at(1).get<int>();
-  };
-  s.push_back(edge);
-  KeySpec img = make("model.image", Kind::int_array, json::array({1, 28, 28}),
-                     "image shape [C, H, W]; must match the data set");
-  img.lo = 1;
-  img.hi = kLenMax;
-  img.array_len = 3;
-  img.families = kVit;
-  img.store = [](const json& v, RunConfig& c) {
-    c.model.channels = v.at(0).get<int>();
-    c.model.image_h = v.at(1).get<int>();
-    c.model.image_w = v.at(2).get<int>();
-  };
-  s.push_back(img);
+  s.push_back(int_array("model.edge_layers", json::array({0, 0}), 2, 0, kDepthMax, kStack,
+                        "ordinary (h = 1) transformer layers [before, after] the ODE chain, "
+                        "computed exactly with the opening and closing on rank 0, outside MGRIT",
+                        [](const json& v, RunConfig& c) {
+                          c.model.edge_before = v.at(0).get<int>();
+                          c.model.edge_after = v.at(1).get<int>();
+                        }));
+  s.push_back(int_array("model.image", json::array({1, 28, 28}), 3, 1, kLenMax, kVit,
+                        "image shape [C, H, W]; must match the data set",
+                        [](const json& v, RunConfig& c) {
+                          c.model.channels = v.at(0).get<int>();
+                          c.model.image_h = v.at(1).get<int>();
+                          c.model.image_w = v.at(2).get<int>();
+                        }));
   s.push_back(
       to(integer("model.n_classes", 10, 2, "classes of the classifier head", kVit, kVocabMax),
          FIELD(model.n_classes)));
