@@ -13,9 +13,9 @@ constexpr int kTagGhost = 91;
 }  // namespace
 
 ParamShards::ParamShards(MPI_Comm comm, std::vector<int> owner,
-                         std::vector<std::vector<long>> reads, std::vector<int> edge_ghosts,
+                         std::vector<std::vector<long>> reads, std::vector<int> end_ghosts,
                          std::function<int(const std::string&)> layer_of)
-    : comm_(comm), owner_(std::move(owner)), edge_ghosts_(std::move(edge_ghosts)),
+    : comm_(comm), owner_(std::move(owner)), end_ghosts_(std::move(end_ghosts)),
       layer_of_(std::move(layer_of)) {
   MPI_Comm_rank(comm_, &rank_);
   MPI_Comm_size(comm_, &size_);
@@ -42,7 +42,7 @@ ParamRole ParamShards::role(int r, const std::string& name) const {
   const int n = layer_of_(name);
   if (n < 0) {
     if (r == 0) return ParamRole::owned;
-    return std::count(edge_ghosts_.begin(), edge_ghosts_.end(), r) ? ParamRole::ghost
+    return std::count(end_ghosts_.begin(), end_ghosts_.end(), r) ? ParamRole::ghost
                                                                     : ParamRole::absent;
   }
   if (owner_[n] == r) return ParamRole::owned;
@@ -70,8 +70,8 @@ std::pair<long, long> ParamShards::layers_held(int r, long lo, long hi) const {
   return {own, ghost};
 }
 
-bool ParamShards::holds_edges(int r) const {
-  return r == 0 || std::count(edge_ghosts_.begin(), edge_ghosts_.end(), r) > 0;
+bool ParamShards::holds_ends(int r) const {
+  return r == 0 || std::count(end_ghosts_.begin(), end_ghosts_.end(), r) > 0;
 }
 
 void ParamShards::plan(const std::vector<ParamEntry>& entries) const {

@@ -16,7 +16,7 @@
 // per tensor or segment, summed over the ranks (sum_by_index) and then added in registration
 // order, the same bits on every P.
 //
-//   ParamShards sh(comm, N, owners, reads, edge_ghosts, layer_of);
+//   ParamShards sh(comm, owners, reads, end_ghosts, layer_of);   // train/model_split.cpp
 //   cfg.roles = sh.roles();   // the model allocates only what this rank holds
 //   ... lp.forward_backward() (reduces the ghosts' gradients) ... update ... sh.refresh_ghosts(p);
 #include <mpi.h>
@@ -32,10 +32,10 @@ namespace lpt {
 class ParamShards {
  public:
   // owner[n]: the rank owning layer n (N = owner.size()); reads[r]: the layers rank r's work reads
-  // (its own and others'); edge_ghosts: ranks other than 0 that read the opening and closing
+  // (its own and others'); end_ghosts: ranks other than 0 that read the opening and closing
   // tensors; layer_of(name): the chain layer a tensor belongs to, -1 for opening/closing ones.
   ParamShards(MPI_Comm comm, std::vector<int> owner, std::vector<std::vector<long>> reads,
-              std::vector<int> edge_ghosts, std::function<int(const std::string&)> layer_of);
+              std::vector<int> end_ghosts, std::function<int(const std::string&)> layer_of);
   // One rank: every tensor owned, every exchange a no-op.
   ParamShards() = default;
 
@@ -53,7 +53,7 @@ class ParamShards {
   // Layers of [lo, hi) that `rank` owns, and that it holds as ghosts.
   std::pair<long, long> layers_held(int rank, long lo, long hi) const;
   // Whether `rank` holds the opening and closing tensors (owned on 0, ghosts on a pipeline's last).
-  bool holds_edges(int rank) const;
+  bool holds_ends(int rank) const;
 
   template <class T>
   void refresh_ghosts(ParamStore<T>& p) const;
@@ -67,8 +67,8 @@ class ParamShards {
     int rank;
     std::vector<std::size_t> entries;  // registration indices, increasing
   };
-  // (entry count the plans were made for) The ghosts this rank receives from each owner and the
-  // ones it serves to each ghost holder.
+  // The ghosts this rank receives from each owner and the ones it serves to each ghost holder,
+  // made once per entry list (planned_for_: its length).
   void plan(const std::vector<ParamEntry>& entries) const;
   template <class T>
   void exchange(ParamStore<T>& p, bool grads) const;
@@ -77,7 +77,7 @@ class ParamShards {
   int rank_ = 0, size_ = 1;
   std::vector<int> owner_;
   std::vector<std::vector<char>> reads_;  // [rank][layer]
-  std::vector<int> edge_ghosts_;
+  std::vector<int> end_ghosts_;
   std::vector<long> first_;
   std::function<int(const std::string&)> layer_of_;
   mutable std::size_t planned_for_ = 0;

@@ -77,7 +77,7 @@ MemoryEstimate estimate_train_memory(const RunConfig& cfg, int ranks, const Para
     for (int r = 0; r < P; ++r) {
       const auto [oe, ge] = shards->layers_held(r, 0, n_enc);
       const auto [od, gd] = shards->layers_held(r, n_enc, long(N));
-      const double e = shards->holds_edges(r) ? ends : 0.0;
+      const double e = shards->holds_ends(r) ? ends : 0.0;
       const double o = enc.params * oe + dec.params * od + (r == 0 ? ends : 0.0);
       const double h = o + enc.params * ge + dec.params * gd + (r == 0 ? 0.0 : e);
       if (h + o > held + owned) held = h, owned = o;
