@@ -99,4 +99,10 @@ TEST(OutputPaths, RecordAndCheckpointMustDiffer) {
   EXPECT_NO_THROW(lpt::check_output_paths(rec.string(), (d.p / "run.ckpt.h5").string()));
 }
 
+TEST(OutputPaths, KeptCheckpointsCarryTheirStepBeforeTheExtension) {
+  EXPECT_EQ(lpt::kept_checkpoint_path("runs/a.ckpt.h5", 500), "runs/a.ckpt.step500.h5");
+  EXPECT_EQ(lpt::kept_checkpoint_path("ckpt", 7), "ckpt.step7");
+  EXPECT_EQ(lpt::kept_checkpoint_path(".h5", 7), ".h5.step7");
+}
+
 }  // namespace

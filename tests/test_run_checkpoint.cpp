@@ -52,7 +52,12 @@ class RunCheckpoint : public ::testing::Test {
     s.control = {3.0, 1.0};
     return s;
   }
-  const std::string dir_ = (fs::temp_directory_path() / "lpt_run_checkpoint").string();
+  // One folder per test: ctest -j runs this fixture's tests at once, and TearDown removes it.
+  const std::string dir_ =
+      (fs::temp_directory_path() /
+       ("lpt_run_checkpoint_" +
+        std::string(::testing::UnitTest::GetInstance()->current_test_info()->name())))
+          .string();
   const std::string path_ = dir_ + "/run.ckpt.h5";
 };
 
@@ -164,6 +169,54 @@ TEST_F(RunCheckpoint, OtherVersionsAreRefusedByNumber) {
   } catch (const Error& e) {
     EXPECT_NE(std::string(e.what()).find("checkpoint version 7"), std::string::npos) << e.what();
   }
+}
+
+// train.init_from: the checkpoint's parameters replace the initialization, except the tensors
+// whose names start with a train.init_skip prefix; the optimizer is not touched. A tensor the
+// checkpoint lacks or has in another shape is an error naming it and train.init_skip.
+TEST_F(RunCheckpoint, InitFromReadsParametersAndKeepsSkippedOnes) {
+  auto a = make_model<float>("gpt", tiny_gpt());
+  AdamW<float> oa(a->params().size());
+  fill(a->params(), oa);
+  save_checkpoint(path_, "{}", nullptr, a->params(), oa, state(), ParamShards());
+
+  auto b = make_model<float>("gpt", tiny_gpt());
+  b->init(5);
+  const std::vector<float> init(b->params().values(), b->params().values() + b->params().size());
+  const InitFromReport r = init_from_checkpoint(path_, b->params(), split_prefixes(" lnf_, wpe"));
+  EXPECT_EQ(r.checkpoint_step, 17);
+  EXPECT_EQ(r.skipped, (std::vector<std::string>{"wpe", "lnf_w", "lnf_b"}));
+  EXPECT_EQ(r.loaded + r.skipped.size(), b->params().entries().size());
+  for (const ParamEntry& e : b->params().entries()) {
+    const bool skipped = e.name == "wpe" || e.name.rfind("lnf_", 0) == 0;
+    for (std::size_t i = 0; i < e.numel; ++i)
+      ASSERT_EQ(b->params().values()[e.offset + i],
+                skipped ? init[e.offset + i] : a->params().values()[e.offset + i])
+          << e.name;
+  }
+
+  ModelConfig wide = tiny_gpt();
+  wide.vocab = 14;  // wte [14, 8] against the checkpoint's [13, 8]
+  auto c = make_model<float>("gpt", wide);
+  try {
+    init_from_checkpoint(path_, c->params(), {});
+    FAIL() << "a shape mismatch must be refused";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("'wte' is [13, 8]"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("train.init_skip"), std::string::npos) << e.what();
+  }
+  EXPECT_NO_THROW(init_from_checkpoint(path_, c->params(), {"wte"}));
+  ModelConfig deeper = tiny_gpt();
+  deeper.layers = 4;
+  auto d = make_model<float>("gpt", deeper);
+  EXPECT_THROW(init_from_checkpoint(path_, d->params(), {}), Error);
+  EXPECT_THROW(init_from_checkpoint(path_, b->params(), {"nothing_"}), Error);
+  EXPECT_THROW(init_from_checkpoint(dir_ + "/missing.h5", b->params(), {}), Error);
+}
+
+TEST(SplitPrefixes, DropsBlanksAndEmptyParts) {
+  EXPECT_EQ(split_prefixes(""), std::vector<std::string>{});
+  EXPECT_EQ(split_prefixes(" head_ ,, patch_w,"), (std::vector<std::string>{"head_", "patch_w"}));
 }
 
 }  // namespace

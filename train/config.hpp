@@ -77,6 +77,8 @@ struct TrainConfig {
   long eval_every{};  // 0 = never
   int eval_batches{};
   bool check_memory{};  // refuse a run estimated not to fit (docs/memory.md)
+  std::string init_from;  // checkpoint whose parameters start the run ("" = the seed's init)
+  std::string init_skip;  // comma-separated name prefixes init_from leaves at the seed's init
 };
 
 // Gradient-error measurement (docs/controller.md): every `every` steps, M = `batches` batches.
@@ -110,6 +112,7 @@ struct OutputConfig {
   std::string file;         // HDF5 run record
   std::string checkpoint;   // empty = no checkpoints
   long checkpoint_every{};  // 0 = only at the end (when checkpoint is set)
+  bool keep_checkpoints{};  // also keep each as <checkpoint>.step<N>.h5
   long log_every{};
   bool overwrite{};  // replace an HDF5 file that is not an lpt record / checkpoint
 };

@@ -284,6 +284,16 @@ std::vector<KeySpec> build_schema() {
               "refuse a run whose estimated memory per rank exceeds the machine's available "
               "memory (docs/memory.md); false = try anyway"),
          FIELD(train.check_memory)));
+  s.push_back(to(string("train.init_from", "",
+                        "checkpoint (output.checkpoint of an earlier run) whose parameters "
+                        "start this run instead of the seed's initialization; a fresh optimizer, "
+                        "step 0 (fine-tuning, replaying trained weights); empty = none"),
+                 FIELD(train.init_from)));
+  s.push_back(to(string("train.init_skip", "",
+                        "with train.init_from: comma-separated parameter-name prefixes left at "
+                        "the seed's initialization (a new head: \"head_\"); every other tensor "
+                        "must be in the checkpoint with its shape"),
+                 FIELD(train.init_skip)));
 
   s.push_back(
       to(choice("solver.mode", "serial",
@@ -407,6 +417,10 @@ std::vector<KeySpec> build_schema() {
       to(integer("output.checkpoint_every", 0, 0,
                  "checkpoint every this many steps; 0 = only at the end", kAllFamilies, kStepsMax),
          FIELD(output.checkpoint_every)));
+  s.push_back(to(make("output.keep_checkpoints", Kind::boolean, false,
+                      "also keep each checkpoint as <checkpoint>.step<N>.h5 (weights along "
+                      "training, to replay with train.init_from); false = only the latest"),
+                 FIELD(output.keep_checkpoints)));
   s.push_back(to(make("output.overwrite", Kind::boolean, false,
                       "let output.file / output.checkpoint replace an existing HDF5 file that is "
                       "not an lpt record / checkpoint (lpt never replaces other files)"),

@@ -89,4 +89,13 @@ void check_output_paths(const std::string& record, const std::string& checkpoint
           checkpoint, "'); the checkpoint would replace the record: give them different names");
 }
 
+std::string kept_checkpoint_path(const std::string& checkpoint, long step) {
+  const std::string tag = ".step" + std::to_string(step);
+  const std::string ext = ".h5";
+  if (checkpoint.size() > ext.size() &&
+      checkpoint.compare(checkpoint.size() - ext.size(), ext.size(), ext) == 0)
+    return checkpoint.substr(0, checkpoint.size() - ext.size()) + tag + ext;
+  return checkpoint + tag;
+}
+
 }  // namespace lpt

@@ -20,4 +20,8 @@ void check_output_path(const std::string& key, const std::string& path, OutputKi
 void check_output_paths(const std::string& record, const std::string& checkpoint,
                         bool overwrite = false);
 
+// Where output.keep_checkpoints keeps the checkpoint of `step`: "a/run.ckpt.h5" ->
+// "a/run.ckpt.step500.h5" (".h5" kept last so that HDF5 tools and h5py globs find it).
+std::string kept_checkpoint_path(const std::string& checkpoint, long step);
+
 }  // namespace lpt

@@ -1,6 +1,7 @@
 #include "util/version.hpp"
 #include "train/run_checkpoint.hpp"
 
+#include <filesystem>
 #include <memory>
 
 #include "util/checkpoint_io.hpp"
@@ -120,6 +121,63 @@ RunState load_checkpoint(const std::string& path, ParamStore<float>& params,
       s.record_rows[name.substr(prefix.size())] = rows;
     }
   return s;
+}
+
+std::vector<std::string> split_prefixes(const std::string& list) {
+  std::vector<std::string> out;
+  std::string cur;
+  auto flush = [&] {
+    const auto b = cur.find_first_not_of(" \t");
+    const auto e = cur.find_last_not_of(" \t");
+    if (b != std::string::npos) out.push_back(cur.substr(b, e - b + 1));
+    cur.clear();
+  };
+  for (char c : list) {
+    if (c == ',') flush();
+    else cur += c;
+  }
+  flush();
+  return out;
+}
+
+InitFromReport init_from_checkpoint(const std::string& path, ParamStore<float>& params,
+                                    const std::vector<std::string>& skip) {
+  require(std::filesystem::exists(path), "train.init_from: no file '", path, "'; give the "
+          "output.checkpoint of an earlier run (a path relative to where lpt runs)");
+  CheckpointReader r(path);
+  check_format(r);
+  InitFromReport rep;
+  rep.checkpoint_step = r.attr_int("step");
+  auto skipped = [&](const std::string& name) {
+    for (const auto& p : skip)
+      if (name.compare(0, p.size(), p) == 0) return true;
+    return false;
+  };
+  for (const auto& e : params.entries()) {
+    if (skipped(e.name)) {
+      rep.skipped.push_back(e.name);
+      continue;
+    }
+    const std::string ds = "params/" + e.name;
+    require(r.has(ds), "train.init_from: ", path, " has no parameter '", e.name,
+            "' (docs/parameters.md); a tensor the pretrained model lacks, such as a new "
+            "head, stays at its initialization when train.init_skip lists a prefix of its name");
+    require(r.shape(ds) == Shape(e.shape), "train.init_from: parameter '", e.name, "' is ",
+            r.shape(ds).str(), " in ", path, " but ", Shape(e.shape).str(), " in this model; ",
+            "match the model's sizes to the checkpoint's, or list a prefix of '", e.name,
+            "' in train.init_skip to keep it at its initialization");
+    ++rep.loaded;
+  }
+  for (const auto& p : skip) {
+    bool any = false;
+    for (const auto& e : params.entries()) any = any || e.name.compare(0, p.size(), p) == 0;
+    require(any, "train.init_skip: '", p, "' is the prefix of no parameter of this model ",
+            "(names: docs/parameters.md)");
+  }
+  for (const auto& e : params.entries())
+    if (e.present() && !skipped(e.name))
+      r.read("params/" + e.name, params.values() + e.offset, Shape(e.shape));
+  return rep;
 }
 
 }  // namespace lpt

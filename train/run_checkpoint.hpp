@@ -40,4 +40,21 @@ std::string checkpoint_config(const std::string& path);
 RunState load_checkpoint(const std::string& path, ParamStore<float>& params,
                          Optimizer<float>& opt);
 
+// Fine-tuning and replay: the parameters of a checkpoint (of another run, perhaps another task)
+// into a freshly initialized model; nothing else of the checkpoint (optimizer, step, data) is
+// used. Tensors whose names start with one of `skip` keep their values. Every other tensor must
+// be in the checkpoint with its shape; otherwise the error names the tensor and the fix. Every
+// rank checks every tensor's name and shape (so that all ranks fail alike) and reads those it
+// holds.
+struct InitFromReport {
+  std::size_t loaded = 0;   // tensors of the whole model read from the checkpoint
+  std::vector<std::string> skipped;  // kept at their initialization, in registration order
+  long long checkpoint_step = 0;
+};
+InitFromReport init_from_checkpoint(const std::string& path, ParamStore<float>& params,
+                                    const std::vector<std::string>& skip);
+
+// "a.,b" -> {"a.", "b"}: the prefixes of train.init_skip (blanks around commas dropped).
+std::vector<std::string> split_prefixes(const std::string& list);
+
 }  // namespace lpt

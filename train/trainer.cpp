@@ -171,6 +171,16 @@ class Run {
     task_ = make_task(group_cfg_);
     Model<float>& model = task_->model();
     model.init(cfg_.train.seed);
+    std::string init_note;
+    if (o_.resume.empty() && !cfg_.train.init_from.empty()) {
+      const InitFromReport r = init_from_checkpoint(
+          cfg_.train.init_from, model.params(), split_prefixes(cfg_.train.init_skip));
+      std::ostringstream m;
+      m << "initialized from " << cfg_.train.init_from << " (its step " << r.checkpoint_step
+        << "): " << r.loaded << " tensors";
+      if (!r.skipped.empty()) m << "; " << r.skipped.size() << " kept at the seed's init";
+      init_note = m.str();
+    }
     opt_ = make_optimizer(cfg_.train, model.params());
     sched_ = LrSchedule(lr_kind(cfg_.train.schedule), cfg_.train.lr, cfg_.train.min_lr,
                         cfg_.train.warmup, cfg_.train.steps);
@@ -203,6 +213,7 @@ class Run {
     out << "solver: " << describe_solver() << "\n";
     if (!o_.resume.empty())
       out << "resumed from " << o_.resume << " at step " << state.step << "\n";
+    if (!init_note.empty()) out << init_note << "\n";
     if (!o_.resume.empty() && cfg_.solver.mode != SolverMode::serial &&
         (cfg_.solver.warm_start || cfg_.solver.adjoint_guess == AdjointGuess::previous))
       out << "note: solver.warm_start states are not in checkpoints; the first step after the "
@@ -345,6 +356,12 @@ class Run {
                     *shards_);
     progress_->message("checkpoint " + cfg_.output.checkpoint + " at step " +
                        std::to_string(step));
+    if (cfg_.output.keep_checkpoints && rank_ == 0) {
+      const std::string kept = kept_checkpoint_path(cfg_.output.checkpoint, step);
+      std::filesystem::copy_file(cfg_.output.checkpoint, kept,
+                                 std::filesystem::copy_options::overwrite_existing);
+      progress_->message("kept " + kept);
+    }
   }
 
   // Every rank's peak resident memory so far, one row per call (collective on the world; rank 0
