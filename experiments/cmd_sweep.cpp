@@ -20,7 +20,7 @@ namespace lpt {
 namespace {
 
 struct SweepArgs {
-  std::string spec_file, out_dir, collect, mpirun;
+  std::string spec_file, out_dir, collect, mpirun, size;
   int jobs = 0, mpi = 0;
   bool dry = false, no_tty = false;
 };
@@ -34,6 +34,9 @@ void declare(cli::Options& o, SweepArgs& a) {
   o.text("spec", a.spec_file, "SPEC.json", "the sweep spec (omit with --collect)");
   o.text("--out,-o", a.out_dir, "DIR", "output directory",
          "the spec's \"out\", else runs/sweeps/<spec file stem>");
+  o.text("--size", a.size, "NAME",
+         "lay the spec's size NAME over it (\"sizes\": e.g. quick, full; experiments/paper/)",
+         "none; a spec with sizes needs one");
   o.integer("--jobs,-j", a.jobs, 1, 4096, "points at once", "the spec's \"jobs\", else 1");
   o.integer("--mpi", a.mpi, 1, 65536,
             "run each layer-parallel point under `mpirun -np N` (serial points run as one "
@@ -49,7 +52,7 @@ void declare(cli::Options& o, SweepArgs& a) {
   o.app().footer(
       "The spec (JSON): {\"base\": CONFIG.json, \"set\": {key: value}, \"axes\": [{\"grid\": "
       "{key: [values]}},\n{\"zip\": {key: [values], ...}}, {\"points\": [{key: value, ...}]}], "
-      "\"names\": {key: short}, \"out\",\n\"jobs\", \"mpi\"}; seeds are an axis like any other "
+      "\"names\": {key: short}, \"out\",\n\"jobs\", \"mpi\", \"sizes\": {name: {\"set\": ...}}}; seeds are an axis like any other "
       "({\"grid\": {\"train.seed\": [1, 2, 3]}}).\nFormat, summary columns and an example: "
       "docs/sweep.md, experiments/sweeps/.");
 }
@@ -92,11 +95,12 @@ int run_sweep_command(const SweepArgs& a) {
   }
   require(!spec_file.empty(), "lpt sweep needs a spec file (or --collect DIR); see lpt sweep "
           "--help");
-  const SweepSpec spec = load_sweep_spec(spec_file);
+  const SweepSpec spec = load_sweep_spec(spec_file, a.size);
   SweepOptions o;
   o.out_dir = !out_dir.empty()    ? out_dir
               : !spec.out.empty() ? spec.out
-                                  : "runs/sweeps/" + std::filesystem::path(spec_file).stem().string();
+                                  : "runs/sweeps/" + std::filesystem::path(spec_file).stem().string() +
+                                        (spec.size.empty() ? "" : "/" + spec.size);
   o.jobs = jobs ? jobs : spec.jobs ? spec.jobs : 1;
   o.mpi = mpi ? mpi : spec.mpi;
   if (!mpirun.empty()) o.mpirun = mpirun;

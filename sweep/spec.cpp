@@ -15,7 +15,10 @@ namespace {
 using json = nlohmann::json;
 using ojson = nlohmann::ordered_json;
 
-const char* kTopKeys[] = {"description", "base", "set", "axes", "names", "out", "jobs", "mpi"};
+const char* kTopKeys[] = {"description", "base", "set", "axes", "names", "out", "jobs", "mpi",
+                          "sizes"};
+// What a size may give: it is laid over the spec (set merged key by key, the others replaced).
+const char* kSizeKeys[] = {"description", "base", "set", "axes", "out", "jobs", "mpi"};
 
 // ordered_json keeps the order keys were written in (a grid's first key is its outermost loop);
 // the values themselves are handed on as plain json.
@@ -162,7 +165,49 @@ std::string bounded(const std::string& name) {
 
 }  // namespace
 
-SweepSpec parse_sweep_spec(const std::string& text, const std::string& source) {
+namespace {
+
+// The spec with size `size` laid over it ("sizes" removed): one recipe, several scales.
+ojson apply_size(const std::string& src, ojson j, const std::string& size) {
+  if (!j.contains("sizes")) {
+    require(size.empty(), src, ": --size ", size, ": this spec has no \"sizes\"; drop --size");
+    return j;
+  }
+  const ojson sizes = j["sizes"];
+  require(sizes.is_object() && !sizes.empty(), src, ": sizes: expected an object {\"name\": "
+          "{\"set\": {...}, ...}, ...}");
+  std::string names;
+  for (auto it = sizes.begin(); it != sizes.end(); ++it) names += (names.empty() ? "" : ", ") + it.key();
+  require(!size.empty(), src, ": the spec has sizes (", names, "); pick one with --size NAME");
+  require(sizes.contains(size), src, ": no size '", size, "'; the spec has ", names);
+  // A copy: writing into j below may move the storage of its (ordered) members.
+  const ojson over = sizes[size];
+  require(over.is_object(), src, ": sizes.", size, ": expected an object");
+  for (auto it = over.begin(); it != over.end(); ++it)
+    require(std::find(std::begin(kSizeKeys), std::end(kSizeKeys), it.key()) != std::end(kSizeKeys),
+            src, ": sizes.", size, ": unknown key '", it.key(), "'; a size has description, base, "
+            "set, axes, out, jobs, mpi");
+  const bool own_out = over.contains("out");
+  for (auto it = over.begin(); it != over.end(); ++it) {
+    if (it.key() == "set" && j.contains("set")) {
+      require(it.value().is_object(), src, ": sizes.", size, ".set: expected an object");
+      for (auto kv = it.value().begin(); kv != it.value().end(); ++kv) j["set"][kv.key()] = kv.value();
+    } else {
+      j[it.key()] = it.value();
+    }
+  }
+  // Sizes of one spec must not share an output directory: their records differ in config.
+  if (!own_out && j.contains("out") && j["out"].is_string())
+    j["out"] = j["out"].get<std::string>() + "/" + size;
+  j.erase("sizes");
+  j["size"] = size;
+  return j;
+}
+
+}  // namespace
+
+SweepSpec parse_sweep_spec(const std::string& text, const std::string& source,
+                           const std::string& size) {
   const std::string src = source.empty() ? "sweep spec" : source;
   ojson j;
   try {
@@ -174,9 +219,11 @@ SweepSpec parse_sweep_spec(const std::string& text, const std::string& source) {
   for (auto it = j.begin(); it != j.end(); ++it)
     require(std::find(std::begin(kTopKeys), std::end(kTopKeys), it.key()) != std::end(kTopKeys),
             src, ": unknown key '", it.key(), "'; a spec has description, base, set, axes, names, "
-            "out, jobs, mpi (docs/sweep.md)");
+            "out, jobs, mpi, sizes (docs/sweep.md)");
+  j = apply_size(src, std::move(j), size);
   SweepSpec s;
   s.source = source;
+  s.size = size;
   s.raw = plain(j);
   if (j.contains("description")) {
     require(j["description"].is_string(), src, ": description: expected a string");
@@ -234,12 +281,12 @@ SweepSpec parse_sweep_spec(const std::string& text, const std::string& source) {
   return s;
 }
 
-SweepSpec load_sweep_spec(const std::string& file) {
+SweepSpec load_sweep_spec(const std::string& file, const std::string& size) {
   std::ifstream in(file, std::ios::binary);
   require(in.good(), "cannot read sweep spec '", file, "'; check the path");
   std::ostringstream text;
   text << in.rdbuf();
-  return parse_sweep_spec(text.str(), file);
+  return parse_sweep_spec(text.str(), file, size);
 }
 
 std::vector<std::string> sweep_axis_keys(const SweepSpec& spec) {

@@ -10,7 +10,10 @@
 //             {"points": [{"model.d_model": 64, "model.heads": 2}, {"model.d_model": 128}]},
 //             {"grid":   {"train.seed": [1, 2, 3]}}],
 //    "names": {"solver.mode": "mode"},                     // optional: short names in point names
-//    "out": "runs/sweeps/x", "jobs": 2, "mpi": 2}          // optional; the command line overrides
+//    "out": "runs/sweeps/x", "jobs": 2, "mpi": 2,         // optional; the command line overrides
+//    "sizes": {"quick": {"set": {"train.steps": 300}},   // optional: `--size quick` lays one over
+//              "full": {"set": {...}, "axes": [...]}}}   // the spec (set merged, others replaced;
+//                                                        // out gets "/quick" unless it sets one)
 //
 // Each block gives rows of values (grid: the product of its lists, first key outermost; zip: the
 // i-th value of every list; points: one row per object); the points are the product of the
@@ -42,7 +45,8 @@ struct SweepSpec {
   int jobs = 0;             // 0 = not given
   int mpi = 0;              // 0 = not given
   std::string description;
-  nlohmann::json raw;       // the spec as read
+  std::string size;         // the size laid over it ("" = none)
+  nlohmann::json raw;       // the spec as read, with its size applied
 };
 
 struct SweepPoint {
@@ -52,8 +56,10 @@ struct SweepPoint {
 
 // Parses and checks a spec (structure only; the configs are checked by resolve_point). Throws
 // lpt::Error naming `source` and the offending part.
-SweepSpec parse_sweep_spec(const std::string& text, const std::string& source);
-SweepSpec load_sweep_spec(const std::string& file);
+// `size` picks one of the spec's "sizes" (a spec with sizes needs one; one without refuses one).
+SweepSpec parse_sweep_spec(const std::string& text, const std::string& source,
+                           const std::string& size = "");
+SweepSpec load_sweep_spec(const std::string& file, const std::string& size = "");
 
 // The axis keys in order of first appearance (the summary's axis columns).
 std::vector<std::string> sweep_axis_keys(const SweepSpec& spec);
