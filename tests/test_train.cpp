@@ -4,6 +4,7 @@
 #include <hdf5.h>
 
 #include <cmath>
+#include <filesystem>
 #include <sstream>
 
 #include "data_fixture.hpp"
@@ -133,6 +134,31 @@ TEST_F(TrainRun, ResumedRunIsBitwiseIdenticalToAnUninterruptedOne) {
             read_series(part.output.file, "/eval/loss"));
   EXPECT_EQ(read_series(whole.output.file, "/train/grad_norm"),
             read_series(part.output.file, "/train/grad_norm"));
+}
+
+// output.keep_checkpoints keeps each checkpoint as NAME.step<N>.h5; train.init_from starts a run
+// from one of them. With a learning rate too small to move a float32 weight, one step later the
+// model still has the checkpoint's weights, so its validation loss is the one the original run
+// measured at that step (evaluation reads the first validation batches, whatever the seed).
+TEST_F(TrainRun, InitFromStartsFromTheKeptCheckpointsWeights) {
+  const auto base = config("base", {"output.keep_checkpoints=true", "output.checkpoint_every=4"});
+  run(base);
+  for (const char* s : {"step4", "step8", "step12"})
+    EXPECT_TRUE(std::filesystem::exists(dir_ + "/base.ckpt." + s + ".h5")) << s;
+  const auto eval = read_series(base.output.file, "/eval/loss");  // after steps 4, 8, 12
+  ASSERT_EQ(eval.size(), 3u);
+  auto replay = [&](const std::string& name, std::vector<std::string> sets) {
+    for (const char* k : {"train.steps=1", "train.eval_every=1", "train.lr=1e-30",
+                          "train.min_lr=0", "train.warmup=0", "train.schedule=\"constant\"",
+                          "train.seed=9", "output.checkpoint=\"\""})
+      sets.push_back(k);
+    const auto c = config(name, sets);
+    run(c);
+    return read_series(c.output.file, "/eval/loss").at(0);
+  };
+  EXPECT_EQ(replay("a", {"train.init_from=\"" + dir_ + "/base.ckpt.step4.h5\""}), eval[0]);
+  EXPECT_EQ(replay("b", {"train.init_from=\"" + dir_ + "/base.ckpt.step8.h5\""}), eval[1]);
+  EXPECT_NE(replay("c", {}), eval[0]);  // without init_from: the seed's initialization
 }
 
 TEST_F(TrainRun, NonFiniteLossStopsWithTheRecordAndCheckpointIntact) {
