@@ -171,6 +171,72 @@ TEST(SweepSpec, ExampleSpecsResolveAndCheckpointsArePerPoint) {
             std::string::npos);
 }
 
+// "sizes": one recipe at several scales. --size NAME merges the size's set into the spec's (its
+// keys win), replaces the other keys it gives, and puts the size under the output directory so
+// that two sizes never share one; a spec with sizes needs a size, one without refuses one.
+TEST(SweepSpec, SizesLayOverTheSpec) {
+  const std::string spec = R"({"set": {"train.steps": 100, "train.lr": 0.001}, "out": "o",
+      "axes": [{"grid": {"train.seed": [1, 2, 3]}}],
+      "sizes": {"quick": {"set": {"train.steps": 10}, "axes": [{"grid": {"train.seed": [1]}}]},
+                "full": {"out": "elsewhere", "jobs": 4}}})";
+  const auto q = lpt::parse_sweep_spec(spec, "s.json", "quick");
+  EXPECT_EQ(q.size, "quick");
+  EXPECT_EQ(q.out, "o/quick");
+  ASSERT_EQ(q.set.size(), 2u);
+  EXPECT_EQ(q.set[0].first, "train.steps");
+  EXPECT_EQ(q.set[0].second, 10);
+  EXPECT_EQ(q.set[1].second, 0.001);
+  EXPECT_EQ(names(lpt::expand_sweep(q)), (std::vector<std::string>{"seed=1"}));
+  const auto f = lpt::parse_sweep_spec(spec, "s.json", "full");
+  EXPECT_EQ(f.out, "elsewhere");
+  EXPECT_EQ(f.jobs, 4);
+  EXPECT_EQ(f.set[0].second, 100);
+  EXPECT_EQ(lpt::expand_sweep(f).size(), 3u);
+  auto err = [&](const std::string& text, const std::string& size) {
+    try {
+      lpt::parse_sweep_spec(text, "s.json", size);
+    } catch (const lpt::Error& e) {
+      return std::string(e.what());
+    }
+    return std::string("(no error)");
+  };
+  EXPECT_NE(err(spec, "").find("has sizes (quick, full); pick one with --size"), std::string::npos);
+  EXPECT_NE(err(spec, "huge").find("no size 'huge'; the spec has quick, full"), std::string::npos);
+  EXPECT_NE(err("{}", "quick").find("has no \"sizes\""), std::string::npos);
+  EXPECT_NE(err(R"({"sizes": {"q": {"names": {}}}})", "q").find("unknown key 'names'"),
+            std::string::npos);
+  // A size may not put an axis key into set (the usual check runs on the merged spec).
+  EXPECT_NE(err(R"({"axes": [{"grid": {"train.seed": [1, 2]}}],
+      "sizes": {"q": {"set": {"train.seed": 3}}}})", "q").find("both in set and an axis"),
+            std::string::npos);
+}
+
+// Every recipe of experiments/paper/ expands in each of its sizes and every point resolves as
+// `lpt train` will resolve it, from the source root where run.sh runs them.
+TEST(SweepSpec, PaperRecipesResolveInEverySize) {
+  struct Cwd {
+    std::filesystem::path was = std::filesystem::current_path();
+    ~Cwd() { std::filesystem::current_path(was); }
+  } keep;
+  std::filesystem::current_path(LPT_SOURCE_DIR);
+  int specs = 0;
+  for (const auto& e : std::filesystem::directory_iterator("experiments/paper")) {
+    if (e.path().extension() != ".json") continue;
+    std::ifstream in(e.path());
+    const json raw = json::parse(in, nullptr, true, /*ignore_comments=*/true);
+    ASSERT_TRUE(raw.contains("sizes")) << e.path() << ": a paper recipe has quick and full sizes";
+    for (const char* size : {"quick", "full"}) {
+      ASSERT_TRUE(raw["sizes"].contains(size)) << e.path() << " lacks size " << size;
+      const lpt::SweepSpec s = lpt::load_sweep_spec(e.path().string(), size);
+      const auto ps = lpt::expand_sweep(s);
+      EXPECT_GE(ps.size(), 2u) << e.path() << " " << size;
+      for (const auto& p : ps) EXPECT_NO_THROW(lpt::resolve_point(s, p, s.out)) << p.name;
+    }
+    ++specs;
+  }
+  EXPECT_GE(specs, 4);
+}
+
 // --mpi P: layer-parallel points under mpirun with the flags this machine needs, serial points as
 // one process; the base config and every --set in order, the record last.
 TEST(SweepSpec, PointCommandLines) {
@@ -686,6 +752,89 @@ TEST_F(SweepRun, PlotSweepDrawsMeansOverSeedsAndAHeatmap) {
       EXPECT_NEAR(ms.second, sd, 1e-2 * sd + 1e-12) << file << " lr " << x;
     }
   }
+}
+
+// analysis/paper_figures.py (docs/paper.md) draws from sweep directories: F1 and F2 from a sweep
+// over the step size and the solver mode, F4 from one over MGRIT settings, F5 over the batches a
+// check averages. Each writes a PNG and prints its table, whose numbers are the summary's.
+TEST_F(SweepRun, PaperFiguresDrawFromTheirSweeps) {
+  if (std::system(LPT_PYTHON " -c 'import h5py, matplotlib' 2>/dev/null") != 0)
+    GTEST_SKIP() << LPT_PYTHON << " lacks h5py or matplotlib (bash scripts/setup.sh)";
+  auto sweep_into = [&](const std::string& dir, json axes, json set) {
+    json j = {{"base", base_file_}, {"axes", std::move(axes)}, {"set", std::move(set)}};
+    lpt::SweepOptions o;
+    o.out_dir = dir;
+    o.jobs = 2;
+    o.lpt = std::string(LPT_BINARY_DIR) + "/lpt";
+    o.out = &log_;
+    o.tty = 0;
+    return lpt::run_sweep(lpt::parse_sweep_spec(j.dump(), "paper test"), o);
+  };
+  auto draw = [&](const std::string& fig, const std::string& dir) {
+    const std::string png = dir + "/" + fig + ".png", txt = dir + "/" + fig + ".txt";
+    const std::string cmd = std::string(LPT_PYTHON) + " " + LPT_SOURCE_DIR +
+                            "/analysis/paper_figures.py " + fig + " " + dir + " -o " + png +
+                            " > " + txt + " 2>&1";
+    EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
+    std::ifstream f(png, std::ios::binary);
+    char magic[4] = {};
+    f.read(magic, 4);
+    EXPECT_EQ(std::string(magic + 1, 3), "PNG") << fig;
+    std::vector<std::vector<std::string>> rows;  // the markdown table's data rows, cells trimmed
+    std::ifstream in(txt);
+    for (std::string l; std::getline(in, l);) {
+      if (l.rfind("| ", 0) != 0 || l.rfind("| T |", 0) == 0) continue;
+      std::vector<std::string> cells;
+      std::stringstream ss(l.substr(2));
+      for (std::string c; std::getline(ss, c, '|');) {
+        c.erase(0, c.find_first_not_of(' '));
+        c.erase(c.find_last_not_of(' ') + 1);
+        cells.push_back(c);
+      }
+      rows.push_back(cells);
+    }
+    return rows;
+  };
+  const json monitored = {{"model.step_size", "T/N"}, {"monitor.every", 4}, {"monitor.batches", 2}};
+  const std::string f1 = dir_ + "/f1";
+  ASSERT_EQ(sweep_into(f1, json::array({{{"grid", {{"model.T", {1, 2}}}}},
+                                        {{"grid", {{"solver.mode", {"serial", "parallel",
+                                                                    "adaptive"}}}}}}),
+                       monitored).done, 6) << log_.str();
+  const auto t1 = draw("f1", f1);
+  ASSERT_EQ(t1.size(), 6u);
+  const lpt::SummaryTable s1 = lpt::collect_sweep(f1);
+  for (const auto& row : t1) {  // | T | mode | final val loss | ...
+    bool found = false;
+    for (const auto& r : s1.rows)
+      if (r[s1.column("model.T")].num == std::stod(row[0]) &&
+          r[s1.column("solver.mode")].text == row[1]) {
+        EXPECT_NEAR(std::stod(row[2]), r[s1.column("final_val_loss")].num, 1e-4) << row[1];
+        found = true;
+      }
+    EXPECT_TRUE(found) << row[0] << " " << row[1];
+  }
+  EXPECT_EQ(draw("f2", f1).size(), 4u);  // the parallel and adaptive runs at both T
+
+  const json one_step = {{"model.step_size", "T/N"}, {"train.steps", 1}, {"train.warmup", 0},
+                         {"train.eval_every", 0}, {"monitor.every", 1},
+                         {"solver.mode", "parallel"}};
+  const std::string f4 = dir_ + "/f4";
+  json it = {{"solver.mgrit.forward.iterations", {1, 2}},
+             {"solver.mgrit.backward.iterations", {1, 2}}};
+  ASSERT_EQ(sweep_into(f4, json::array({{{"grid", {{"model.T", {1, 2}}}}},
+                                        {{"zip", {{"solver.mgrit.forward.levels", {2, 3}},
+                                                  {"solver.mgrit.backward.levels", {2, 3}}}}},
+                                        {{"grid", it}}}),
+                       one_step).done, 16) << log_.str();
+  EXPECT_EQ(draw("f4", f4).size(), 4u);  // (T, weights) x (cfactor, levels) panels
+  const std::string f5 = dir_ + "/f5";
+  ASSERT_EQ(sweep_into(f5, json::array({{{"grid", {{"model.T", {1}}}}},
+                                        {{"grid", {{"monitor.batches", {1, 2, 4}}}}}}),
+                       one_step).done, 3) << log_.str();
+  const auto t5 = draw("f5", f5);
+  ASSERT_EQ(t5.size(), 3u);
+  EXPECT_EQ(t5[0][5], "1.000");  // the M = 1 row is the reference of the relative norms
 }
 
 }  // namespace
