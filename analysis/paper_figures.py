@@ -137,12 +137,18 @@ def fig_f1(rows, out, title):
     print(f"wrote {out}", file=sys.stderr)
 
 
-def fig_f2(rows, out, title):
+def per_step_size(rows, header):
+    """One figure row per step size, three panels each, and the printed table's header."""
     ts = t_values(rows)
     fig, ax = plt.subplots(len(ts), 3, figsize=(15, 3.6 * len(ts)), squeeze=False)
-    print("| T | mode | checks | rel. error first / mean / last | bias mean / last | "
-          "cosine mean over the last half |")
-    print("|---|---|---|---|---|---|")
+    print("| " + " | ".join(header) + " |")
+    print("|" + "---|" * len(header))
+    return ts, fig, ax
+
+
+def fig_f2(rows, out, title):
+    ts, fig, ax = per_step_size(rows, ["T", "mode", "checks", "rel. error first / mean / last",
+                                       "bias mean / last", "cosine mean over the last half"])
     for i, t in enumerate(ts):
         par = None
         for r in [r for r in rows if num(r["model.T"]) == t]:
@@ -202,11 +208,9 @@ def conv_factor(res):
 
 
 def fig_f3(rows, out, title):
-    ts = t_values(rows)
-    fig, ax = plt.subplots(len(ts), 3, figsize=(15, 3.6 * len(ts)), squeeze=False)
-    print("| T | checkpoint step | forward residuals | adjoint residuals | "
-          "forward / adjoint conv. factor | rel. error |")
-    print("|---|---|---|---|---|---|")
+    ts, fig, ax = per_step_size(rows, ["T", "checkpoint step", "forward residuals",
+                                       "adjoint residuals", "forward / adjoint conv. factor",
+                                       "rel. error"])
     cmap = plt.get_cmap("viridis")
     for i, t in enumerate(ts):
         sel = sorted([r for r in rows if num(r["model.T"]) == t],

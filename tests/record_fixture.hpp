@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <hdf5.h>
 
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -86,6 +87,14 @@ inline std::vector<std::string> read_event_field(const std::string& file, const 
   H5Dclose(d);
   H5Fclose(f);
   return out;
+}
+
+// Whether `file` begins with the PNG signature (what the plot scripts must have written).
+inline bool is_png(const std::string& file) {
+  std::ifstream f(file, std::ios::binary);
+  char magic[4] = {};
+  f.read(magic, 4);
+  return std::string(magic + 1, 3) == "PNG";
 }
 
 }  // namespace lpt::test

@@ -137,15 +137,19 @@ TEST(SweepSpec, PointConfigsAreResolvedAsLptTrainWould) {
   }
 }
 
+// Runs the rest of a test from the source root (as docs/sweep.md and run.sh run specs), and goes
+// back to where the test started when it ends.
+struct InSourceRoot {
+  std::filesystem::path was = std::filesystem::current_path();
+  InSourceRoot() { std::filesystem::current_path(LPT_SOURCE_DIR); }
+  ~InSourceRoot() { std::filesystem::current_path(was); }
+};
+
 // The specs under experiments/sweeps/ expand and every point resolves, from the source root as
 // docs/sweep.md says to run them; a base that checkpoints gives each point its own checkpoint
 // unless the spec turns them off.
 TEST(SweepSpec, ExampleSpecsResolveAndCheckpointsArePerPoint) {
-  struct Cwd {
-    std::filesystem::path was = std::filesystem::current_path();
-    ~Cwd() { std::filesystem::current_path(was); }
-  } keep;
-  std::filesystem::current_path(LPT_SOURCE_DIR);
+  InSourceRoot here;
   int specs = 0;
   for (const auto& e : std::filesystem::directory_iterator("experiments/sweeps")) {
     if (e.path().extension() != ".json") continue;
@@ -214,11 +218,7 @@ TEST(SweepSpec, SizesLayOverTheSpec) {
 // Every recipe of experiments/paper/ expands in each of its sizes and every point resolves as
 // `lpt train` will resolve it, from the source root where run.sh runs them.
 TEST(SweepSpec, PaperRecipesResolveInEverySize) {
-  struct Cwd {
-    std::filesystem::path was = std::filesystem::current_path();
-    ~Cwd() { std::filesystem::current_path(was); }
-  } keep;
-  std::filesystem::current_path(LPT_SOURCE_DIR);
+  InSourceRoot here;
   int specs = 0;
   for (const auto& e : std::filesystem::directory_iterator("experiments/paper")) {
     if (e.path().extension() != ".json") continue;
@@ -722,10 +722,7 @@ TEST_F(SweepRun, PlotSweepDrawsMeansOverSeedsAndAHeatmap) {
                             "/analysis/plot_sweep.py " + out_ + "/" + file + " -o " + png +
                             " --x train.lr --heatmap train.lr train.seed > " + txt + " 2>&1";
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-    std::ifstream f(png, std::ios::binary);
-    char magic[4] = {};
-    f.read(magic, 4);
-    EXPECT_EQ(std::string(magic + 1, 3), "PNG") << file;
+    EXPECT_TRUE(lpt::test::is_png(png)) << file;
     std::ifstream out(txt);
     std::map<double, std::pair<double, double>> line;  // lr -> (mean, std) as printed
     int heat_cells = 0;
@@ -776,10 +773,7 @@ TEST_F(SweepRun, PaperFiguresDrawFromTheirSweeps) {
                             "/analysis/paper_figures.py " + fig + " " + dir + " -o " + png +
                             " > " + txt + " 2>&1";
     EXPECT_EQ(std::system(cmd.c_str()), 0) << cmd;
-    std::ifstream f(png, std::ios::binary);
-    char magic[4] = {};
-    f.read(magic, 4);
-    EXPECT_EQ(std::string(magic + 1, 3), "PNG") << fig;
+    EXPECT_TRUE(lpt::test::is_png(png)) << fig;
     std::vector<std::vector<std::string>> rows;  // the markdown table's data rows, cells trimmed
     std::ifstream in(txt);
     for (std::string l; std::getline(in, l);) {

@@ -213,10 +213,7 @@ TEST_F(TrainRun, PlotScriptDrawsTheRecord) {
                           "/analysis/plot_loss.py " + c.output.file + " -o " + png +
                           " --metric > /dev/null";
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-  std::ifstream f(png, std::ios::binary);
-  char magic[4] = {};
-  f.read(magic, 4);
-  EXPECT_EQ(std::string(magic + 1, 3), "PNG");
+  EXPECT_TRUE(lpt::test::is_png(png));
 }
 
 }  // namespace

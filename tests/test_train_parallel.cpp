@@ -198,10 +198,7 @@ TEST_F(TrainParallel, LowEtaMakesAnAdaptiveRunRaiseThenSwitchToSerial) {
   const std::string layers = dir_ + "/layers.png";
   ASSERT_EQ(std::system((script + " --layers -o " + layers + " > /dev/null").c_str()), 0);
   EXPECT_TRUE(std::ifstream(layers).good());
-  std::ifstream p(png, std::ios::binary);
-  char magic[4] = {};
-  p.read(magic, 4);
-  EXPECT_EQ(std::string(magic + 1, 3), "PNG");
+  EXPECT_TRUE(lpt::test::is_png(png));
 }
 
 TEST_F(TrainParallel, AdaptiveRunResumesBitIdentically) {
