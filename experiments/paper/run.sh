@@ -8,10 +8,12 @@
 #   error, cosine, bias, per layer; the f1 runs), f3 (residual and convergence factor along
 #   training, replayed checkpoints), f4 (error against iterations x cfactor/levels), f5 (bias
 #   against batches averaged), f6 (speedup against ranks: measured here, predicted beyond; needs
-#   an idle machine), f7 (ViT fine-tuned after serial / parallel / adaptive pretraining).
-#   Default: all of them. --quick (default) runs on a 2-core machine,
-#   about 30 minutes per figure; --full is the research codes' scale, for a cluster (its specs ask
-#   for 8 ranks per layer-parallel point: SWEEP_FLAGS="--mpi 16 -j 2" changes that).
+#   an idle machine), f7 (ViT fine-tuned after serial / parallel / adaptive pretraining), f8
+#   (translation's loss and BLEU: F1's translation sweep, with serial_forward).
+#   Default: all of them but f8 (part of f1). --quick (default) runs on a 2-core machine (F1: 33
+#   minutes for its four families, each other figure 7 or less); --full is the research codes'
+#   scale, for a cluster (its specs ask for 8 ranks per layer-parallel point: SWEEP_FLAGS="--mpi
+#   16 -j 2" changes that).
 # Environment: LPT (default ./build/lpt), FIGDIR (default docs/figures/paper for --quick,
 #   runs/paper/full/figures for --full), SWEEP_FLAGS (extra lpt sweep flags).
 # Needs a build (bash scripts/build.sh) and the data (bash scripts/prepare_data.sh).
@@ -22,13 +24,12 @@ usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' 
 size=quick
 figs=()
 for a in "$@"; do
+  a=${a,,}  # F1 and f1 alike
   case $a in
     --quick) size=quick ;;
     --full) size=full ;;
     f1 | f2 | f3 | f4 | f5 | f6 | f7) figs+=("$a") ;;
-    f8)
-      echo "run.sh: $a has no recipe yet (docs/paper.md says what exists and what is missing)" >&2
-      exit 2 ;;
+    f8) figs+=(f8) ;;
     -h | --help) usage; exit 0 ;;
     *) echo "run.sh: unknown argument '$a'" >&2; usage >&2; exit 2 ;;
   esac
@@ -117,6 +118,9 @@ for f in "${figs[@]}"; do
       draw "$f" "${f}_gpt" "${f}_gpt" ;;
     f6)
       f6_timings ;;
+    f8)  # translation's loss and BLEU are F1's translation sweep (with serial_forward)
+      sweep f1_mt
+      draw f1 f1_mt f1_mt ;;
     f7)
       sweep f1_vit
       sweep f7_pretrain_vit
