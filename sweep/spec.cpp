@@ -163,10 +163,6 @@ std::string bounded(const std::string& name) {
   return name.substr(0, 180) + "_" + hex;
 }
 
-}  // namespace
-
-namespace {
-
 // The spec with size `size` laid over it ("sizes" removed): one recipe, several scales.
 ojson apply_size(const std::string& src, ojson j, const std::string& size) {
   if (!j.contains("sizes")) {
