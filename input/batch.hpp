@@ -35,6 +35,21 @@ struct MlmBatch {
   }
 };
 
+// Sequence classification (BERT with a classifier head): tokens[B,T] padded with [PAD],
+// key_mask[B,T] = 1 real token / 0 padding, labels[B] class ids.
+struct TextClassBatch {
+  int B = 0, T = 0;
+  std::vector<token_t> tokens;
+  std::vector<std::uint8_t> key_mask;
+  std::vector<token_t> labels;
+  void shape(int b, int t) {
+    B = b, T = t;
+    tokens.resize(std::size_t(b) * t);
+    key_mask.resize(std::size_t(b) * t);
+    labels.resize(std::size_t(b));
+  }
+};
+
 // ViT: images[B,C,H,W] normalized floats, labels[B] class ids.
 struct ImageBatch {
   int B = 0, C = 0, H = 0, W = 0;

@@ -141,7 +141,8 @@ class LayerRunner {
   virtual void share(void* p, std::size_t bytes) {}
 };
 
-// Factory by family name ("gpt", "bert", "vit", "mt"); throws lpt::Error for an unknown name.
+// Factory by family name ("gpt", "bert", "vit", "mt", or "bert_cls": BERT with the sequence
+// classifier head); throws lpt::Error for an unknown name.
 template <class T>
 std::unique_ptr<Model<T>> make_model(const std::string& family, const ModelConfig& cfg);
 

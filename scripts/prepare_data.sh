@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Prepares lpt's data sets from installed Debian packages (bash scripts/setup.sh installs them).
 # Usage: bash scripts/prepare_data.sh [--out DIR] [--only NAME...] [--force]
-#   NAME: english en_es fashion_mnist digits (default: all). DIR: $LPT_DATA_DIR, else <repo>/data.
+#   NAME: english en_es fashion_mnist digits fortunes (default: all). DIR: $LPT_DATA_DIR, else <repo>/data.
 # Idempotent: a data set whose meta.json checksums still match is skipped. Format: docs/data.md.
 set -euo pipefail
 
@@ -9,7 +9,7 @@ root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 out="${LPT_DATA_DIR:-$root/data}"
 names=()
 force=()
-all=(english en_es fashion_mnist digits)
+all=(english en_es fashion_mnist digits fortunes)
 
 usage() { sed -n '2,5p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; }
 

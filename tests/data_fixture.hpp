@@ -3,6 +3,7 @@
 // directory, so that tests of loaders and of `lpt train` never depend on prepared real data.
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -97,6 +98,30 @@ inline void write_tiny_en_es(const std::string& dir, int n = 120) {
     tsv += "Gen 1:" + std::to_string(i) + "\tlet there be light " + std::to_string(i % 7) +
            "\thaya luz " + std::to_string(i % 7) + "\n";
   write_dataset(dir, "en_es", {{"en_es.tsv", tsv}}, {{"pairs", n}});
+}
+
+// A `fortunes`-shaped classification set: n cookies in 3 classes, each cookie naming its topic
+// among filler words (so a classifier can learn it) within its first 3 words (so a cut to 16
+// tokens keeps it), in class order as prepare.py writes them.
+inline void write_tiny_fortunes(const std::string& dir, int n = 300) {
+  static const char* names[] = {"computers", "food", "law"};
+  static const char* topic[] = {"bits", "soup", "judge"};
+  static const char* filler[] = {"a", "the", "of", "it", "is", "and", "one"};
+  std::string tsv;
+  unsigned s = 777;
+  const int per = n / 3;
+  for (int c = 0; c < 3; ++c)
+    for (int i = 0; i < per; ++i) {
+      std::string text;
+      const int words = 2 + i % 9;  // some longer than a short seq_len, some shorter
+      for (int w = 0; w < words; ++w) {
+        s = s * 1103515245u + 12345u;
+        text += std::string(w ? " " : "") + (w == i % std::min(words, 3) ? topic[c] : filler[(s >> 16) % 7]);
+      }
+      tsv += std::string(names[c]) + "\t" + text + "\n";
+    }
+  write_dataset(dir, "fortunes", {{"fortunes.tsv", tsv}},
+                {{"items", 3 * per}, {"classes", 3}, {"class_names", {"computers", "food", "law"}}});
 }
 
 }  // namespace lpt::test

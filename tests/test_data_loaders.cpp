@@ -18,6 +18,7 @@
 #include <nlohmann/json.hpp>
 
 #include "input/bert.hpp"
+#include "input/classify.hpp"
 #include "input/files.hpp"
 #include "input/gpt.hpp"
 #include "input/image.hpp"
@@ -520,6 +521,87 @@ TEST(DataFiles, MissingAndCorruptFilesNameFileAndCommand) {
   EXPECT_TRUE(contains(e, "test_labels.u8")) << e;
 }
 
+// ---- text classification (fortunes) -------------------------------------------------------
+
+TEST(DataClassify, RowsAreCutPaddedLabelledAndResume) {
+  TempDir tmp;
+  test::write_tiny_fortunes(tmp.path, 300);
+  const LabeledTexts d = load_fortunes(tmp.path);
+  ASSERT_EQ(d.size(), 300u);
+  EXPECT_EQ(d.class_names, (std::vector<std::string>{"computers", "food", "law"}));
+  EXPECT_EQ(d.labels[0], 0);
+  EXPECT_EQ(d.labels[299], 2);
+  const Tokenizer tok = Tokenizer::bytes({kPad, kMask});
+  TextClassDataOptions o;
+  o.batch = 7, o.seq_len = 12, o.seed = 3, o.val_fraction = 0.2, o.split_seed = 5;
+  TextClassLoader L(d, tok, o);
+  EXPECT_EQ(L.train_size() + L.val_size(), 300u);
+  EXPECT_LT(L.kept_fraction(), 1.0);  // some cookies are longer than 12 bytes
+  // A row is the item's first seq_len tokens, then [PAD] with key_mask 0; its label is the item's.
+  std::map<std::vector<token_t>, std::set<int>> label_of;  // row tokens -> labels of such items
+  for (std::size_t k = 0; k < d.size(); ++k) {
+    auto ids = tok.encode(d.texts[k]);
+    ids.resize(12, tok.id(kPad));
+    label_of[ids].insert(d.labels[k]);
+  }
+  TextClassBatch b;
+  std::set<std::vector<token_t>> train_rows;
+  for (int step = 0; step < 10; ++step) {
+    L.next(b);
+    ASSERT_EQ(b.B, 7);
+    ASSERT_EQ(b.T, 12);
+    for (int r = 0; r < b.B; ++r) {
+      std::vector<token_t> row(b.tokens.begin() + r * 12, b.tokens.begin() + (r + 1) * 12);
+      ASSERT_TRUE(label_of.count(row)) << "row " << r << " is no item's first 12 tokens";
+      EXPECT_TRUE(label_of[row].count(b.labels[r]));
+      for (int t = 0; t < 12; ++t)
+        EXPECT_EQ(b.key_mask[r * 12 + t], row[t] == tok.id(kPad) ? 0 : 1);
+      EXPECT_EQ(b.key_mask[r * 12], 1);
+      train_rows.insert(row);
+    }
+  }
+  // Validation: every held-out item once, in an order that mixes the classes (the file groups
+  // them), the last batch short.
+  std::multiset<std::size_t> seen_labels;
+  std::set<int> first_batch_labels;
+  std::size_t rows = 0;
+  for (std::size_t i = 0; i < L.val_batches(); ++i) {
+    L.val_batch(i, b);
+    for (int r = 0; r < b.B; ++r) {
+      if (i == 0) first_batch_labels.insert(b.labels[r]);
+      ++rows;
+    }
+  }
+  EXPECT_EQ(rows, L.val_size());
+  EXPECT_EQ(first_batch_labels.size(), 3u) << "the first validation batch holds one class only";
+  // Resume: a loader restored from a state continues with the same batches.
+  const auto st = L.state();
+  TextClassBatch a1, a2;
+  L.next(a1);
+  TextClassLoader M(d, tok, o);
+  M.set_state(st);
+  M.next(a2);
+  EXPECT_EQ(a1.tokens, a2.tokens);
+  EXPECT_EQ(a1.labels, a2.labels);
+  TextClassDataOptions other = o;
+  other.seq_len = 13;
+  TextClassLoader N(d, tok, other);
+  EXPECT_TRUE(contains(error_of([&] { N.set_state(st); }), "TextClassLoader"));
+}
+
+TEST(DataClassify, MalformedLinesNameFileAndCommand) {
+  TempDir tmp;
+  write_dataset(tmp.path, "fortunes", {{"fortunes.tsv", "law\tobjection\nsports\tgoal\n"}},
+                {{"items", 2}, {"classes", 2}, {"class_names", {"law", "food"}}});
+  const std::string e = error_of([&] { load_fortunes(tmp.path); });
+  EXPECT_TRUE(contains(e, "fortunes.tsv")) << e;
+  EXPECT_TRUE(contains(e, "line 2")) << e;
+  EXPECT_TRUE(contains(e, "prepare_data.sh --only fortunes")) << e;
+  TempDir none;
+  EXPECT_TRUE(contains(error_of([&] { load_fortunes(none.path); }),
+                       "prepare_data.sh --only fortunes"));
+}
+
 // ---- the preparation script's converters on tiny inputs -----------------------------------
 
 TEST(DataPrepare, ConvertersOutputLoadsInCpp) {
@@ -592,6 +674,28 @@ TEST(DataPrepare, ImageConvertersOutputLoadsInCpp) {
   double mean = 0;
   for (auto v : tr.pixels) mean += v / 255.0;
   EXPECT_NEAR(tr.mean, mean / tr.pixels.size(), 1e-6);
+}
+
+// The fortune files: each file a category, cookies between '%' lines, whitespace folded; index
+// files (.dat), the ASCII-art files and categories below --min-items are left out.
+TEST(DataPrepare, FortunesConverterKeepsTheLargeCategories) {
+  TempDir tmp;
+  const std::string src = tmp.path + "/fortunes";
+  mkdir(src.c_str(), 0755);
+  write_file(src + "/law", "Objection,\n  overruled.\n%\nThe court\tis in session.\n%\n");
+  write_file(src + "/food", "Soup.\n%\nMore soup.\n%\nBread\n%\n");
+  write_file(src + "/pets", "Cat.\n%\n");  // one cookie: below --min-items 2
+  write_file(src + "/art", "  /\\_/\\\n%\n ( o.o )\n%\n");
+  write_file(src + "/law.dat", "binary index");
+  const std::string cmd = std::string(LPT_PYTHON) + " " + std::string(LPT_SOURCE_DIR) +
+                          "/scripts/data/prepare.py fortunes --out " + tmp.path +
+                          " --fortunes-dir " + src + " --min-items 2 > /dev/null";
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  const LabeledTexts d = load_fortunes(tmp.path);
+  EXPECT_EQ(d.class_names, (std::vector<std::string>{"food", "law"}));
+  EXPECT_EQ(d.texts, (std::vector<std::string>{"Soup.", "More soup.", "Bread", "Objection, overruled.",
+                                               "The court is in session."}));
+  EXPECT_EQ(d.labels, (std::vector<int>{0, 0, 0, 1, 1}));
 }
 
 // ---- the real prepared data (LPT_LONG_TESTS=1, after bash scripts/prepare_data.sh) ----------

@@ -43,6 +43,11 @@ std::vector<Named> specs() {
   { TinySpec t = s; t.d = 7; t.H = 1; t.B = 1; t.T = 1; t.padding = false; add("bert_seq1", t); }
   { TinySpec t = s; t.dropout = 0.25; t.smoothing = 0.2; add("bert_dropout_smoothing", t); }
   { TinySpec t = s; t.edge_before = 1; t.edge_after = 1; add("bert_edge_layers", t); }
+  s.family = "bert_cls";
+  add("bert_cls_padding", s);
+  { TinySpec t = s; t.d = 5; t.H = 1; t.B = 3; t.T = 1; t.padding = false; add("bert_cls_seq1", t); }
+  { TinySpec t = s; t.dropout = 0.25; t.smoothing = 0.2; t.h = 0.5; add("bert_cls_dropout_smoothing", t); }
+  { TinySpec t = s; t.edge_before = 1; t.edge_after = 1; add("bert_cls_edge_layers", t); }
   s.family = "vit";
   { TinySpec t = s; t.H = 2; add("vit", t); }
   { TinySpec t = s; t.d = 3; t.H = 1; t.B = 1; t.h = 0.5; t.dropout = 0.2; add("vit_dropout_h05", t); }
@@ -69,7 +74,7 @@ INSTANTIATE_TEST_SUITE_P(Tiny, FamilyGrad, ::testing::ValuesIn(specs()),
 
 // The float32 model gives the float64 loss and gradients to float32 round-off.
 TEST(Family, FloatMatchesDouble) {
-  for (const char* fam : {"gpt", "bert", "vit", "mt"}) {
+  for (const char* fam : {"gpt", "bert", "bert_cls", "vit", "mt"}) {
     TinySpec s;
     s.family = fam;
     FamilyCase<double> cd = make_case<double>(s);
@@ -233,6 +238,26 @@ TEST(Family, BatchErrorsNameTheProblem) {
   wrong.shape(1, 3, 4, 6);
   EXPECT_THROW(static_cast<VitModel<double>&>(*v.model).set_batch(wrong), Error);
   EXPECT_THROW(make_model<double>("llama", ModelConfig{}), Error);
+
+  s.family = "bert_cls";
+  FamilyCase<double> k = make_case<double>(s);
+  auto& cls = static_cast<BertClassifier<double>&>(*k.model);
+  TextClassBatch bad = k.cls;
+  bad.labels[1] = 4;  // n_classes = 4
+  try {
+    cls.set_batch(bad);
+    FAIL() << "a label >= n_classes must throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("labels[1] = 4"), std::string::npos) << e.what();
+  }
+  TextClassBatch empty_row = k.cls;
+  for (int t = 0; t < empty_row.T; ++t) empty_row.key_mask[t] = 0;
+  try {
+    cls.set_batch(empty_row);
+    FAIL() << "a row without a real token must throw";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("row 0 has no real token"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Family, InitIsDeterministicAndGpt2Style) {

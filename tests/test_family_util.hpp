@@ -7,6 +7,7 @@
 #include <string>
 
 #include "model/families/bert.hpp"
+#include "model/families/bert_classifier.hpp"
 #include "model/families/gpt.hpp"
 #include "model/families/mt.hpp"
 #include "model/families/vit.hpp"
@@ -21,11 +22,13 @@ struct FamilyCase {
   std::unique_ptr<Model<T>> model;
   GptBatch gpt;
   BertBatch bert;
+  TextClassBatch cls;
   VitBatch vit;
   MtBatch mt;
   void bind() {
     if (family == "gpt") static_cast<GptModel<T>&>(*model).set_batch(gpt);
     if (family == "bert") static_cast<BertModel<T>&>(*model).set_batch(bert);
+    if (family == "bert_cls") static_cast<BertClassifier<T>&>(*model).set_batch(cls);
     if (family == "vit") static_cast<VitModel<T>&>(*model).set_batch(vit);
     if (family == "mt") static_cast<MtModel<T>&>(*model).set_batch(mt);
   }
@@ -49,14 +52,14 @@ inline int rand_int(std::mt19937_64& rng, int n) {
   return int(std::uniform_int_distribution<int>(0, n - 1)(rng));
 }
 
-// family in {gpt, bert, vit, mt}; sizes: d, H, dff, L, B, T (mt: Ts = T, Tt = T2).
+// family in {gpt, bert, bert_cls, vit, mt}; sizes: d, H, dff, L, B, T (mt: Ts = T, Tt = T2).
 struct TinySpec {
   std::string family;
   int d = 6, H = 3, dff = 10, L = 2, B = 2, T = 4, T2 = 3;
   double h = 1.0, dropout = 0.0, smoothing = 0.0;
   bool padding = true;
   unsigned seed = 1;
-  int edge_before = 0, edge_after = 0;  // model.edge_layers (gpt, bert, vit)
+  int edge_before = 0, edge_after = 0;  // model.edge_layers (gpt, bert, bert_cls, vit)
 };
 
 template <class T>
@@ -88,6 +91,16 @@ FamilyCase<T> make_case(const TinySpec& s) {
       if (s.padding && s.T > 1)  // the last sequence is padded at the end
         for (int t = s.T / 2 + 1; t < s.T; ++t) c.bert.key_mask[std::size_t(s.B - 1) * s.T + t] = 0;
     }
+  } else if (s.family == "bert_cls") {
+    m.layers = s.L, m.vocab = 11, m.max_len = s.T + 2, m.n_classes = 4;
+    c.cls.shape(s.B, s.T);
+    for (std::size_t i = 0; i < c.cls.tokens.size(); ++i) {
+      c.cls.tokens[i] = rand_int(rng, m.vocab);
+      c.cls.key_mask[i] = 1;
+    }
+    for (auto& l : c.cls.labels) l = rand_int(rng, m.n_classes);
+    if (s.padding && s.T > 1)  // the last sequence is padded at the end: pooling skips it
+      for (int t = s.T / 2 + 1; t < s.T; ++t) c.cls.key_mask[std::size_t(s.B - 1) * s.T + t] = 0;
   } else if (s.family == "vit") {
     m.layers = s.L, m.channels = 2, m.image_h = 4, m.image_w = 6, m.patch = 2, m.n_classes = 5;
     c.vit.shape(s.B, 2, 4, 6);

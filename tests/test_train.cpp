@@ -161,6 +161,62 @@ TEST_F(TrainRun, InitFromStartsFromTheKeptCheckpointsWeights) {
   EXPECT_NE(replay("c", {}), eval[0]);  // without init_from: the seed's initialization
 }
 
+// F7's fine-tuning: a BERT pretrained as a masked LM on the english corpus loads into the
+// classifier on the fortune categories (data.name fortunes). The classifier head is new, so
+// init_from refuses until train.init_skip names it; with it, every encoder tensor starts at the
+// checkpoint's value (a learning rate too small to move a float32 weight keeps them there), and
+// the classifier learns the tiny set's topic words.
+TEST_F(TrainRun, FortunesClassifierFineTunesAMaskedLmCheckpoint) {
+  lpt::test::write_tiny_fortunes(dir_, 300);
+  const std::vector<std::string> bert = {"model.family=\"bert\"", "monitor.every=0"};
+  auto with = [&](const std::string& name, std::vector<std::string> sets) {
+    sets.insert(sets.end(), bert.begin(), bert.end());
+    return config(name, sets);
+  };
+  const auto pre = with("pre", {});
+  run(pre);
+  const std::string ckpt = pre.output.checkpoint;
+  const std::vector<std::string> cls = {"data.name=\"fortunes\"", "model.n_classes=3",
+                                        "train.init_from=\"" + ckpt + "\""};
+  auto fine = [&](const std::string& name, const std::vector<std::string>& sets) {
+    std::vector<std::string> all = cls;  // then the case's own, which may override them
+    all.insert(all.end(), sets.begin(), sets.end());
+    return with(name, all);
+  };
+  std::string msg;
+  try {
+    run(fine("noskip", {}));
+  } catch (const lpt::Error& e) {
+    msg = e.what();
+  }
+  EXPECT_NE(msg.find("cls.dense_w"), std::string::npos) << msg;
+  EXPECT_NE(msg.find("train.init_skip"), std::string::npos) << msg;
+  try {
+    run(fine("classes", {"model.n_classes=4", "train.init_skip=\"cls.\""}));
+    msg.clear();
+  } catch (const lpt::Error& e) {
+    msg = e.what();
+  }
+  EXPECT_NE(msg.find("set model.n_classes = 3"), std::string::npos) << msg;
+
+  const auto still = fine("still", {"train.init_skip=\"cls.\"", "train.steps=1", "train.lr=1e-30",
+                                    "train.min_lr=0", "train.warmup=0",
+                                    "train.schedule=\"constant\""});
+  run(still);
+  lpt::CheckpointReader a(ckpt), b(still.output.checkpoint);
+  for (const char* t : {"params/wte", "params/wpe", "params/layers.1.attn.qkv_w", "params/lnf_w"})
+    EXPECT_EQ(a.read<float>(t), b.read<float>(t)) << t;
+  EXPECT_FALSE(b.has("params/mlm.dense_w"));
+  EXPECT_TRUE(b.has("params/cls.out_w"));
+
+  const auto learn = fine("learn", {"train.init_skip=\"cls.\"", "train.steps=60",
+                                    "train.eval_every=60", "train.eval_batches=100"});
+  run(learn);
+  const auto acc = read_series(learn.output.file, "/eval/metric");
+  ASSERT_EQ(acc.size(), 1u);
+  EXPECT_GT(acc[0], 0.6) << "3 classes whose topic word is in the text: chance is 1/3";
+}
+
 TEST_F(TrainRun, NonFiniteLossStopsWithTheRecordAndCheckpointIntact) {
   // An absurd learning rate overflows the weights within a few steps.
   const auto c = config("nan", {"train.lr=1e30", "train.schedule=\"constant\"", "train.warmup=0",

@@ -89,8 +89,8 @@ void fill(const json& r, RunConfig& c) {
 
 const char* data_kind_for(Family f) {
   switch (f) {
-    case Family::gpt:
-    case Family::bert: return "english";
+    case Family::gpt: return "english";
+    case Family::bert: return "english (masked LM) or fortunes (classification)";
     case Family::mt: return "en_es";
     case Family::vit: return "fashion_mnist or digits";
   }
@@ -99,6 +99,7 @@ const char* data_kind_for(Family f) {
 
 bool data_fits(Family f, const std::string& name) {
   if (f == Family::vit) return name == "fashion_mnist" || name == "digits";
+  if (f == Family::bert) return name == "english" || name == "fortunes";
   return name == (f == Family::mt ? "en_es" : "english");
 }
 

@@ -199,13 +199,16 @@ std::vector<KeySpec> build_schema() {
                           c.model.image_w = v.at(2).get<int>();
                         }));
   s.push_back(
-      to(integer("model.n_classes", 10, 2, "classes of the classifier head", kVit, kVocabMax),
+      to(integer("model.n_classes", 10, 2,
+                 "classes of the classifier head (vit; bert with data.name fortunes)",
+                 kVit | family_bit(Family::bert), kVocabMax),
          FIELD(model.n_classes)));
   s.push_back(to(number("model.label_smoothing", 0.0, 0, false, 1, true,
                         "label smoothing epsilon of the cross-entropy"),
                  FIELD(model.label_smoothing)));
 
-  s.push_back(to(choice("data.name", "english", {"english", "en_es", "fashion_mnist", "digits"},
+  s.push_back(to(choice("data.name", "english",
+                        {"english", "en_es", "fashion_mnist", "digits", "fortunes"},
                         "data set (default follows the family)"),
                  FIELD(data.name)));
   s.push_back(to(string("data.dir", "data", "directory of prepared data (relative to the cwd)"),

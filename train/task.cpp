@@ -1,5 +1,6 @@
-// The four tasks: GPT and BERT on the english corpus, ViT on Fashion-MNIST or the 8×8 digits,
-// translation on the English–Spanish verse pairs.
+// The tasks: GPT and BERT (masked LM) on the english corpus, BERT with a classifier head on the
+// fortune categories (fine-tuning), ViT on Fashion-MNIST or the 8×8 digits, translation on the
+// English–Spanish verse pairs.
 #include "train/task.hpp"
 
 #include <algorithm>
@@ -7,11 +8,13 @@
 
 #include "train/bleu.hpp"
 #include "input/bert.hpp"
+#include "input/classify.hpp"
 #include "input/gpt.hpp"
 #include "input/image.hpp"
 #include "input/text.hpp"
 #include "input/translation.hpp"
 #include "model/families/bert.hpp"
+#include "model/families/bert_classifier.hpp"
 #include "model/families/gpt.hpp"
 #include "model/families/mt.hpp"
 #include "model/families/vit.hpp"
@@ -236,6 +239,53 @@ class BertTask : public LoaderTask<BertLoader, MlmBatch, BertModel<float>, BertM
   Tokenizer tok_;
 };
 
+// BERT fine-tuned on a text classification task: the encoder of BertTask (same tokenizer, so a
+// masked-LM checkpoint loads with train.init_from) with the classifier head of BertClassifier.
+class BertClassifyTask
+    : public LoaderTask<TextClassLoader, TextClassBatch, BertClassifier<float>,
+                        BertClassifier<double>> {
+ public:
+  explicit BertClassifyTask(const RunConfig& cfg) {
+    require_family_data(cfg, {"fortunes"});
+    data_ = load_fortunes(cfg.data.dir);
+    require(cfg.model.n_classes == data_.classes(), "model.n_classes = ", cfg.model.n_classes,
+            " but fortunes has ", data_.classes(), " classes (", data_file(cfg, "fortunes",
+            "meta.json"), "); set model.n_classes = ", data_.classes());
+    // The masked-LM task's specials, so that the vocabulary (and wte) of a byte-level model is
+    // the pretrained one's.
+    const std::vector<std::string> specials{kPad, kMask};
+    tok_ = cfg.data.tokenizer == "char" ? Tokenizer::chars(data_.texts, specials)
+                                        : Tokenizer::bytes(specials);
+    auto o = loader_options<TextClassDataOptions>(cfg);
+    o.seq_len = cfg.model.max_len;
+    loader_ = std::make_unique<TextClassLoader>(data_, tok_, o);
+    require_validation(loader_->val_batches(), data_file(cfg, "fortunes", "fortunes.tsv"),
+                       data_.size(), "items", loader_->val_size(), "items",
+                       "a split needs at least 2 items", cfg);
+    model_ = std::make_unique<BertClassifier<float>>(
+        model_dims(cfg.model, resolve_vocab(cfg.model.vocab, tok_.vocab_size(), "model.vocab"), 0, 0));
+  }
+  double items_in_batch() const override { return batch_.B; }
+  const char* item_unit() const override { return "seq/s"; }
+  EvalResult evaluate(LayerRunner<float>& run, int max_batches) override {
+    return eval_counts_only(run, max_batches, "accuracy");
+  }
+  nlohmann::json tokenizers() const override { return {{"text", tok_.to_json()}}; }
+  std::string describe() const override {
+    char buf[200];
+    std::snprintf(buf, sizeof buf,
+                  "fortunes (%d classes): %zu train items, %zu validation, vocab %d, %.0f %% of "
+                  "the tokens within model.seq_len",
+                  data_.classes(), loader_->train_size(), loader_->val_size(), tok_.vocab_size(),
+                  100 * loader_->kept_fraction());
+    return buf;
+  }
+
+ private:
+  LabeledTexts data_;
+  Tokenizer tok_;
+};
+
 class VitTask : public LoaderTask<ImageLoader, ImageBatch, VitModel<float>, VitModel<double>> {
  public:
   explicit VitTask(const RunConfig& cfg) : name_(cfg.data.name) {
@@ -334,7 +384,9 @@ class MtTask : public LoaderTask<TranslationLoader, Seq2SeqBatch, MtModel<float>
 std::unique_ptr<Task> make_task(const RunConfig& cfg) {
   switch (cfg.model.family) {
     case Family::gpt: return std::make_unique<GptTask>(cfg);
-    case Family::bert: return std::make_unique<BertTask>(cfg);
+    case Family::bert:
+      if (cfg.data.name == "fortunes") return std::make_unique<BertClassifyTask>(cfg);
+      return std::make_unique<BertTask>(cfg);
     case Family::vit: return std::make_unique<VitTask>(cfg);
     case Family::mt: return std::make_unique<MtTask>(cfg);
   }

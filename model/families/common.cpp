@@ -3,6 +3,7 @@
 #include <memory>
 
 #include "model/families/bert.hpp"
+#include "model/families/bert_classifier.hpp"
 #include "model/families/gpt.hpp"
 #include "model/families/mt.hpp"
 #include "model/families/vit.hpp"
@@ -253,7 +254,8 @@ std::unique_ptr<Model<T>> make_model(const std::string& family, const ModelConfi
   if (family == "bert") return std::make_unique<BertModel<T>>(cfg);
   if (family == "vit") return std::make_unique<VitModel<T>>(cfg);
   if (family == "mt") return std::make_unique<MtModel<T>>(cfg);
-  fail("unknown model family '", family, "'; use gpt, bert, vit or mt");
+  if (family == "bert_cls") return std::make_unique<BertClassifier<T>>(cfg);
+  fail("unknown model family '", family, "'; use gpt, bert, vit, mt or bert_cls");
 }
 
 template struct LmHead<float>;

@@ -2,10 +2,13 @@
 
 Usage: /usr/bin/python3 scripts/data/prepare.py NAME --out DIR [--force]
                                                  [--imp-en FILE] [--imp-es FILE]
-NAME is english, en_es, fashion_mnist or digits. Writes DIR/NAME/ and, last, DIR/NAME/meta.json:
+                                                 [--fortunes-dir DIR] [--min-items N]
+NAME is english, en_es, fashion_mnist, digits or fortunes. Writes DIR/NAME/ and, last, DIR/NAME/meta.json:
 a data set is complete exactly when its meta.json exists and every file listed there has the
 recorded size and CRC-32. A complete data set is left alone unless --force is given.
 --imp-en/--imp-es read mod2imp output from a file instead of running mod2imp (used by tests).
+--fortunes-dir reads fortune files from DIR instead of /usr/share/games/fortunes (used by tests);
+--min-items keeps the fortune categories with at least N cookies (default 500).
 """
 import argparse
 import gzip
@@ -84,22 +87,34 @@ def imp_text(module, path):
     return osis_text.export_module(module)
 
 
-def fortunes_items():
-    """Fortune cookies, one per item, newlines folded; the ASCII-art files are left out."""
-    root = "/usr/share/games/fortunes"
-    items = []
+FORTUNES_DIR = "/usr/share/games/fortunes"
+# Drawings, not text: a topic classifier would learn their layout, not their words.
+FORTUNES_ART = ("art", "ascii-art")
+
+
+def fortunes_by_category(root=FORTUNES_DIR):
+    """{category: [cookie, ...]}: each fortune file (no index files, no ASCII art) is a category,
+    its cookies (separated by a line holding '%') are items, whitespace folded."""
+    cats = {}
     if not os.path.isdir(root):
-        return items
+        return cats
     for name in sorted(os.listdir(root)):
         p = os.path.join(root, name)
-        if "." in name or name in ("art", "ascii-art") or not os.path.isfile(p):
+        if "." in name or name in FORTUNES_ART or not os.path.isfile(p):
             continue
         with open(p, encoding="utf-8", errors="replace") as f:
+            items = []
             for item in f.read().split("\n%\n"):
                 t = re.sub(r"\s+", " ", item.replace("%", " ")).strip()
                 if t:
                     items.append(t)
-    return items
+        cats[name] = items
+    return cats
+
+
+def fortunes_items():
+    """Fortune cookies, one per item, newlines folded; the ASCII-art files are left out."""
+    return [t for items in fortunes_by_category().values() for t in items]
 
 
 def jargon_items():
@@ -198,8 +213,29 @@ def prepare_digits(d, args):
                    "pixel_scale": 16.0, "mean": mean, "std": std, "splits": splits})
 
 
+def prepare_fortunes(d, args):
+    """Topic classification (BERT fine-tuning, docs/data.md): the fortune categories with at
+    least --min-items cookies are the classes, in name order; one 'category<TAB>cookie' line per
+    cookie, categories in name order, cookies in file order."""
+    cats = fortunes_by_category(args.fortunes_dir)
+    if not cats:
+        raise SystemExit(f"{args.fortunes_dir}: no fortune files; install fortunes "
+                         "(bash scripts/setup.sh)")
+    kept = [c for c in sorted(cats) if len(cats[c]) >= args.min_items]
+    if len(kept) < 2:
+        raise SystemExit(f"fortunes: {len(kept)} categories have at least {args.min_items} "
+                         "cookies; a classification task needs 2 (lower --min-items)")
+    lines = [f"{c}\t{t.replace(chr(9), ' ')}" for c in kept for t in cats[c]]
+    write_bytes(d, "fortunes.tsv", lines_blob(lines))
+    return finish(d, "fortunes", "fortunes (/usr/share/games/fortunes)", ["fortunes.tsv"],
+                  {"items": len(lines), "classes": len(kept), "class_names": kept,
+                   "class_counts": [len(cats[c]) for c in kept], "min_items": args.min_items,
+                   "dropped": {c: len(cats[c]) for c in sorted(cats) if c not in kept}})
+
+
 PREPARERS = {"english": prepare_english, "en_es": prepare_en_es,
-             "fashion_mnist": prepare_fashion, "digits": prepare_digits}
+             "fashion_mnist": prepare_fashion, "digits": prepare_digits,
+             "fortunes": prepare_fortunes}
 
 
 def main():
@@ -210,6 +246,8 @@ def main():
     ap.add_argument("--imp-en")
     ap.add_argument("--imp-es")
     ap.add_argument("--fashion-dir", default=FASHION_DIR)
+    ap.add_argument("--fortunes-dir", default=FORTUNES_DIR)
+    ap.add_argument("--min-items", type=int, default=500)
     args = ap.parse_args()
     d = os.path.join(args.out, args.name)
     if not args.force and is_complete(d):
