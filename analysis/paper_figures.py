@@ -8,6 +8,7 @@
     /usr/bin/python3 analysis/paper_figures.py f5 runs/paper/f5_gpt/quick -o f5_gpt.png
     /usr/bin/python3 analysis/paper_figures.py f6 runs/paper/f6_gpt/quick -o f6_gpt.png
     /usr/bin/python3 analysis/paper_figures.py f7 runs/paper/f7_vit/quick -o f7_vit.png
+    /usr/bin/python3 analysis/paper_figures.py f7 runs/paper/f7_bert/quick -o f7_bert.png
 
 Each reads DIR/summary.csv (lpt sweep's summary: one row per point, its axis values) and the
 points' records DIR/NAME.h5, draws one PNG and prints the numbers it drew as a markdown table

@@ -8,7 +8,7 @@
 #   error, cosine, bias, per layer; the f1 runs), f3 (residual and convergence factor along
 #   training, replayed checkpoints), f4 (error against iterations x cfactor/levels), f5 (bias
 #   against batches averaged), f6 (speedup against ranks: measured here, predicted beyond; needs
-#   an idle machine), f7 (ViT fine-tuned after serial / parallel / adaptive pretraining), f8
+#   an idle machine), f7 (ViT and BERT fine-tuned after serial / parallel / adaptive pretraining), f8
 #   (translation's loss and BLEU: F1's translation sweep, with serial_forward).
 #   Default: all of them but f8 (part of f1). --quick (default) runs on a 2-core machine (F1: 33
 #   minutes for its four families, each other figure 7 or less); --full is the research codes'
@@ -121,11 +121,15 @@ for f in "${figs[@]}"; do
     f8)  # translation's loss and BLEU are F1's translation sweep (with serial_forward)
       sweep f1_mt
       draw f1 f1_mt f1_mt ;;
-    f7)
+    f7)  # ViT: Fashion-MNIST -> digits; BERT: english masked LM -> fortune topics
       sweep f1_vit
       sweep f7_pretrain_vit
       sweep f7_vit
-      draw f7 f7_vit f7_vit ;;
+      draw f7 f7_vit f7_vit
+      sweep f1_bert
+      sweep f7_pretrain_bert
+      sweep f7_bert
+      draw f7 f7_bert f7_bert ;;
   esac
 done
 echo "figures in $figdir; their numbers in $tables" >&2
