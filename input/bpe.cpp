@@ -96,7 +96,8 @@ BpeRules BpeTrainer::learn(int max_merges, long long min_count) const {
   }
 
   std::unordered_map<std::uint64_t, long long> count;        // pair -> occurrences
-  std::unordered_map<std::uint64_t, std::vector<int>> where;  // pair -> words (may repeat, be stale)
+  // pair -> the words that hold it (may repeat, may be stale: a merge skips those)
+  std::unordered_map<std::uint64_t, std::vector<int>> where;
   for (int i = 0; i < int(word.size()); ++i)
     for (std::size_t j = 0; j + 1 < word[i].size(); ++j) {
       const std::uint64_t k = bpe_pair_key(word[i][j], word[i][j + 1]);

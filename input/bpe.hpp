@@ -19,7 +19,8 @@ namespace lpt {
 // a whitespace character that no such run follows is a piece of its own. The pieces cover the
 // text exactly, in order, so encoding piece by piece and concatenating the decodes gives the
 // text back; merges never cross a piece boundary (" the" is learned apart from "the,").
-void bpe_pieces(const std::vector<char32_t>& cps, std::vector<std::pair<std::size_t, std::size_t>>& out);
+void bpe_pieces(const std::vector<char32_t>& cps,
+                std::vector<std::pair<std::size_t, std::size_t>>& out);
 
 struct BpeRules {
   std::vector<char32_t> chars;                 // base symbols, strictly increasing code points

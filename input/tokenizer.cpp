@@ -145,7 +145,8 @@ void Tokenizer::index() {
     for (token_t side : merges_[k])
       require(side >= base && side < made, "Tokenizer: BPE merge ", k, " uses id ", side,
               ", which is not a symbol made before it (ids ", base, "..", made - 1, ")");
-    const bool fresh = merge_rank_.emplace(bpe_pair_key(merges_[k][0], merges_[k][1]), int(k)).second;
+    const std::uint64_t key = bpe_pair_key(merges_[k][0], merges_[k][1]);
+    const bool fresh = merge_rank_.emplace(key, int(k)).second;
     require(fresh, "Tokenizer: BPE merge ", k, " repeats an earlier merge (", merges_[k][0], ", ",
             merges_[k][1], ")");
     piece_.push_back(piece_[merges_[k][0] - base] + piece_[merges_[k][1] - base]);

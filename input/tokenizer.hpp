@@ -6,8 +6,9 @@
 // the plain byte, vocabulary 256). Char level: the Unicode code points of the text the vocabulary
 // was built from, in code-point order. BPE: the char-level symbols of its training text, then one
 // id per learned merge, in the order learned (input/bpe.hpp). A char not in the vocabulary
-// encodes to [UNK] when the tokenizer has it, else encoding throws. A tokenizer is saved with each run as JSON and loaded
-// back to decode that run's outputs; the ids never depend on anything but that JSON.
+// encodes to [UNK] when the tokenizer has it, else encoding throws. A tokenizer is saved with
+// each run as JSON and loaded back to decode that run's outputs; the ids never depend on anything
+// but that JSON.
 #include <array>
 #include <cstdint>
 #include <string>

@@ -171,12 +171,13 @@ TEST(Config, SolverModesAndControlKeys) {
 }
 
 TEST(Config, BpeTokenizerIsForTranslationWithASensibleSize) {
-  const lpt::RunConfig c = lpt::resolve_config(
-      json::parse(R"({"model": {"family": "mt"}, "data": {"tokenizer": "bpe", "bpe_vocab": 3000}})"));
+  const lpt::RunConfig c = lpt::resolve_config(json::parse(
+      R"({"model": {"family": "mt"}, "data": {"tokenizer": "bpe", "bpe_vocab": 3000}})"));
   EXPECT_EQ(c.data.tokenizer, "bpe");
   EXPECT_EQ(c.data.bpe_vocab, 3000);
-  EXPECT_ERROR(json::parse(R"({"model": {"family": "mt"}, "data": {"tokenizer": "bpe", "bpe_vocab": 3}})"),
-               "data.bpe_vocab", "[16, 16777216]");
+  EXPECT_ERROR(
+      json::parse(R"({"model": {"family": "mt"}, "data": {"tokenizer": "bpe", "bpe_vocab": 3}})"),
+      "data.bpe_vocab", "[16, 16777216]");
   EXPECT_ERROR(json::parse(R"({"model": {"family": "mt"}, "data": {"bpe_vocab": 2.5}})"),
                "data.bpe_vocab");
   EXPECT_ERROR(json::parse(R"({"data": {"tokenizer": "bpe"}})"), "data.tokenizer",
