@@ -9,6 +9,7 @@
     /usr/bin/python3 analysis/paper_figures.py f6 runs/paper/f6_gpt/quick -o f6_gpt.png
     /usr/bin/python3 analysis/paper_figures.py f7 runs/paper/f7_vit/quick -o f7_vit.png
     /usr/bin/python3 analysis/paper_figures.py f7 runs/paper/f7_bert/quick -o f7_bert.png
+    /usr/bin/python3 analysis/paper_figures.py f8 runs/paper/f8_mt/quick -o f8_mt.png
 
 Each reads DIR/summary.csv (lpt sweep's summary: one row per point, its axis values) and the
 points' records DIR/NAME.h5, draws one PNG and prints the numbers it drew as a markdown table
@@ -24,7 +25,8 @@ f1: training loss (moving average) and validation loss and metric per solver mod
     after fine-tuning, by how the model was pretrained (serial, parallel, adaptive, none), over
     seeds. f6: speedup over serial against devices for every depth, predicted by lpt predict
     --plans (DIR/plans.json, from this machine's calibration) for layer-parallel, pipeline and
-    data-parallel plans, with the step times measured here on their curves.
+    data-parallel plans, with the step times measured here on their curves. f8: f1's panels
+    (loss; the metric is BLEU) for the translation sweep with BPE subwords.
 """
 import argparse
 import math
@@ -518,7 +520,9 @@ def fig_f6(rows, out, title, plans_path):
               f"{(exb['describe'] + ' ' + format(exb['speedup'], '.2f')) if exb else '—'} |")
 
 
-FIGURES = {"f1": fig_f1, "f2": fig_f2, "f3": fig_f3, "f4": fig_f4, "f5": fig_f5, "f7": fig_f7}
+# F8 is F1's figure (loss, metric) for the translation sweep with BPE: same panels, own name.
+FIGURES = {"f1": fig_f1, "f2": fig_f2, "f3": fig_f3, "f4": fig_f4, "f5": fig_f5, "f7": fig_f7,
+           "f8": fig_f1}
 
 
 def main(argv=None):

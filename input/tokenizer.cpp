@@ -4,6 +4,7 @@
 #include <fstream>
 #include <iterator>
 
+#include "input/bpe.hpp"
 #include "util/error.hpp"
 
 namespace lpt {
@@ -105,6 +106,26 @@ Tokenizer Tokenizer::chars(const std::vector<std::string>& texts,
   return t;
 }
 
+Tokenizer Tokenizer::bpe(const std::vector<std::string>& texts, int vocab_size,
+                         const std::vector<std::string>& specials) {
+  BpeTrainer trainer;
+  for (const auto& s : texts) trainer.add(s);
+  const long long base = (long long)specials.size() + (long long)trainer.distinct_chars();
+  require(vocab_size >= base, "BPE vocabulary size ", vocab_size, " is smaller than the ",
+          specials.size(), " specials + ", base - (long long)specials.size(),
+          " distinct characters of its training text; ask for at least ", base,
+          " (data.bpe_vocab for translation; a few thousand is usual)");
+  const BpeRules rules = trainer.learn(int(vocab_size - base));
+  Tokenizer t;
+  t.kind_ = Kind::bpe;
+  t.specials_ = specials;
+  t.symbols_ = rules.chars;
+  const token_t S = token_t(specials.size());
+  for (const auto& m : rules.merges) t.merges_.push_back({S + m[0], S + m[1]});
+  t.index();
+  return t;
+}
+
 void Tokenizer::index() {
   for (std::size_t i = 0; i < specials_.size(); ++i)
     for (std::size_t j = 0; j < i; ++j)
@@ -113,6 +134,23 @@ void Tokenizer::index() {
   char_id_.clear();
   const token_t base = token_t(specials_.size());
   for (std::size_t i = 0; i < symbols_.size(); ++i) char_id_[symbols_[i]] = base + token_t(i);
+  merge_rank_.clear();
+  piece_.clear();
+  if (kind_ != Kind::bpe) return;
+  for (char32_t c : symbols_) utf8_append(piece_.emplace_back(), c);
+  for (std::size_t k = 0; k < merges_.size(); ++k) {
+    // Each side must be a symbol that exists before this merge: that is what makes the ids, the
+    // pieces and the encoding well defined from the list alone (a loaded file is checked too).
+    const token_t made = base + token_t(symbols_.size() + k);
+    for (token_t side : merges_[k])
+      require(side >= base && side < made, "Tokenizer: BPE merge ", k, " uses id ", side,
+              ", which is not a symbol made before it (ids ", base, "..", made - 1, ")");
+    const std::uint64_t key = bpe_pair_key(merges_[k][0], merges_[k][1]);
+    const bool fresh = merge_rank_.emplace(key, int(k)).second;
+    require(fresh, "Tokenizer: BPE merge ", k, " repeats an earlier merge (", merges_[k][0], ", ",
+            merges_[k][1], ")");
+    piece_.push_back(piece_[merges_[k][0] - base] + piece_[merges_[k][1] - base]);
+  }
 }
 
 bool Tokenizer::has(const std::string& special) const {
@@ -137,20 +175,39 @@ void Tokenizer::encode(const std::string& text, std::vector<token_t>& out) const
     return;
   }
   const token_t unk = has(kUnk) ? id(kUnk) : -1;
+  auto char_token = [&](char32_t c) {
+    const auto it = char_id_.find(c);
+    if (it != char_id_.end()) return it->second;
+    require(unk >= 0, "Tokenizer::encode: character U+", std::hex, std::uint32_t(c),
+            " is not in the vocabulary and the tokenizer has no [UNK]; build the vocabulary ",
+            "from text that contains it or add [UNK] to the specials");
+    return unk;
+  };
+  if (kind_ == Kind::bpe) {
+    std::vector<char32_t> cps;
+    try {
+      cps = utf8_decode(text);
+    } catch (const Error& e) {
+      fail("Tokenizer::encode: ", e.what());
+    }
+    std::vector<std::pair<std::size_t, std::size_t>> pieces;
+    bpe_pieces(cps, pieces);
+    const token_t first_merge = base + token_t(symbols_.size());
+    std::vector<token_t> word;
+    for (const auto& [b, e] : pieces) {
+      word.clear();
+      for (std::size_t k = b; k < e; ++k) word.push_back(char_token(cps[k]));
+      bpe_apply(word, merge_rank_, first_merge);
+      out.insert(out.end(), word.begin(), word.end());
+    }
+    return;
+  }
   std::size_t i = 0;
   char32_t c;
   while (i < text.size()) {
     const std::size_t at = i;
     if (!next_code_point(text, i, c)) fail("Tokenizer::encode: invalid UTF-8 at byte ", at);
-    const auto it = char_id_.find(c);
-    if (it != char_id_.end()) {
-      out.push_back(it->second);
-    } else {
-      require(unk >= 0, "Tokenizer::encode: character U+", std::hex, std::uint32_t(c),
-              " is not in the vocabulary and the tokenizer has no [UNK]; build the vocabulary ",
-              "from text that contains it or add [UNK] to the specials");
-      out.push_back(unk);
-    }
+    out.push_back(char_token(c));
   }
 }
 
@@ -170,6 +227,8 @@ std::string Tokenizer::decode(const token_t* ids, std::size_t n, bool skip_speci
     } else if (t >= S && t < vocab_size()) {
       if (kind_ == Kind::byte)
         out += char(t - S);
+      else if (kind_ == Kind::bpe)
+        out += piece_[t - S];
       else
         utf8_append(out, symbols_[t - S]);
     } else {
@@ -186,13 +245,20 @@ std::string Tokenizer::decode(const std::vector<token_t>& ids, bool skip_special
 nlohmann::json Tokenizer::to_json() const {
   nlohmann::json j;
   j["format"] = "lpt-tokenizer-1";
-  j["kind"] = kind_ == Kind::byte ? "byte" : "char";
+  j["kind"] = kind_ == Kind::byte ? "byte" : kind_ == Kind::bpe ? "bpe" : "char";
   j["specials"] = specials_;
   j["vocab_size"] = vocab_size();
-  if (kind_ == Kind::character) {
+  if (kind_ != Kind::byte) {
     // Code points as numbers: readable by any JSON reader without caring about escapes.
     std::vector<std::uint32_t> cps(symbols_.begin(), symbols_.end());
     j["code_points"] = cps;
+  }
+  if (kind_ == Kind::bpe) {
+    // Merges as [left id, right id] in the order learned; merge k makes id S + |code_points| + k.
+    // Ids rather than strings: the pieces follow from them, and no escaping question arises.
+    nlohmann::json m = nlohmann::json::array();
+    for (const auto& x : merges_) m.push_back({x[0], x[1]});
+    j["merges"] = std::move(m);
   }
   return j;
 }
@@ -203,15 +269,21 @@ Tokenizer Tokenizer::from_json(const nlohmann::json& j) {
             "lpt-tokenizer-1");
     Tokenizer t;
     const std::string kind = j.at("kind").get<std::string>();
-    require(kind == "byte" || kind == "char", "Tokenizer JSON: unknown kind '", kind, "'");
-    t.kind_ = kind == "byte" ? Kind::byte : Kind::character;
+    require(kind == "byte" || kind == "char" || kind == "bpe", "Tokenizer JSON: unknown kind '",
+            kind, "' (known: byte, char, bpe)");
+    t.kind_ = kind == "byte" ? Kind::byte : kind == "bpe" ? Kind::bpe : Kind::character;
     t.specials_ = j.at("specials").get<std::vector<std::string>>();
-    if (t.kind_ == Kind::character)
+    if (t.kind_ != Kind::byte)
       for (auto cp : j.at("code_points").get<std::vector<std::uint32_t>>()) {
         require(cp <= 0x10ffff, "Tokenizer JSON: code point ", cp, " out of range");
         require(t.symbols_.empty() || cp > std::uint32_t(t.symbols_.back()),
                 "Tokenizer JSON: code points must be strictly increasing");
         t.symbols_.push_back(char32_t(cp));
+      }
+    if (t.kind_ == Kind::bpe)
+      for (const auto& m : j.at("merges")) {
+        require(m.is_array() && m.size() == 2, "Tokenizer JSON: a BPE merge must be [left, right]");
+        t.merges_.push_back({m[0].get<token_t>(), m[1].get<token_t>()});
       }
     t.index();
     if (j.contains("vocab_size"))

@@ -28,6 +28,31 @@ std::pair<Tokenizer, Tokenizer> translation_tokenizers(const PairSet& p, bool sh
   return {Tokenizer::chars(all_of(src), specials), Tokenizer::chars(all_of(tgt), specials)};
 }
 
+Split translation_split(std::size_t n, const TranslationDataOptions& o) {
+  return split_items(n, o.val_fraction, o.split_seed, 1);
+}
+
+std::pair<Tokenizer, Tokenizer> translation_bpe_tokenizers(const PairSet& p,
+                                                           const std::vector<std::size_t>& train,
+                                                           int vocab_size, bool shared,
+                                                           bool es_to_en) {
+  const std::vector<std::string> specials = {kPad, kBos, kEos, kUnk};
+  std::vector<std::string> src, tgt;
+  src.reserve(train.size());
+  tgt.reserve(train.size());
+  for (std::size_t k : train) {
+    require(k < p.size(), "translation_bpe_tokenizers: training pair ", k, " of ", p.size());
+    src.push_back(es_to_en ? p.es[k] : p.en[k]);
+    tgt.push_back(es_to_en ? p.en[k] : p.es[k]);
+  }
+  if (shared) {
+    src.insert(src.end(), tgt.begin(), tgt.end());
+    Tokenizer t = Tokenizer::bpe(src, vocab_size, specials);
+    return {t, t};
+  }
+  return {Tokenizer::bpe(src, vocab_size, specials), Tokenizer::bpe(tgt, vocab_size, specials)};
+}
+
 TranslationLoader::TranslationLoader(const PairSet& pairs, const Tokenizer& src_tok,
                                      const Tokenizer& tgt_tok, const TranslationDataOptions& o)
     : opt_(o), rng_(mix64(o.seed, 0x7a45)) {
@@ -50,7 +75,7 @@ TranslationLoader::TranslationLoader(const PairSet& pairs, const Tokenizer& src_
   }
   src_start_.push_back(src_tokens_.size());
   tgt_start_.push_back(tgt_tokens_.size());
-  split_ = split_items(pairs.size(), o.val_fraction, o.split_seed, 1);
+  split_ = translation_split(pairs.size(), o);
   order_ = EpochOrder(split_.train.size(), mix64(o.seed, 0x0bde));
   config_ = mix64(mix64(kPairTag, pairs.size(), o.es_to_en), mix64(o.batch, o.seed, o.max_src),
                   mix64(o.split_seed, o.max_tgt, std::uint64_t(o.val_fraction * 1e9)));

@@ -33,6 +33,21 @@ struct TranslationDataOptions {
   std::uint64_t split_seed = 0;
 };
 
+// The train/validation split of n pairs that a TranslationLoader with options `o` uses; for
+// whatever must be learned from the training pairs alone (a BPE vocabulary) before the loader
+// exists.
+Split translation_split(std::size_t n, const TranslationDataOptions& o);
+
+// BPE tokenizers (specials [PAD] [BOS] [EOS] [UNK]) learned from the pairs `train` lists only, so
+// that the validation pairs influence neither the merges nor the base characters (a character
+// seen only in validation encodes to [UNK]). vocab_size counts every id, specials included.
+// shared: one vocabulary learned from both sides' training text, used for source and target;
+// else one per language, each with the whole vocab_size.
+std::pair<Tokenizer, Tokenizer> translation_bpe_tokenizers(const PairSet& p,
+                                                           const std::vector<std::size_t>& train,
+                                                           int vocab_size, bool shared,
+                                                           bool es_to_en = false);
+
 class TranslationLoader {
  public:
   // src_tok needs [PAD]; tgt_tok needs [PAD] [BOS] [EOS].

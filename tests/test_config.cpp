@@ -170,6 +170,22 @@ TEST(Config, SolverModesAndControlKeys) {
                "control.max_forward_iterations", "raise the cap");
 }
 
+TEST(Config, BpeTokenizerIsForTranslationWithASensibleSize) {
+  const lpt::RunConfig c = lpt::resolve_config(json::parse(
+      R"({"model": {"family": "mt"}, "data": {"tokenizer": "bpe", "bpe_vocab": 3000}})"));
+  EXPECT_EQ(c.data.tokenizer, "bpe");
+  EXPECT_EQ(c.data.bpe_vocab, 3000);
+  EXPECT_ERROR(
+      json::parse(R"({"model": {"family": "mt"}, "data": {"tokenizer": "bpe", "bpe_vocab": 3}})"),
+      "data.bpe_vocab", "[16, 16777216]");
+  EXPECT_ERROR(json::parse(R"({"model": {"family": "mt"}, "data": {"bpe_vocab": 2.5}})"),
+               "data.bpe_vocab");
+  EXPECT_ERROR(json::parse(R"({"data": {"tokenizer": "bpe"}})"), "data.tokenizer",
+               "translation", "\"byte\" or \"char\"");
+  EXPECT_ERROR(json::parse(R"({"data": {"bpe_vocab": 500}})"), "data.bpe_vocab", "mt");
+  EXPECT_ERROR(json::parse(R"({"data": {"tokenizer": "word"}})"), "data.tokenizer", R"("bpe")");
+}
+
 TEST(Config, TranslationBoundaryMustBeACoarsePoint) {
   // 3 + 3 layers, cfactor 2 on two levels: the coarse step [2, 4) straddles layer 3.
   EXPECT_ERROR((json{{"model", {{"family", "mt"}}},

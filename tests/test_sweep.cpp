@@ -809,6 +809,7 @@ TEST_F(SweepRun, PaperFiguresDrawFromTheirSweeps) {
     EXPECT_TRUE(found) << row[0] << " " << row[1];
   }
   EXPECT_EQ(draw("f2", f1).size(), 4u);  // the parallel and adaptive runs at both T
+  EXPECT_EQ(draw("f8", f1), t1);  // F8 is F1's figure for the translation sweep
 
   const json one_step = {{"model.step_size", "T/N"}, {"train.steps", 1}, {"train.warmup", 0},
                          {"train.eval_every", 0}, {"monitor.every", 1},

@@ -10,7 +10,10 @@
 #include "data_fixture.hpp"
 #include "record_fixture.hpp"
 #include "train_fixture.hpp"
+#include "input/text.hpp"
+#include "input/translation.hpp"
 #include "train/config.hpp"
+#include "train/task.hpp"
 #include "train/trainer.hpp"
 #include "util/checkpoint_io.hpp"
 #include "util/error.hpp"
@@ -293,6 +296,47 @@ TEST_F(TrainRun, TranslationRecordsLossAndBleu) {
   EXPECT_LE(s.val_metric, 100.0);
   EXPECT_EQ(read_series(c.output.file, "/eval/metric").size(), 2u);
   EXPECT_EQ(read_series(c.output.file, "/train/loss").size(), 4u);
+}
+
+// data.tokenizer = bpe end to end: the task learns one vocabulary per language from the training
+// pairs of its split (the same vocabulary translation_bpe_tokenizers gives for them), saves it
+// with the run, and trains and evaluates with it.
+TEST_F(TrainRun, TranslationWithBpeTokenizer) {
+  lpt::test::write_tiny_en_es(dir_);
+  nlohmann::json j = {
+      {"model", {{"family", "mt"}, {"enc_layers", 2}, {"dec_layers", 2}, {"d_model", 16},
+                 {"heads", 2}, {"d_ff", 32}, {"src_len", 8}, {"tgt_len", 8}}},
+      {"data", {{"name", "en_es"}, {"dir", dir_}, {"val_fraction", 0.1}, {"tokenizer", "bpe"},
+                {"bpe_vocab", 40}}},
+      {"train", {{"steps", 4}, {"batch", 4}, {"warmup", 1}, {"eval_every", 2}, {"eval_batches", 1}}},
+      {"output", {{"file", dir_ + "/mt_bpe.h5"}}}};
+  const auto c = lpt::resolve_config(j);
+  const nlohmann::json saved = lpt::make_task(c)->tokenizers();
+  EXPECT_EQ(saved["source"]["kind"], "bpe");
+  EXPECT_EQ(saved["target"]["kind"], "bpe");
+  EXPECT_LE(saved["target"]["vocab_size"].get<int>(), 40);
+
+  const lpt::PairSet pairs = lpt::load_en_es(dir_);
+  lpt::TranslationDataOptions o;
+  o.val_fraction = c.data.val_fraction;
+  o.split_seed = c.data.seed;
+  const auto [src, tgt] = lpt::translation_bpe_tokenizers(
+      pairs, lpt::translation_split(pairs.size(), o).train, 40, false);
+  EXPECT_EQ(saved["source"], src.to_json());
+  EXPECT_EQ(saved["target"], tgt.to_json());
+  // "haya luz 3" is three pieces at most: the learned merges join each word.
+  EXPECT_LE(tgt.encode("haya luz 3").size(), 5u);
+
+  const auto s = run(c);
+  EXPECT_EQ(s.metric_name, "bleu");
+  EXPECT_GE(s.val_metric, 0.0);
+  EXPECT_EQ(read_series(c.output.file, "/eval/metric").size(), 2u);
+
+  // Byte tokens for translation are the 256 bytes after the four specials.
+  j["data"]["tokenizer"] = "byte";
+  const nlohmann::json bytes = lpt::make_task(lpt::resolve_config(j))->tokenizers();
+  EXPECT_EQ(bytes["source"]["kind"], "byte");
+  EXPECT_EQ(bytes["target"]["vocab_size"], 260);
 }
 
 }  // namespace

@@ -193,6 +193,11 @@ void check_products(const RunConfig& c) {
 
 void check_cross(const RunConfig& c) {
   check_model(c.model, c.data.name);
+  // BPE is learned from the training pairs of the translation task; the GPT and BERT loaders
+  // read byte or char streams only.
+  require(c.data.tokenizer != "bpe" || c.model.family == Family::mt,
+          "data.tokenizer: \"bpe\" is for translation (model.family \"mt\") only; use \"byte\" ",
+          "or \"char\" for model.family \"", to_string(c.model.family), "\"");
   check_products(c);
   require(c.train.min_lr <= c.train.lr, "train.min_lr: ", c.train.min_lr,
           " exceeds train.lr (", c.train.lr, ")");

@@ -53,7 +53,8 @@ struct DataConfig {
   std::string name;  // english | en_es | fashion_mnist | digits
   std::string dir;
   double val_fraction{};
-  std::string tokenizer;  // byte | char (text families only)
+  std::string tokenizer;  // byte | char (text families) | bpe (translation only)
+  int bpe_vocab{};        // bpe: ids per language, specials included
   std::uint64_t seed{};
 };
 

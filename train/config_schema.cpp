@@ -216,8 +216,16 @@ std::vector<KeySpec> build_schema() {
   s.push_back(to(number("data.val_fraction", 0.1, 0, true, 1, true,
                         "fraction of the data held out for evaluation"),
                  FIELD(data.val_fraction)));
-  s.push_back(to(choice("data.tokenizer", "byte", {"byte", "char"}, "tokenizer", kTokens),
+  s.push_back(to(choice("data.tokenizer", "byte", {"byte", "char", "bpe"},
+                        "tokenizer: byte (256 bytes), char (the data's characters), bpe "
+                        "(subwords learned from the training split; translation only)",
+                        kTokens),
                  FIELD(data.tokenizer)));
+  s.push_back(to(integer("data.bpe_vocab", 2000, 16,
+                         "data.tokenizer = bpe: ids per language, specials and base characters "
+                         "included (fewer when the training text runs out of pairs to merge)",
+                         kMt, kVocabMax),
+                 FIELD(data.bpe_vocab)));
   s.push_back(to(integer("data.seed", 1, 0, "seed of the train/validation split and shuffling",
                          kAllFamilies, kSeedMax),
                  FIELD(data.seed)));

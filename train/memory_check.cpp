@@ -17,8 +17,14 @@ namespace lpt {
 namespace {
 
 // The tokenizer's size is only known once the data is read; before that, model.vocab = 0 stands
-// for a byte or character tokenizer, which has a few hundred symbols at most.
+// for a byte or character tokenizer, which has a few hundred symbols at most, or for a BPE one,
+// which has at most data.bpe_vocab.
 constexpr int kTokenizerVocabBound = 512;
+int vocab_bound(const RunConfig& cfg) {
+  const int tok = cfg.data.tokenizer == "bpe" ? std::max(cfg.data.bpe_vocab, kTokenizerVocabBound)
+                                              : kTokenizerVocabBound;
+  return std::max(cfg.model.vocab, tok);
+}
 
 // Binary, libraries, OpenMP/MPI runtimes and the loaded data set: measured at about 30-60 MB for
 // the small data sets (docs/memory.md); the estimate adds it so that tiny models are not compared
@@ -41,7 +47,7 @@ double read_number_file(const char* path) {
 
 MemoryEstimate estimate_train_memory(const RunConfig& cfg, int ranks, const ParamShards* shards) {
   MemoryEstimate e;
-  const perf::ModelShape s = perf_shape(cfg, std::max(cfg.model.vocab, kTokenizerVocabBound));
+  const perf::ModelShape s = perf_shape(cfg, vocab_bound(cfg));
   // An invalid shape is the config checks' to report (they name the key); estimating it could
   // divide by zero.
   try {

@@ -328,10 +328,22 @@ class MtTask : public LoaderTask<TranslationLoader, Seq2SeqBatch, MtModel<float>
   explicit MtTask(const RunConfig& cfg) : max_tgt_(cfg.model.tgt_max_len) {
     require_family_data(cfg, {"en_es"});
     pairs_ = load_en_es(cfg.data.dir);
-    std::tie(src_tok_, tgt_tok_) = translation_tokenizers(pairs_, /*shared=*/false);
     auto o = loader_options<TranslationDataOptions>(cfg);
     o.max_src = cfg.model.src_max_len;
     o.max_tgt = cfg.model.tgt_max_len;
+    // One vocabulary per language, not one shared: the model has separate source and target
+    // embeddings (nothing to tie), so sharing would only split data.bpe_vocab between English
+    // and Spanish pieces and shorten neither side's sequences as much.
+    if (cfg.data.tokenizer == "bpe") {
+      const Split split = translation_split(pairs_.size(), o);  // the loader's split, below
+      std::tie(src_tok_, tgt_tok_) = translation_bpe_tokenizers(pairs_, split.train,
+                                                                cfg.data.bpe_vocab, false);
+    } else if (cfg.data.tokenizer == "char") {
+      std::tie(src_tok_, tgt_tok_) = translation_tokenizers(pairs_, /*shared=*/false);
+    } else {
+      const Tokenizer bytes = Tokenizer::bytes({kPad, kBos, kEos, kUnk});
+      src_tok_ = tgt_tok_ = bytes;
+    }
     loader_ = std::make_unique<TranslationLoader>(pairs_, src_tok_, tgt_tok_, o);
     require_validation(loader_->val_batches(), data_file(cfg, "en_es", "en_es.tsv"),
                        pairs_.size(), "pairs", loader_->val_size(), "pairs",

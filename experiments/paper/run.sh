@@ -8,10 +8,11 @@
 #   error, cosine, bias, per layer; the f1 runs), f3 (residual and convergence factor along
 #   training, replayed checkpoints), f4 (error against iterations x cfactor/levels), f5 (bias
 #   against batches averaged), f6 (speedup against ranks: measured here, predicted beyond; needs
-#   an idle machine), f7 (ViT and BERT fine-tuned after serial / parallel / adaptive pretraining), f8
-#   (translation's loss and BLEU: F1's translation sweep, with serial_forward).
-#   Default: all of them but f8 (part of f1). --quick (default) runs on a 2-core machine (F1: 33
-#   minutes for its four families, each other figure 7 or less); --full is the research codes'
+#   an idle machine), f7 (ViT and BERT fine-tuned after serial / parallel / adaptive pretraining),
+#   f8 (translation's loss and BLEU with BPE subwords: serial, parallel, serial_forward).
+#   Default: all of them. --quick (default) runs on a 2-core machine (F1: 33 minutes for its four
+#   families, F7 about 65 with its BERT half, F8 about 45, both measured while the cores were
+#   shared, each other figure 7 or less); --full is the research codes'
 #   scale, for a cluster (its specs ask for 8 ranks per layer-parallel point: SWEEP_FLAGS="--mpi
 #   16 -j 2" changes that).
 # Environment: LPT (default ./build/lpt), FIGDIR (default docs/figures/paper for --quick,
@@ -28,13 +29,12 @@ for a in "$@"; do
   case $a in
     --quick) size=quick ;;
     --full) size=full ;;
-    f1 | f2 | f3 | f4 | f5 | f6 | f7) figs+=("$a") ;;
-    f8) figs+=(f8) ;;
+    f1 | f2 | f3 | f4 | f5 | f6 | f7 | f8) figs+=("$a") ;;
     -h | --help) usage; exit 0 ;;
     *) echo "run.sh: unknown argument '$a'" >&2; usage >&2; exit 2 ;;
   esac
 done
-(( ${#figs[@]} )) || figs=(f1 f2 f3 f4 f5 f6 f7)
+(( ${#figs[@]} )) || figs=(f1 f2 f3 f4 f5 f6 f7 f8)
 LPT=${LPT:-./build/lpt}
 PY=/usr/bin/python3
 [[ -x $LPT ]] || { echo "run.sh: no lpt at $LPT; build it first (bash scripts/build.sh)" >&2; exit 1; }
@@ -118,9 +118,9 @@ for f in "${figs[@]}"; do
       draw "$f" "${f}_gpt" "${f}_gpt" ;;
     f6)
       f6_timings ;;
-    f8)  # translation's loss and BLEU are F1's translation sweep (with serial_forward)
-      sweep f1_mt
-      draw f1 f1_mt f1_mt ;;
+    f8)  # translation's loss and BLEU with BPE subwords: serial / parallel / serial_forward
+      sweep f8_mt
+      draw f8 f8_mt f8_mt ;;
     f7)  # ViT: Fashion-MNIST -> digits; BERT: english masked LM -> fortune topics
       sweep f1_vit
       sweep f7_pretrain_vit
