@@ -14,8 +14,21 @@
 #include <nlohmann/json.hpp>
 
 #include "input/files.hpp"
+#include "util/error.hpp"
 
 namespace lpt::test {
+
+// The message of the lpt::Error that f() throws, or a text saying that it threw none: the data
+// tests check that an error names the file, the line and the command that fixes it.
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "(no lpt::Error thrown)";
+}
 
 // A fresh directory under /tmp, removed with everything in it when the object goes.
 struct TempDir {

@@ -12,20 +12,13 @@
 #include "input/tokenizer.hpp"
 #include "input/translation.hpp"
 #include "util/error.hpp"
+#include "data_fixture.hpp"
 
 using namespace lpt;
 
 namespace {
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no lpt::Error thrown)";
-}
+using test::error_of;
 
 std::vector<std::string> pieces_of(const std::string& text) {
   const std::vector<char32_t> cps = utf8_decode(text);

@@ -13,6 +13,7 @@
 #include "input/split.hpp"
 #include "input/tokenizer.hpp"
 #include "util/error.hpp"
+#include "data_fixture.hpp"
 
 using namespace lpt;
 
@@ -26,15 +27,7 @@ std::string temp_file() {
   return buf;
 }
 
-template <class F>
-std::string error_of(F&& f) {
-  try {
-    f();
-  } catch (const Error& e) {
-    return e.what();
-  }
-  return "(no lpt::Error thrown)";
-}
+using test::error_of;
 }  // namespace
 
 TEST(DataTokenizer, BytesAreOffsetBySpecials) {
