@@ -11,8 +11,8 @@
 #   an idle machine), f7 (ViT and BERT fine-tuned after serial / parallel / adaptive pretraining),
 #   f8 (translation's loss and BLEU with BPE subwords: serial, parallel, serial_forward).
 #   Default: all of them. --quick (default) runs on a 2-core machine (F1: 33 minutes for its four
-#   families, F7 about 65 with its BERT half, F8 about 45, both measured while the cores were
-#   shared, each other figure 7 or less); --full is the research codes'
+#   families, F7 about 65 with its BERT half, F8 about 45 plus 13 for its 6000-step serial runs,
+#   measured while the cores were shared, each other figure 7 or less); --full is the research codes'
 #   scale, for a cluster (its specs ask for 8 ranks per layer-parallel point: SWEEP_FLAGS="--mpi
 #   16 -j 2" changes that).
 # Environment: LPT (default ./build/lpt), FIGDIR (default docs/figures/paper for --quick,
@@ -43,17 +43,21 @@ mkdir -p "$figdir" runs/paper
 tables=runs/paper/$size-tables.md
 
 # One sweep at this size; a sweep already finished only rewrites its summary.
+# One sweep at this size (or at the size named by the second argument, a spec's extra size);
+# a sweep already finished only rewrites its summary.
 sweep() {
-  echo "== lpt sweep experiments/paper/$1.json --size $size" >&2
+  local sz=${2:-$size}
+  echo "== lpt sweep experiments/paper/$1.json --size $sz" >&2
   # shellcheck disable=SC2086
-  "$LPT" sweep "experiments/paper/$1.json" --size "$size" --no-tty ${SWEEP_FLAGS:-} \
-    || { echo "run.sh: sweep $1 had failed points (runs/paper/$1/$size/sweep_status.json)" >&2; exit 1; }
+  "$LPT" sweep "experiments/paper/$1.json" --size "$sz" --no-tty ${SWEEP_FLAGS:-} \
+    || { echo "run.sh: sweep $1 had failed points (runs/paper/$1/$sz/sweep_status.json)" >&2; exit 1; }
 }
-draw() {  # figure, sweep name, PNG stem
-  echo "== $1 from runs/paper/$2/$size" >&2
-  { echo; echo "### $1: $2 ($size)"; echo; } >> "$tables"
-  "$PY" analysis/paper_figures.py "$1" "runs/paper/$2/$size" -o "$figdir/$3.png" \
-    --title "$1 ($size): $2" | tee -a "$tables"
+draw() {  # figure, sweep name, PNG stem[, size]
+  local sz=${4:-$size}
+  echo "== $1 from runs/paper/$2/$sz" >&2
+  { echo; echo "### $1: $2 ($sz)"; echo; } >> "$tables"
+  "$PY" analysis/paper_figures.py "$1" "runs/paper/$2/$sz" -o "$figdir/$3.png" \
+    --title "$1 ($sz): $2" | tee -a "$tables"
 }
 
 # F6: calibrate this machine at the recipe's shape (per-layer times at every micro-batch size the
@@ -120,7 +124,11 @@ for f in "${figs[@]}"; do
       f6_timings ;;
     f8)  # translation's loss and BLEU with BPE subwords: serial / parallel / serial_forward
       sweep f8_mt
-      draw f8 f8_mt f8_mt ;;
+      draw f8 f8_mt f8_mt
+      if [[ $size == quick ]]; then  # and what BLEU serial training reaches in 6000 steps
+        sweep f8_mt quick_serial_long
+        draw f8 f8_mt f8_mt_serial_long quick_serial_long
+      fi ;;
     f7)  # ViT: Fashion-MNIST -> digits; BERT: english masked LM -> fortune topics
       sweep f1_vit
       sweep f7_pretrain_vit
