@@ -69,9 +69,8 @@ TextClassLoader::TextClassLoader(const LabeledTexts& data, const Tokenizer& tok,
   split_ = split_items(data.size(), o.val_fraction, o.split_seed, 1);
   order_ = EpochOrder(split_.train.size(), mix64(o.seed, 0x7c1a));
   val_order_ = split_.val;
-  Rng shuffle(mix64(o.split_seed, 0x5a1d));
-  for (std::size_t i = val_order_.size(); i > 1; --i)  // Fisher–Yates
-    std::swap(val_order_[i - 1], val_order_[shuffle.below(i)]);
+  Rng val_rng(mix64(o.split_seed, 0x5a1d));
+  shuffle(val_order_, val_rng);
   config_ = mix64(mix64(kClassTag, data.size(), ids_.size()), mix64(o.batch, o.seed),
                   mix64(mix64(o.split_seed, std::uint64_t(o.val_fraction * 1e9)), o.seq_len));
 }

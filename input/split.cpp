@@ -34,10 +34,14 @@ EpochOrder::EpochOrder(std::size_t n, std::uint64_t seed) : n_(n), seed_(seed), 
   shuffle();
 }
 
+void shuffle(std::vector<std::size_t>& v, Rng& rng) {
+  for (std::size_t i = v.size(); i > 1; --i) std::swap(v[i - 1], v[rng.below(i)]);
+}
+
 void EpochOrder::shuffle() {
   std::iota(perm_.begin(), perm_.end(), 0);
   Rng rng(mix64(seed_, 0xe90c, epoch_));
-  for (std::size_t i = n_; i > 1; --i) std::swap(perm_[i - 1], perm_[rng.below(i)]);
+  lpt::shuffle(perm_, rng);
 }
 
 std::size_t EpochOrder::next() {

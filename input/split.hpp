@@ -21,6 +21,9 @@ struct Split {
 Split split_items(std::size_t n, double val_fraction, std::uint64_t split_seed,
                   std::size_t block = 1);
 
+// Permutes v in place (Fisher–Yates, drawing from rng): the one shuffle of the data pipeline.
+void shuffle(std::vector<std::size_t>& v, Rng& rng);
+
 // Visits 0..n-1 in a fresh seeded permutation every epoch. The permutation of epoch e is a pure
 // function of (seed, e), so the state is just (epoch, position) and is restored exactly.
 class EpochOrder {
