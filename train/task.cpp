@@ -83,6 +83,14 @@ std::string data_file(const RunConfig& cfg, const char* set, const char* file) {
   return cfg.data.dir + "/" + set + "/" + file;
 }
 
+// The tokenizer of both BERT tasks: byte or char level with [PAD] [MASK]. One choice for both,
+// so that a masked-LM checkpoint's embedding fits the classifier fine-tuned from it.
+Tokenizer bert_tokenizer(const RunConfig& cfg, const std::vector<std::string>& texts) {
+  const std::vector<std::string> specials{kPad, kMask};
+  return cfg.data.tokenizer == "char" ? Tokenizer::chars(texts, specials)
+                                      : Tokenizer::bytes(specials);
+}
+
 // The options every loader shares.
 template <class Options>
 Options loader_options(const RunConfig& cfg) {
@@ -204,9 +212,7 @@ class BertTask : public LoaderTask<BertLoader, MlmBatch, BertModel<float>, BertM
   explicit BertTask(const RunConfig& cfg) {
     require_family_data(cfg, {"english"});
     lines_ = load_english(cfg.data.dir);
-    const std::vector<std::string> specials{kPad, kMask};
-    tok_ = cfg.data.tokenizer == "char" ? Tokenizer::chars(lines_, specials)
-                                        : Tokenizer::bytes(specials);
+    tok_ = bert_tokenizer(cfg, lines_);
     auto o = loader_options<BertDataOptions>(cfg);
     o.seq_len = cfg.model.max_len;
     loader_ = std::make_unique<BertLoader>(lines_, tok_, o);
@@ -251,11 +257,7 @@ class BertClassifyTask
     require(cfg.model.n_classes == data_.classes(), "model.n_classes = ", cfg.model.n_classes,
             " but fortunes has ", data_.classes(), " classes (", data_file(cfg, "fortunes",
             "meta.json"), "); set model.n_classes = ", data_.classes());
-    // The masked-LM task's specials, so that the vocabulary (and wte) of a byte-level model is
-    // the pretrained one's.
-    const std::vector<std::string> specials{kPad, kMask};
-    tok_ = cfg.data.tokenizer == "char" ? Tokenizer::chars(data_.texts, specials)
-                                        : Tokenizer::bytes(specials);
+    tok_ = bert_tokenizer(cfg, data_.texts);
     auto o = loader_options<TextClassDataOptions>(cfg);
     o.seq_len = cfg.model.max_len;
     loader_ = std::make_unique<TextClassLoader>(data_, tok_, o);
