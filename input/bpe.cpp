@@ -36,6 +36,23 @@ struct After {
   }
 };
 
+// Replaces every occurrence of (left, right) in w, left to right, by sym, in place; whether any did.
+bool merge_pair(std::vector<std::int32_t>& w, std::int32_t left, std::int32_t right,
+                std::int32_t sym) {
+  std::size_t o = 0;
+  for (std::size_t j = 0; j < w.size();) {
+    if (j + 1 < w.size() && w[j] == left && w[j + 1] == right) {
+      w[o++] = sym;
+      j += 2;
+    } else {
+      w[o++] = w[j++];
+    }
+  }
+  const bool changed = o != w.size();
+  w.resize(o);
+  return changed;
+}
+
 }  // namespace
 
 void bpe_pieces(const std::vector<char32_t>& cps,
@@ -66,18 +83,17 @@ void BpeTrainer::add(const std::string& text, const char* what) {
   for (const auto& [b, e] : pieces) ++words_[std::u32string(cps.begin() + b, cps.begin() + e)];
 }
 
-std::size_t BpeTrainer::distinct_chars() const {
+std::vector<char32_t> BpeTrainer::chars() const {
   std::vector<char32_t> cs;
   for (const auto& [w, n] : words_) cs.insert(cs.end(), w.begin(), w.end());
   std::sort(cs.begin(), cs.end());
-  return std::size_t(std::unique(cs.begin(), cs.end()) - cs.begin());
+  cs.erase(std::unique(cs.begin(), cs.end()), cs.end());
+  return cs;
 }
 
 BpeRules BpeTrainer::learn(int max_merges, long long min_count) const {
   BpeRules r;
-  for (const auto& [w, n] : words_) r.chars.insert(r.chars.end(), w.begin(), w.end());
-  std::sort(r.chars.begin(), r.chars.end());
-  r.chars.erase(std::unique(r.chars.begin(), r.chars.end()), r.chars.end());
+  r.chars = chars();
   const auto C = std::int32_t(r.chars.size());
   std::unordered_map<char32_t, std::int32_t> char_id;
   for (std::int32_t i = 0; i < C; ++i) char_id[r.chars[i]] = i;
@@ -131,16 +147,9 @@ BpeRules BpeTrainer::learn(int max_merges, long long min_count) const {
       if (seen[i] == k) continue;
       seen[i] = k;
       auto& s = word[i];
-      merged.clear();
-      for (std::size_t j = 0; j < s.size();) {
-        if (j + 1 < s.size() && s[j] == top.left && s[j + 1] == top.right) {
-          merged.push_back(sym);
-          j += 2;
-        } else {
-          merged.push_back(s[j++]);
-        }
-      }
-      if (merged.size() == s.size()) continue;  // a stale holder: the pair left this word
+      merged = s;  // the old sequence stays in s for the pair counts it loses
+      // A stale holder: the pair has left this word since it was listed.
+      if (!merge_pair(merged, top.left, top.right, sym)) continue;
       for (std::size_t j = 0; j + 1 < s.size(); ++j) delta[bpe_pair_key(s[j], s[j + 1])] -= freq[i];
       for (std::size_t j = 0; j + 1 < merged.size(); ++j) {
         const std::uint64_t p = bpe_pair_key(merged[j], merged[j + 1]);
@@ -178,16 +187,7 @@ void bpe_apply(std::vector<std::int32_t>& w, const std::unordered_map<std::uint6
       }
     }
     if (best == INT_MAX) return;
-    std::size_t o = 0;
-    for (std::size_t j = 0; j < w.size();) {
-      if (j + 1 < w.size() && w[j] == left && w[j + 1] == right) {
-        w[o++] = first_merge_id + best;
-        j += 2;
-      } else {
-        w[o++] = w[j++];
-      }
-    }
-    w.resize(o);
+    merge_pair(w, left, right, first_merge_id + best);
   }
 }
 

@@ -40,9 +40,10 @@ class BpeTrainer {
   // thousands of merges over ~10^5 distinct words takes well under a second.
   BpeRules learn(int max_merges, long long min_count = 2) const;
   std::size_t distinct_words() const { return words_.size(); }
-  std::size_t distinct_chars() const;
+  std::size_t distinct_chars() const { return chars().size(); }
 
  private:
+  std::vector<char32_t> chars() const;  // the code points of the table, increasing
   std::unordered_map<std::u32string, long long> words_;
 };
 
