@@ -18,6 +18,7 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <regex>
 #include <sstream>
 #include <thread>
 
@@ -236,6 +237,50 @@ TEST(SweepSpec, PaperRecipesResolveInEverySize) {
     ++specs;
   }
   EXPECT_GE(specs, 4);
+}
+
+// A recipe that starts from another recipe's checkpoint (F3/F4 replays, F7 fine-tuning) names a
+// file that recipe writes at the same size: a point of that name exists there, and a
+// ".stepN" checkpoint is one it keeps. Trimming an axis in one spec and not in its reader would
+// otherwise surface only as a missing file half an hour into run.sh.
+TEST(SweepSpec, PaperRecipesStartFromCheckpointsTheirProducersWrite) {
+  InSourceRoot here;
+  const std::regex path(R"(runs/paper/(\w+)/(\w+)/(.+)\.ckpt(\.step(\d+))?\.h5)");
+  int links = 0;
+  for (const auto& e : std::filesystem::directory_iterator("experiments/paper")) {
+    if (e.path().extension() != ".json") continue;
+    std::ifstream in(e.path());
+    const json raw = json::parse(in, nullptr, true, /*ignore_comments=*/true);
+    for (const auto& [size, overlay] : raw["sizes"].items()) {
+      const lpt::SweepSpec s = lpt::load_sweep_spec(e.path().string(), size);
+      for (const auto& p : lpt::expand_sweep(s)) {
+        const lpt::RunConfig c = lpt::resolve_point(s, p, s.out);
+        const std::string& from = c.train.init_from;
+        if (from.empty()) continue;
+        std::smatch m;
+        ASSERT_TRUE(std::regex_match(from, m, path))
+            << e.path() << " " << p.name << ": init_from " << from << " is not a recipe's checkpoint";
+        EXPECT_EQ(m[2].str(), size) << e.path() << " " << p.name << " reads another size: " << from;
+        const lpt::SweepSpec producer =
+            lpt::load_sweep_spec("experiments/paper/" + m[1].str() + ".json", m[2].str());
+        const auto made = lpt::expand_sweep(producer);
+        const auto it = std::find_if(made.begin(), made.end(),
+                                     [&](const lpt::SweepPoint& q) { return q.name == m[3].str(); });
+        ASSERT_NE(it, made.end()) << e.path() << " " << p.name << " reads " << from << ", which "
+                                  << m[1] << " (" << m[2] << ") has no point to write";
+        const lpt::RunConfig pc = lpt::resolve_point(producer, *it, producer.out);
+        if (m[4].matched) {
+          const long step = std::stol(m[5].str());
+          EXPECT_TRUE(pc.output.keep_checkpoints) << from << ": its producer keeps no step checkpoints";
+          EXPECT_LE(step, pc.train.steps) << from;
+          if (pc.output.checkpoint_every > 0)
+            EXPECT_EQ(step % pc.output.checkpoint_every, 0) << from << ": not a checkpoint step";
+        }
+        ++links;
+      }
+    }
+  }
+  EXPECT_GE(links, 20);
 }
 
 // --mpi P: layer-parallel points under mpirun with the flags this machine needs, serial points as

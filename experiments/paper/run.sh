@@ -12,8 +12,7 @@
 #   f8 (translation's loss and BLEU with BPE subwords: serial, parallel, serial_forward),
 #   f8long (what BLEU serial translation reaches in 6000 quick steps; quick only).
 #   Default: all of them. --quick (default) runs on a 2-core machine; measured on an idle one:
-#   F1 34 min (translation 23 of them), F7 32 beyond F1's runs with 2 of its 3 BERT fine-tuning
-#   seeds (about 41 with all 3), F8 27, f8long 14, each other
+#   F1 27 min (translation 16 of them), F7 28.5 beyond F1's runs, F8 27, f8long 14, each other
 #   figure 7 or less (docs/paper.md); --full is the research codes' scale, for a cluster (its
 #   specs ask for 8 ranks per layer-parallel point: SWEEP_FLAGS="--mpi 16 -j 2" changes that).
 # Environment: LPT (default ./build/lpt), FIGDIR (default docs/figures/paper for --quick,
