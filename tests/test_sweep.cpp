@@ -146,6 +146,18 @@ struct InSourceRoot {
   ~InSourceRoot() { std::filesystem::current_path(was); }
 };
 
+// The paper's recipes (experiments/paper/*.json) as written, with their paths; read from the
+// source root (an InSourceRoot must be alive).
+std::vector<std::pair<std::filesystem::path, json>> paper_recipes() {
+  std::vector<std::pair<std::filesystem::path, json>> out;
+  for (const auto& e : std::filesystem::directory_iterator("experiments/paper")) {
+    if (e.path().extension() != ".json") continue;
+    std::ifstream in(e.path());
+    out.emplace_back(e.path(), json::parse(in, nullptr, true, /*ignore_comments=*/true));
+  }
+  return out;
+}
+
 // The specs under experiments/sweeps/ expand and every point resolves, from the source root as
 // docs/sweep.md says to run them; a base that checkpoints gives each point its own checkpoint
 // unless the spec turns them off.
@@ -220,23 +232,19 @@ TEST(SweepSpec, SizesLayOverTheSpec) {
 // `lpt train` will resolve it, from the source root where run.sh runs them.
 TEST(SweepSpec, PaperRecipesResolveInEverySize) {
   InSourceRoot here;
-  int specs = 0;
-  for (const auto& e : std::filesystem::directory_iterator("experiments/paper")) {
-    if (e.path().extension() != ".json") continue;
-    std::ifstream in(e.path());
-    const json raw = json::parse(in, nullptr, true, /*ignore_comments=*/true);
-    ASSERT_TRUE(raw.contains("sizes")) << e.path() << ": a paper recipe has quick and full sizes";
+  const auto recipes = paper_recipes();
+  for (const auto& [file, raw] : recipes) {
+    ASSERT_TRUE(raw.contains("sizes")) << file << ": a paper recipe has quick and full sizes";
     for (const char* size : {"quick", "full"})
-      ASSERT_TRUE(raw["sizes"].contains(size)) << e.path() << " lacks size " << size;
+      ASSERT_TRUE(raw["sizes"].contains(size)) << file << " lacks size " << size;
     for (const auto& [size, overlay] : raw["sizes"].items()) {  // and any extra ones
-      const lpt::SweepSpec s = lpt::load_sweep_spec(e.path().string(), size);
+      const lpt::SweepSpec s = lpt::load_sweep_spec(file.string(), size);
       const auto ps = lpt::expand_sweep(s);
-      EXPECT_GE(ps.size(), 2u) << e.path() << " " << size;
+      EXPECT_GE(ps.size(), 2u) << file << " " << size;
       for (const auto& p : ps) EXPECT_NO_THROW(lpt::resolve_point(s, p, s.out)) << p.name;
     }
-    ++specs;
   }
-  EXPECT_GE(specs, 4);
+  EXPECT_GE(recipes.size(), 4u);
 }
 
 // A recipe that starts from another recipe's checkpoint (F3/F4 replays, F7 fine-tuning) names a
@@ -247,28 +255,28 @@ TEST(SweepSpec, PaperRecipesStartFromCheckpointsTheirProducersWrite) {
   InSourceRoot here;
   const std::regex path(R"(runs/paper/(\w+)/(\w+)/(.+)\.ckpt(\.step(\d+))?\.h5)");
   int links = 0;
-  for (const auto& e : std::filesystem::directory_iterator("experiments/paper")) {
-    if (e.path().extension() != ".json") continue;
-    std::ifstream in(e.path());
-    const json raw = json::parse(in, nullptr, true, /*ignore_comments=*/true);
+  for (const auto& [file, raw] : paper_recipes()) {
     for (const auto& [size, overlay] : raw["sizes"].items()) {
-      const lpt::SweepSpec s = lpt::load_sweep_spec(e.path().string(), size);
+      const lpt::SweepSpec s = lpt::load_sweep_spec(file.string(), size);
       for (const auto& p : lpt::expand_sweep(s)) {
         const lpt::RunConfig c = lpt::resolve_point(s, p, s.out);
         const std::string& from = c.train.init_from;
         if (from.empty()) continue;
         std::smatch m;
         ASSERT_TRUE(std::regex_match(from, m, path))
-            << e.path() << " " << p.name << ": init_from " << from << " is not a recipe's checkpoint";
-        EXPECT_EQ(m[2].str(), size) << e.path() << " " << p.name << " reads another size: " << from;
+            << file << " " << p.name << ": init_from " << from << " is not a recipe's checkpoint";
+        EXPECT_EQ(m[2].str(), size) << file << " " << p.name << " reads another size: " << from;
         const lpt::SweepSpec producer =
             lpt::load_sweep_spec("experiments/paper/" + m[1].str() + ".json", m[2].str());
         const auto made = lpt::expand_sweep(producer);
         const auto it = std::find_if(made.begin(), made.end(),
                                      [&](const lpt::SweepPoint& q) { return q.name == m[3].str(); });
-        ASSERT_NE(it, made.end()) << e.path() << " " << p.name << " reads " << from << ", which "
+        ASSERT_NE(it, made.end()) << file << " " << p.name << " reads " << from << ", which "
                                   << m[1] << " (" << m[2] << ") has no point to write";
         const lpt::RunConfig pc = lpt::resolve_point(producer, *it, producer.out);
+        EXPECT_EQ(pc.output.checkpoint, "runs/paper/" + m[1].str() + "/" + m[2].str() + "/" +
+                                            m[3].str() + ".ckpt.h5")
+            << from << ": its producer writes its checkpoint elsewhere, or none";
         if (m[4].matched) {
           const long step = std::stol(m[5].str());
           EXPECT_TRUE(pc.output.keep_checkpoints) << from << ": its producer keeps no step checkpoints";
